@@ -11,3 +11,6 @@ pub mod yaml;
 
 pub use error::{Error, ErrorKind, Location, Result, Warning};
 pub use value::{Map, Path, Seg, Value};
+pub mod loader;
+
+pub use loader::{LoadOptions, LoadedProject, load};

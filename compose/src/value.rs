@@ -243,7 +243,11 @@ mod tests {
 
     #[test]
     fn path_round_trips_through_text() {
-        let p = Path::root().key("services").key("web").key("ports").index(0);
+        let p = Path::root()
+            .key("services")
+            .key("web")
+            .key("ports")
+            .index(0);
         assert_eq!(p.to_string(), "services.web.ports[0]");
         assert_eq!(Path::parse("services.web.ports[0]"), p);
     }

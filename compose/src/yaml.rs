@@ -260,10 +260,7 @@ impl<'a> Reader<'a> {
     fn enter(&mut self, at: Marker) -> Result<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(self.err_at(
-                at,
-                format!("document nests deeper than {MAX_DEPTH} levels"),
-            ));
+            return Err(self.err_at(at, format!("document nests deeper than {MAX_DEPTH} levels")));
         }
         Ok(())
     }
@@ -314,7 +311,9 @@ impl<'a> Reader<'a> {
             };
             return Err(Error {
                 kind: ErrorKind::Syntax,
-                message: format!("cycle detected: node at path {from} references node at path {to}"),
+                message: format!(
+                    "cycle detected: node at path {from} references node at path {to}"
+                ),
                 location: Some(location(&self.file, span.start)),
             });
         };
@@ -349,17 +348,14 @@ impl<'a> Reader<'a> {
                         }
                     }
                 }
-                Event::Alias(id) => {
-                    match self.anchors.get(&id).and_then(|a| a.value.clone()) {
-                        Some(Value::String(s)) => s,
-                        _ => {
-                            return Err(self.err_at(
-                                span.start,
-                                format!("non-string key in {path}: alias"),
-                            ));
-                        }
+                Event::Alias(id) => match self.anchors.get(&id).and_then(|a| a.value.clone()) {
+                    Some(Value::String(s)) => s,
+                    _ => {
+                        return Err(
+                            self.err_at(span.start, format!("non-string key in {path}: alias"))
+                        );
                     }
-                }
+                },
                 _ => {
                     let message = if path.is_root() {
                         "non-string key at top level".to_string()
@@ -660,7 +656,11 @@ fn scalar(v: &Value) -> String {
         Value::Float(f) if f.is_infinite() => if *f > 0.0 { ".inf" } else { "-.inf" }.into(),
         Value::Float(f) => {
             let s = format!("{f:?}");
-            if s.contains(['.', 'e', 'E']) { s } else { format!("{s}.0") }
+            if s.contains(['.', 'e', 'E']) {
+                s
+            } else {
+                format!("{s}.0")
+            }
         }
         Value::String(s) => quote_str(s),
         Value::Seq(_) => "[]".into(),
@@ -752,14 +752,20 @@ mod tests {
     #[test]
     fn duplicate_keys_name_both_lines() {
         let e = parse("a: 1\na: 2\n", "f.yaml").unwrap_err();
-        assert!(e.to_string().contains("line 2: mapping key \"a\" already defined at line 1"));
+        assert!(
+            e.to_string()
+                .contains("line 2: mapping key \"a\" already defined at line 1")
+        );
         assert_eq!(e.location.unwrap().line, 2);
     }
 
     #[test]
     fn positions_are_recorded() {
         let docs = parse("services:\n  web:\n    image: x\n", "f.yaml").unwrap();
-        let loc = docs[0].positions.find(&Path::parse("services.web.image")).unwrap();
+        let loc = docs[0]
+            .positions
+            .find(&Path::parse("services.web.image"))
+            .unwrap();
         assert_eq!((loc.line, loc.column), (3, 12));
     }
 

@@ -1,0 +1,45 @@
+//! Shared measuring helpers for berth's benchmarks: run a closure many times, report
+//! percentiles. Benchmarks print figures; they never assert durations.
+
+use std::time::{Duration, Instant};
+
+/// Timings of repeated runs.
+pub struct Samples(pub Vec<Duration>);
+
+impl Samples {
+    /// Runs `f` `warmup` times unmeasured, then `runs` times measured.
+    pub fn measure(warmup: usize, runs: usize, mut f: impl FnMut()) -> Samples {
+        for _ in 0..warmup {
+            f();
+        }
+        let mut v = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let t = Instant::now();
+            f();
+            v.push(t.elapsed());
+        }
+        v.sort();
+        Samples(v)
+    }
+
+    /// The `p`-th percentile (0..=100).
+    pub fn percentile(&self, p: f64) -> Duration {
+        if self.0.is_empty() {
+            return Duration::ZERO;
+        }
+        let idx = ((p / 100.0) * (self.0.len() - 1) as f64).round() as usize;
+        self.0[idx.min(self.0.len() - 1)]
+    }
+
+    /// One line: min, median and p99 in milliseconds.
+    pub fn summary(&self) -> String {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        format!(
+            "min {:.3} ms, median {:.3} ms, p99 {:.3} ms over {} runs",
+            ms(self.percentile(0.0)),
+            ms(self.percentile(50.0)),
+            ms(self.percentile(99.0)),
+            self.0.len()
+        )
+    }
+}

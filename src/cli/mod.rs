@@ -1,0 +1,131 @@
+//! Command-line parsing and dispatch: one file per command. The CLI parses and prints; the
+//! engine decides.
+
+mod config;
+mod output;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// A daemonless, Compose-compatible multi-container orchestrator.
+#[derive(Debug, Parser)]
+#[command(name = "berth", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOptions,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every project command takes, with Docker Compose's names.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalOptions {
+    /// Compose configuration files (`-` reads standard input)
+    #[arg(short = 'f', long = "file", global = true, value_name = "FILE")]
+    pub files: Vec<String>,
+    /// Project name
+    #[arg(short = 'p', long = "project-name", global = true, value_name = "NAME")]
+    pub project_name: Option<String>,
+    /// Alternate working directory (default: the directory of the first compose file)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub project_directory: Option<PathBuf>,
+    /// Profiles to enable
+    #[arg(long = "profile", global = true, value_name = "PROFILE")]
+    pub profiles: Vec<String>,
+    /// Alternate environment files
+    #[arg(long = "env-file", global = true, value_name = "FILE")]
+    pub env_files: Vec<PathBuf>,
+    /// Control when to print ANSI control characters
+    #[arg(long, global = true, value_enum, default_value_t = Ansi::Auto)]
+    pub ansi: Ansi,
+    /// Set type of progress output
+    #[arg(long, global = true, value_enum, default_value_t = Progress::Auto)]
+    pub progress: Progress,
+    /// Execute command in dry run mode
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+    /// Show more output
+    #[arg(long, global = true)]
+    pub verbose: bool,
+}
+
+/// `--ansi`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Ansi {
+    Never,
+    Always,
+    Auto,
+}
+
+/// `--progress`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Progress {
+    Auto,
+    Tty,
+    Plain,
+    Json,
+    Quiet,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse, resolve and render the compose file in canonical format
+    Config(config::ConfigArgs),
+}
+
+/// Parses the command line, runs the command and turns its outcome into an exit code.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.global.verbose);
+    let result = match &cli.command {
+        Command::Config(args) => config::run(&cli.global, args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            output::error(&e);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(verbose: bool) {
+    let default = if verbose { "debug" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// The process environment, the one input berth takes from the process besides arguments.
+pub fn process_environment() -> berth_compose::loader::Environment {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}
+
+/// Load options from the global flags, for a command run in the current directory.
+pub fn load_options(global: &GlobalOptions) -> anyhow::Result<berth_compose::LoadOptions> {
+    use berth_compose::loader::ConfigSource;
+    let cwd = std::env::current_dir().context("cannot determine the current directory")?;
+    let mut opts = berth_compose::LoadOptions::new(cwd, process_environment());
+    for f in &global.files {
+        if f == "-" {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .context("cannot read the compose file from standard input")?;
+            opts.files.push(ConfigSource::stdin(text));
+        } else {
+            opts.files.push(ConfigSource::file(PathBuf::from(f)));
+        }
+    }
+    opts.project_name = global.project_name.clone();
+    opts.project_directory = global.project_directory.clone();
+    opts.profiles = global.profiles.clone();
+    opts.env_files = global.env_files.clone();
+    Ok(opts)
+}

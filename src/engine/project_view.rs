@@ -1,0 +1,232 @@
+//! The part of a loaded project a command works on, and the forms `config` prints it in.
+
+use anyhow::bail;
+use berth_compose::graph::DependencyGraph;
+use berth_compose::{LoadedProject, Map, Value, hash};
+use std::collections::BTreeSet;
+
+/// A project narrowed to some services (and what they depend on).
+#[derive(Debug, Clone)]
+pub struct ProjectView {
+    /// The project's canonical tree with only the selected services.
+    pub tree: Value,
+}
+
+/// Selects `names` and their dependencies; no names selects every enabled service.
+pub fn select(loaded: &LoadedProject, names: &[String]) -> anyhow::Result<ProjectView> {
+    let mut tree = loaded.tree.clone();
+    if names.is_empty() {
+        return Ok(ProjectView { tree });
+    }
+    let services = tree
+        .get("services")
+        .and_then(Value::as_map)
+        .cloned()
+        .unwrap_or_default();
+    for n in names {
+        if !services.contains_key(n) {
+            bail!("no such service: {n}");
+        }
+    }
+    let graph = DependencyGraph::new(&tree)?;
+    let keep: BTreeSet<String> = graph.with_dependencies(names).into_iter().collect();
+    if let Some(Value::Map(s)) = tree.as_map_mut().and_then(|m| m.get_mut("services")) {
+        s.retain(|k, _| keep.contains(k));
+    }
+    Ok(ProjectView { tree })
+}
+
+impl ProjectView {
+    fn services(&self) -> Map {
+        self.tree
+            .get("services")
+            .and_then(Value::as_map)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Service names, sorted.
+    pub fn service_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.services().keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// The keys of a top-level section (`volumes`, `networks`), sorted.
+    pub fn section_keys(&self, section: &str) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .tree
+            .get(section)
+            .and_then(Value::as_map)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    /// The image of each service; a service that only builds gets `<project>-<service>`,
+    /// the name Docker Compose gives the image it builds.
+    pub fn images(&self, project: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for (name, svc) in self.services() {
+            match svc.get("image").and_then(Value::as_str) {
+                Some(i) => out.push(i.to_string()),
+                None => out.push(format!("{project}-{name}")),
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Config hashes of `which` (`*` or a comma-separated list of services).
+    pub fn hashes(&self, which: &str) -> anyhow::Result<Vec<(String, String)>> {
+        let services = self.services();
+        let names: Vec<String> = if which.trim() == "*" {
+            self.service_names()
+        } else {
+            which
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        let mut out = Vec::new();
+        for n in names {
+            let Some(svc) = services.get(&n) else {
+                bail!("no such service: {n}");
+            };
+            out.push((n, hash::service_hash(svc)));
+        }
+        Ok(out)
+    }
+}
+
+/// Every profile the project mentions, enabled or not, sorted and unique.
+pub fn all_profiles(loaded: &LoadedProject) -> Vec<String> {
+    let mut set = BTreeSet::new();
+    let enabled = loaded.tree.get("services").and_then(Value::as_map);
+    for services in enabled
+        .into_iter()
+        .chain(std::iter::once(&loaded.disabled_services))
+    {
+        for svc in services.values() {
+            if let Some(Value::Seq(p)) = svc.get("profiles") {
+                set.extend(p.iter().filter_map(Value::as_str).map(str::to_string));
+            }
+        }
+    }
+    set.into_iter().collect()
+}
+
+/// Top-level keys in the order `docker compose config` prints them.
+const TOP_LEVEL_ORDER: [&str; 8] = [
+    "name", "include", "services", "networks", "volumes", "secrets", "configs", "models",
+];
+
+/// The tree with keys ordered for printing: top-level sections in Compose's order, every
+/// mapping below sorted by key (Go prints maps sorted and struct fields nearly so). With
+/// `escape_dollars`, a literal `$` prints as `$$`, as Docker Compose prints it, so that the
+/// output loads back to the same project.
+pub fn printable(tree: &Value, escape_dollars: bool) -> Value {
+    let tree = if escape_dollars {
+        escaped(tree)
+    } else {
+        tree.clone()
+    };
+    let tree = &tree;
+    let Some(top) = tree.as_map() else {
+        return tree.clone();
+    };
+    let mut out = Map::new();
+    for key in TOP_LEVEL_ORDER {
+        if let Some(v) = top.get(key) {
+            out.insert(key.to_string(), sorted(v));
+        }
+    }
+    let mut rest: Vec<_> = top
+        .iter()
+        .filter(|(k, _)| !TOP_LEVEL_ORDER.contains(&k.as_str()))
+        .collect();
+    rest.sort_by(|a, b| a.0.cmp(b.0));
+    for (k, v) in rest {
+        out.insert(k.clone(), sorted(v));
+    }
+    Value::Map(out)
+}
+
+fn escaped(v: &Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(s.replace('$', "$$")),
+        Value::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), escaped(v))).collect()),
+        Value::Seq(s) => Value::Seq(s.iter().map(escaped).collect()),
+        other => other.clone(),
+    }
+}
+
+fn sorted(v: &Value) -> Value {
+    match v {
+        Value::Map(m) => {
+            let mut entries: Vec<_> = m.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            Value::Map(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k.clone(), sorted(v)))
+                    .collect(),
+            )
+        }
+        Value::Seq(s) => Value::Seq(s.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printable_orders_sections_and_keys() {
+        let doc = berth_compose::yaml::parse(
+            "volumes: {b: {}, a: {}}\nservices:\n  web: {image: x, command: [b, a]}\nname: p\nx-z: 1\n",
+            "t",
+        )
+        .unwrap();
+        let p = printable(&doc[0].value, false);
+        let keys: Vec<_> = p.as_map().unwrap().keys().cloned().collect();
+        assert_eq!(keys, ["name", "services", "volumes", "x-z"]);
+        let vols: Vec<_> = p
+            .get("volumes")
+            .unwrap()
+            .as_map()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(vols, ["a", "b"]);
+        // Sequences keep their order.
+        assert_eq!(
+            p.get("services")
+                .unwrap()
+                .get("web")
+                .unwrap()
+                .get("command"),
+            Some(&Value::Seq(vec!["b".into(), "a".into()]))
+        );
+    }
+
+    #[test]
+    fn dollars_are_escaped_for_reloading() {
+        let doc =
+            berth_compose::yaml::parse("services: {web: {command: echo $HOME}}\n", "t").unwrap();
+        let p = printable(&doc[0].value, true);
+        let cmd = p
+            .get("services")
+            .unwrap()
+            .get("web")
+            .unwrap()
+            .get("command")
+            .unwrap();
+        assert_eq!(cmd, &Value::from("echo $$HOME"));
+    }
+}

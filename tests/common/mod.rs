@@ -1,0 +1,99 @@
+//! Helpers shared by the black-box and corpus tests.
+#![allow(dead_code)]
+
+use berth_compose::{Value, yaml};
+use std::path::{Path, PathBuf};
+
+/// The corpus copied from ../shared/corpus (see tests/corpus/README.md).
+pub fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")
+}
+
+/// Parses the first document of a YAML text.
+pub fn parse(text: &str) -> Value {
+    yaml::parse(text, "test")
+        .expect("test data parses")
+        .into_iter()
+        .next()
+        .map(|d| d.value)
+        .unwrap_or_default()
+}
+
+/// Reads and parses a YAML file.
+pub fn read_yaml(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    parse(&text)
+}
+
+/// The tree with every mapping sorted by key, so that trees compare as data (key order
+/// ignored, sequence order kept).
+pub fn canonical_order(v: &Value) -> Value {
+    match v {
+        Value::Map(m) => {
+            let mut entries: Vec<_> = m.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            Value::Map(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k.clone(), canonical_order(v)))
+                    .collect(),
+            )
+        }
+        Value::Seq(s) => Value::Seq(s.iter().map(canonical_order).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Asserts two trees are equal as data, printing both as YAML when they are not.
+pub fn assert_same_tree(actual: &Value, expected: &Value, what: &str) {
+    let a = canonical_order(actual);
+    let e = canonical_order(expected);
+    if a != e {
+        panic!(
+            "{what}: trees differ\n--- actual\n{}\n--- expected\n{}",
+            yaml::to_string(&a),
+            yaml::to_string(&e)
+        );
+    }
+}
+
+/// A string field of a mapping.
+pub fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+/// A map of strings (`env:` blocks of case files) as an environment.
+pub fn env_of(v: Option<&Value>) -> berth_compose::loader::Environment {
+    let mut env = berth_compose::loader::Environment::new();
+    if let Some(Value::Map(m)) = v {
+        for (k, v) in m {
+            env.insert(k.clone(), v.scalar_to_string().unwrap_or_default());
+        }
+    }
+    env
+}
+
+/// Fails the test when privileged features are required but missing (CI sets
+/// BERTH_REQUIRE_PRIVILEGED=1); otherwise says why it returns early.
+pub fn require_privileged(what: &str) -> bool {
+    let is_root = unsafe_free_is_root();
+    if is_root {
+        return true;
+    }
+    if std::env::var("BERTH_REQUIRE_PRIVILEGED").as_deref() == Ok("1") {
+        panic!("{what} needs root, and BERTH_REQUIRE_PRIVILEGED=1");
+    }
+    eprintln!("skipping {what}: needs root");
+    false
+}
+
+fn unsafe_free_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
