@@ -251,34 +251,38 @@ impl DependencyGraph {
         // them again cannot find one, so skipping them only saves time.
         let mut cleared: HashSet<NodeIndex> = HashSet::new();
         for (_, node) in sorted {
-            let mut path = vec![node];
-            self.search_cycle(&mut path, &mut cleared)?;
+            self.search_cycle(node, &mut cleared)?;
         }
         Ok(())
     }
 
-    fn search_cycle(
-        &self,
-        path: &mut Vec<NodeIndex>,
-        cleared: &mut HashSet<NodeIndex>,
-    ) -> Result<()> {
-        let Some(&current) = path.last() else {
-            return Ok(());
-        };
-        if cleared.contains(&current) {
+    /// Depth first from `start`, with an explicit stack so that a long chain of services
+    /// cannot exhaust the thread's stack.
+    fn search_cycle(&self, start: NodeIndex, cleared: &mut HashSet<NodeIndex>) -> Result<()> {
+        if cleared.contains(&start) {
             return Ok(());
         }
-        let mut children: Vec<(&str, NodeIndex)> = self
-            .graph
-            .neighbors_directed(current, Direction::Outgoing)
-            .map(|n| (self.graph[n].as_str(), n))
-            .collect();
-        children.sort();
-        children.dedup();
-        for (name, child) in children {
-            if let Some(start) = path.iter().position(|n| *n == child) {
+        let mut path = vec![start];
+        let mut on_path: HashSet<NodeIndex> = HashSet::from([start]);
+        // For each service on the path: its dependencies by name, and the next to search.
+        let mut pending = vec![(self.sorted_dependencies(start), 0usize)];
+        while let Some((children, next)) = pending.last_mut() {
+            let Some(&(name, child)) = children.get(*next) else {
+                pending.pop();
+                if let Some(done) = path.pop() {
+                    on_path.remove(&done);
+                    cleared.insert(done);
+                }
+                continue;
+            };
+            *next += 1;
+            if let Some(ring_start) = on_path
+                .contains(&child)
+                .then(|| path.iter().position(|n| *n == child))
+                .flatten()
+            {
                 let ring: Vec<&str> = path
-                    .get(start..)
+                    .get(ring_start..)
                     .unwrap_or_default()
                     .iter()
                     .map(|n| self.graph[*n].as_str())
@@ -289,12 +293,26 @@ impl DependencyGraph {
                     format!("dependency cycle detected: {}", ring.join(" -> ")),
                 ));
             }
+            if cleared.contains(&child) {
+                continue;
+            }
             path.push(child);
-            self.search_cycle(path, cleared)?;
-            path.pop();
+            on_path.insert(child);
+            pending.push((self.sorted_dependencies(child), 0));
         }
-        cleared.insert(current);
         Ok(())
+    }
+
+    /// The direct dependencies of a node with their names, sorted by name.
+    fn sorted_dependencies(&self, node: NodeIndex) -> Vec<(&str, NodeIndex)> {
+        let mut children: Vec<(&str, NodeIndex)> = self
+            .graph
+            .neighbors_directed(node, Direction::Outgoing)
+            .map(|n| (self.graph[n].as_str(), n))
+            .collect();
+        children.sort();
+        children.dedup();
+        children
     }
 }
 
@@ -491,6 +509,21 @@ services:
     fn a_project_without_services_has_an_empty_order() {
         let g = graph("name: empty").unwrap();
         assert!(g.start_order().is_empty());
+    }
+
+    #[test]
+    fn a_long_chain_does_not_exhaust_the_stack() {
+        let mut text = String::from("services:\n");
+        for i in 0..10_000 {
+            text.push_str(&format!("  s{i}: {{depends_on: [s{}]}}\n", i + 1));
+        }
+        text.push_str("  s10000: {depends_on: [s0]}\n");
+        let err = graph(&text).unwrap_err();
+        assert!(
+            err.message
+                .starts_with("dependency cycle detected: s0 -> s1 -> ")
+        );
+        assert!(err.message.ends_with("-> s10000 -> s0"));
     }
 
     #[test]

@@ -211,10 +211,10 @@ fn add_implicit_dependencies(service: &mut Map) {
         }
     }
 
-    let mut depends_on = match service.shift_remove("depends_on") {
-        Some(declared) => depends_on_to_map(declared),
-        None => Map::new(),
-    };
+    // Converted in place, so that the entry keeps its position in the service.
+    let declared = service.get_mut("depends_on").map(std::mem::take);
+    let had_depends_on = declared.is_some();
+    let mut depends_on = declared.map(depends_on_to_map).unwrap_or_default();
     for (name, restart) in implied {
         depends_on.entry(name).or_insert_with(|| {
             Value::Map(Map::from([
@@ -224,7 +224,7 @@ fn add_implicit_dependencies(service: &mut Map) {
             ]))
         });
     }
-    if !depends_on.is_empty() {
+    if had_depends_on || !depends_on.is_empty() {
         service.insert("depends_on".to_string(), Value::Map(depends_on));
     }
 }

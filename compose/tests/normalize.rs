@@ -386,3 +386,25 @@ fn odd_shapes_do_not_panic() {
     let mut scalar = Value::from("x");
     assert!(normalize(&mut scalar, &|_| None).is_err());
 }
+
+#[test]
+fn tree_comparison_ignores_key_order_only() {
+    let a = parse("{x: 1, y: [a, b], z: {p: null}}", "a.yaml");
+    assert!(same_tree(
+        &a,
+        &parse("{z: {p: null}, y: [a, b], x: 1}", "b.yaml")
+    ));
+    assert!(!same_tree(
+        &a,
+        &parse("{x: '1', y: [a, b], z: {p: null}}", "c.yaml")
+    ));
+    assert!(!same_tree(
+        &a,
+        &parse("{x: 1, y: [b, a], z: {p: null}}", "d.yaml")
+    ));
+    assert!(!same_tree(
+        &a,
+        &parse("{x: 1, y: [a, b], z: {p: ''}}", "e.yaml")
+    ));
+    assert!(!same_tree(&a, &parse("{x: 1, y: [a, b]}", "f.yaml")));
+}
