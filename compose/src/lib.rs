@@ -5,6 +5,10 @@
 //! validate); the result is read into the typed model.
 
 pub mod error;
+pub mod graph;
+pub mod hash;
+pub mod normalize;
+pub mod profiles;
 pub mod units;
 pub mod value;
 pub mod yaml;
