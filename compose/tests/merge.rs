@@ -12,7 +12,8 @@ fn same_data(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Map(a), Value::Map(b)) => {
             a.len() == b.len()
-                && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| same_data(v, w)))
+                && a.iter()
+                    .all(|(k, v)| b.get(k).is_some_and(|w| same_data(v, w)))
         }
         (Value::Seq(a), Value::Seq(b)) => {
             a.len() == b.len() && a.iter().zip(b).all(|(v, w)| same_data(v, w))
@@ -59,11 +60,19 @@ fn corpus_merge_cases() {
         .filter(|p| p.is_dir())
         .collect();
     dirs.sort();
-    assert!(dirs.len() >= 45, "expected the 45 merge cases, found {}", dirs.len());
+    assert!(
+        dirs.len() >= 45,
+        "expected the 45 merge cases, found {}",
+        dirs.len()
+    );
 
     let mut failures = Vec::new();
     for dir in &dirs {
-        let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("?").to_string();
+        let name = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("?")
+            .to_string();
         let read = |file: &str| {
             std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{name}/{file}: {e}"))
         };
@@ -89,5 +98,307 @@ fn corpus_merge_cases() {
             Err(e) => failures.push(format!("{name}: error {e}")),
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases fail:\n{}", failures.len(), dirs.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases fail:\n{}",
+        failures.len(),
+        dirs.len(),
+        failures.join("\n")
+    );
+}
+
+// ---- `!reset` and `!override` ----
+
+#[test]
+fn reset_removes_an_attribute_of_the_base() {
+    assert_merges_to(
+        "services:\n  web:\n    image: nginx\n    ports: ['80:80', '443:443']\n",
+        "services:\n  web:\n    ports: !reset []\n",
+        "services:\n  web:\n    image: nginx\n",
+    );
+}
+
+#[test]
+fn reset_with_a_null_value_works_the_same() {
+    assert_merges_to(
+        "services:\n  web:\n    image: nginx\n    environment: {A: '1'}\n",
+        "services:\n  web:\n    environment: !reset\n",
+        "services:\n  web:\n    image: nginx\n",
+    );
+}
+
+#[test]
+fn reset_removes_a_whole_service() {
+    assert_merges_to(
+        "services:\n  web:\n    image: nginx\n  db:\n    image: postgres\n",
+        "services:\n  db: !reset {}\n",
+        "services:\n  web:\n    image: nginx\n",
+    );
+}
+
+#[test]
+fn reset_of_a_top_level_section() {
+    assert_merges_to(
+        "services:\n  web:\n    image: nginx\nnetworks:\n  front: {}\n",
+        "networks: !reset {}\n",
+        "services:\n  web:\n    image: nginx\n",
+    );
+}
+
+#[test]
+fn reset_of_something_the_base_lacks_is_harmless() {
+    assert_merges_to(
+        "services:\n  web:\n    image: nginx\n",
+        "services:\n  web:\n    dns: !reset []\n  other: !reset\n",
+        "services:\n  web:\n    image: nginx\n",
+    );
+}
+
+#[test]
+fn reset_of_a_sequence_entry_only_drops_it_from_the_override() {
+    // compose-go cannot address a base entry by position: the base list is untouched and
+    // the override's other entries are appended as usual.
+    assert_merges_to(
+        "services:\n  web:\n    image: nginx\n    security_opt: [a, b]\n",
+        "services:\n  web:\n    security_opt: [c, !reset d, e]\n",
+        "services:\n  web:\n    image: nginx\n    security_opt: [a, b, c, e]\n",
+    );
+}
+
+#[test]
+fn override_replaces_instead_of_merging() {
+    assert_merges_to(
+        "services:\n  web:\n    image: nginx\n    ports: ['80:80']\n    environment: {A: '1', B: '2'}\n",
+        "services:\n  web:\n    ports: !override ['8080:80']\n    environment: !override {C: '3'}\n",
+        "services:\n  web:\n    image: nginx\n    ports: ['8080:80']\n    environment: {C: '3'}\n",
+    );
+}
+
+#[test]
+fn override_of_command_and_of_a_whole_service() {
+    assert_merges_to(
+        "services:\n  web:\n    image: nginx\n    command: [a, b]\n  db:\n    image: postgres\n    ports: ['5432']\n",
+        "services:\n  web:\n    command: !override [c]\n  db: !override\n    image: mariadb\n",
+        "services:\n  web:\n    image: nginx\n    command: [c]\n  db:\n    image: mariadb\n",
+    );
+}
+
+#[test]
+fn a_tag_inside_an_overridden_node_has_no_effect_of_its_own() {
+    // compose-go does not look into a tagged node: the inner `!reset` neither removes
+    // anything nor is dropped; its value is taken as written.
+    let over = doc("services:\n  web: !override\n    image: x\n    dns: !reset [1.1.1.1]\n");
+    let base = doc("services:\n  web:\n    image: nginx\n    cap_add: [ALL]\n").value;
+    let got = merge(base, over.value, &over.tags).unwrap();
+    let want = doc("services:\n  web:\n    image: x\n    dns: [1.1.1.1]\n").value;
+    assert!(same_data(&got, &want), "{}", yaml::to_string(&got));
+}
+
+#[test]
+fn first_file_drops_reset_nodes_and_keeps_override_nodes() {
+    let file = doc(
+        "services:\n  web:\n    image: nginx\n    ports: !reset ['80:80']\n    command: !override [a]\n    dns: [x, !reset y, z]\n",
+    );
+    assert_eq!(file.tags.len(), 3);
+    let mut tree = file.value;
+    apply_resets(&mut tree, &file.tags);
+    let want =
+        doc("services:\n  web:\n    image: nginx\n    command: [a]\n    dns: [x, z]\n").value;
+    assert!(same_data(&tree, &want), "{}", yaml::to_string(&tree));
+}
+
+#[test]
+fn tags_are_given_by_path() {
+    // The API takes tags from anywhere, not only from the YAML reader.
+    let base = doc("services:\n  web:\n    image: nginx\n    volumes: ['a:/a']\n").value;
+    let over = doc("services:\n  web:\n    volumes: ['b:/b']\n").value;
+    let tags = [(Path::parse("services.web.volumes"), MergeTag::Override)];
+    let got = merge(base, over, &tags).unwrap();
+    let want = doc("services:\n  web:\n    image: nginx\n    volumes: ['b:/b']\n").value;
+    assert!(same_data(&got, &want), "{}", yaml::to_string(&got));
+}
+
+// ---- rules the corpus does not cover ----
+
+#[test]
+fn extensions_merge_deeply() {
+    assert_merges_to(
+        "x-common: {a: 1, b: {c: 2}}\nservices:\n  web:\n    image: nginx\n    x-meta: {k: v}\n",
+        "x-common: {b: {d: 3}}\nservices:\n  web:\n    x-meta: {l: w}\n",
+        "x-common: {a: 1, b: {c: 2, d: 3}}\nservices:\n  web:\n    image: nginx\n    x-meta: {k: v, l: w}\n",
+    );
+}
+
+#[test]
+fn a_null_override_keeps_the_base() {
+    assert_merges_to(
+        "services:\n  web:\n    image: nginx\n    networks: [front]\n",
+        "services:\n  web:\n    image:\n    networks:\n",
+        "services:\n  web:\n    image: nginx\n    networks: {front: null}\n",
+    );
+}
+
+#[test]
+fn command_entrypoint_and_healthcheck_test_are_replaced() {
+    assert_merges_to(
+        "services:\n  web:\n    command: [a, b]\n    entrypoint: [sh, -c]\n    healthcheck: {test: [CMD, a], interval: 5s}\n",
+        "services:\n  web:\n    command: c\n    entrypoint: [bash]\n    healthcheck: {test: [CMD, b]}\n",
+        "services:\n  web:\n    command: c\n    entrypoint: [bash]\n    healthcheck: {test: [CMD, b], interval: 5s}\n",
+    );
+}
+
+#[test]
+fn other_sequences_are_appended() {
+    assert_merges_to(
+        "services:\n  web:\n    security_opt: [a, b]\n",
+        "services:\n  web:\n    security_opt: [b, c]\n",
+        "services:\n  web:\n    security_opt: [a, b, b, c]\n",
+    );
+}
+
+#[test]
+fn logging_with_another_driver_replaces_the_block() {
+    assert_merges_to(
+        "services:\n  web:\n    logging: {driver: syslog, options: {syslog-address: 'tcp://x'}}\n",
+        "services:\n  web:\n    logging: {driver: json-file, options: {max-size: 1m}}\n",
+        "services:\n  web:\n    logging: {driver: json-file, options: {max-size: 1m}}\n",
+    );
+    assert_merges_to(
+        "services:\n  web:\n    logging: {driver: syslog, options: {a: '1'}}\n",
+        "services:\n  web:\n    logging: {options: {b: '2'}}\n",
+        "services:\n  web:\n    logging: {driver: syslog, options: {a: '1', b: '2'}}\n",
+    );
+}
+
+#[test]
+fn ulimit_entries_are_replaced_whole() {
+    assert_merges_to(
+        "services:\n  web:\n    ulimits:\n      nofile: {soft: 20000, hard: 40000}\n      nproc: 65535\n      core: 0\n",
+        "services:\n  web:\n    ulimits:\n      nofile: {hard: 30000}\n      nproc: {soft: 1, hard: 2}\n",
+        "services:\n  web:\n    ulimits:\n      nofile: {hard: 30000}\n      nproc: {soft: 1, hard: 2}\n      core: 0\n",
+    );
+}
+
+#[test]
+fn depends_on_lists_become_mappings_with_the_default_condition() {
+    assert_merges_to(
+        "services:\n  web:\n    depends_on: [db, cache]\n",
+        "services:\n  web:\n    depends_on:\n      db: {condition: service_healthy}\n      queue: {condition: service_started}\n",
+        "services:\n  web:\n    depends_on:\n      db: {condition: service_healthy, required: true}\n      cache: {condition: service_started, required: true}\n      queue: {condition: service_started}\n",
+    );
+}
+
+#[test]
+fn build_as_a_string_is_its_context() {
+    assert_merges_to(
+        "services:\n  web:\n    build: ./app\n",
+        "services:\n  web:\n    build: {dockerfile: Dockerfile.dev, args: {A: '1'}}\n",
+        "services:\n  web:\n    build: {context: ./app, dockerfile: Dockerfile.dev, args: {A: '1'}}\n",
+    );
+    assert_merges_to(
+        "services:\n  web:\n    build: {context: ., args: [A=1]}\n",
+        "services:\n  web:\n    build: ./other\n",
+        "services:\n  web:\n    build: {context: ./other, args: [A=1]}\n",
+    );
+}
+
+#[test]
+fn mapping_values_are_printed_as_go_does() {
+    assert_merges_to(
+        "services:\n  web:\n    labels: {a: true}\n",
+        "services:\n  web:\n    labels: {b: 1.5, c: 1000000.0, d: -3}\n",
+        "services:\n  web:\n    labels: [a=true, b=1.5, c=1e+06, d=-3]\n",
+    );
+}
+
+#[test]
+fn ipam_pools_follow_compose_go_even_where_it_drops_a_base_pool() {
+    // compose-go only keeps base pools that an override pool merged into.
+    assert_merges_to(
+        "networks:\n  n:\n    ipam:\n      config:\n        - subnet: 10.0.0.0/24\n",
+        "networks:\n  n:\n    ipam:\n      config:\n        - subnet: 10.1.0.0/24\n",
+        "networks:\n  n:\n    ipam:\n      config:\n        - subnet: 10.1.0.0/24\n",
+    );
+}
+
+#[test]
+fn ports_and_expose_are_deduplicated_by_identity() {
+    assert_merges_to(
+        "services:\n  web:\n    ports: ['80:80', {target: 443, published: '8443'}]\n    expose: [3000]\n",
+        "services:\n  web:\n    ports: ['80:80', {target: 443, published: '8443', protocol: tcp, mode: host}]\n    expose: ['3000', '4000']\n",
+        "services:\n  web:\n    ports: ['80:80', {target: 443, published: '8443', protocol: tcp, mode: host}]\n    expose: ['3000', '4000']\n",
+    );
+}
+
+#[test]
+fn configs_secrets_and_devices_are_deduplicated_by_target() {
+    assert_merges_to(
+        "services:\n  web:\n    configs: [app]\n    secrets: [{source: a, target: /s/a}]\n    devices: ['/dev/a:/dev/x']\n",
+        "services:\n  web:\n    configs: [{source: other, target: /app}]\n    secrets: [{source: b, target: /s/a}]\n    devices: [{source: /dev/b, target: /dev/x}]\n",
+        "services:\n  web:\n    configs: [{source: other, target: /app}]\n    secrets: [{source: b, target: /s/a}]\n    devices: [{source: /dev/b, target: /dev/x}]\n",
+    );
+}
+
+// ---- errors ----
+
+fn merge_error(base: &str, over: &str) -> berth_compose::Error {
+    merged(base, over).expect_err("the merge must fail")
+}
+
+#[test]
+fn incompatible_shapes_cannot_merge() {
+    let e = merge_error(
+        "services:\n  web:\n    deploy: {replicas: 2}\n",
+        "services:\n  web:\n    deploy: [x]\n",
+    );
+    assert_eq!(e.kind, ErrorKind::Schema);
+    assert_eq!(e.message, "cannot override services.web.deploy");
+    let e = merge_error(
+        "services:\n  web:\n    logging: {driver: x}\n",
+        "services:\n  web:\n    logging: x\n",
+    );
+    assert!(
+        e.message
+            .contains("cannot merge logging: expected a mapping, got string"),
+        "{e}"
+    );
+    let e = merge_error(
+        "services:\n  web:\n    networks: [a]\n",
+        "services:\n  web:\n    networks: [{}]\n",
+    );
+    assert!(
+        e.message
+            .contains("cannot use map[string]interface {} as a mapping key"),
+        "{e}"
+    );
+}
+
+#[test]
+fn unreadable_identities_are_errors() {
+    let e = merge_error(
+        "services:\n  web:\n    volumes: [{type: volume, source: a}]\n",
+        "services:\n  web:\n    volumes: ['b:/b']\n",
+    );
+    assert_eq!(
+        e.message,
+        "service volume services.web.volumes[0] is missing a mount target"
+    );
+    let e = merge_error(
+        "services:\n  web:\n    cap_add: [1]\n",
+        "services:\n  web:\n    cap_add: [X]\n",
+    );
+    assert_eq!(e.message, "services.web.cap_add[0]: unexpected type int");
+    let e = merge_error(
+        "services:\n  web:\n    ports: [{published: 80}]\n",
+        "services:\n  web: {}\n",
+    );
+    assert_eq!(
+        e.message,
+        "service ports services.web.ports[0] is missing a target port"
+    );
+    let e = merge_error(
+        "services:\n  web:\n    volumes: ['data::b']\n",
+        "services:\n  web: {}\n",
+    );
+    assert_eq!(e.kind, ErrorKind::Invalid);
 }

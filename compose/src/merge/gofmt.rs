@@ -129,7 +129,10 @@ mod tests {
     fn containers_print_like_go() {
         let mut map = crate::value::Map::new();
         map.insert("b".into(), Value::Int(2));
-        map.insert("a".into(), Value::Seq(vec![Value::from("x"), Value::Bool(true)]));
+        map.insert(
+            "a".into(),
+            Value::Seq(vec![Value::from("x"), Value::Bool(true)]),
+        );
         assert_eq!(format(&Value::Map(map), Verb::V), "map[a:[x true] b:2]");
     }
 }

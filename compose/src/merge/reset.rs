@@ -23,12 +23,11 @@ impl Tags {
     /// Collects the tags that take effect. A tag inside a node that is itself tagged has no
     /// effect: compose-go does not look into a tagged node.
     pub(super) fn new(tags: &[(Path, MergeTag)]) -> Tags {
+        let all: HashSet<&[Seg]> = tags.iter().map(|(path, _)| path.0.as_slice()).collect();
         let effective: Vec<&(Path, MergeTag)> = tags
             .iter()
             .filter(|(path, _)| {
-                !tags
-                    .iter()
-                    .any(|(other, _)| other.0.len() < path.0.len() && path.0.starts_with(&other.0))
+                !(0..path.0.len()).any(|len| path.0.get(..len).is_some_and(|p| all.contains(p)))
             })
             .collect();
         let mut resets = HashSet::new();

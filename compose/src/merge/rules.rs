@@ -84,7 +84,9 @@ fn rule_for(path: &Path) -> Option<Rule> {
 /// Merges two whole compose trees.
 pub(super) fn merge_root(base: Value, over: Value) -> Result<Value> {
     match (base, over) {
-        (Value::Map(base), Value::Map(over)) => Ok(Value::Map(merge_maps(base, over, &Path::root())?)),
+        (Value::Map(base), Value::Map(over)) => {
+            Ok(Value::Map(merge_maps(base, over, &Path::root())?))
+        }
         (base, Value::Null) => Ok(base),
         (Value::Null, over) => Ok(over),
         (base, over) => Err(Error::schema(format!(
@@ -292,9 +294,8 @@ enum Pool {
 /// subnet already in the result) is merged into the base pool, which then takes the place of
 /// the result's pool with its subnet. A base pool that no override pool touches is dropped.
 fn merge_ipam_config(base: Value, over: Value, path: &Path) -> Result<Value> {
-    let unexpected = |v: &Value| {
-        Error::schema(format!("{path}: unexpected type {}", gofmt::go_type(v)))
-    };
+    let unexpected =
+        |v: &Value| Error::schema(format!("{path}: unexpected type {}", gofmt::go_type(v)));
     let Value::Seq(base) = base else {
         return Err(unexpected(&base));
     };

@@ -224,7 +224,8 @@ fn volume_target(spec: &str) -> Result<String> {
     // Go walks the spec followed by a NUL rune, which ends the last section.
     for c in spec.chars().chain(std::iter::once('\0')) {
         let mut section = buffer.chars();
-        let drive_letter = matches!((section.next(), section.next()), (Some(l), None) if l.is_alphabetic());
+        let drive_letter =
+            matches!((section.next(), section.next()), (Some(l), None) if l.is_alphabetic());
         if c == ':' && drive_letter {
             buffer.push(c);
         } else if c == ':' || c == '\0' {
