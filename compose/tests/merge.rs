@@ -402,3 +402,161 @@ fn unreadable_identities_are_errors() {
     );
     assert_eq!(e.kind, ErrorKind::Invalid);
 }
+
+// ---- robustness ----
+
+/// A small deterministic generator of arbitrary trees whose keys are those the rules look
+/// at, so that every rule meets every shape.
+struct Gen(u64);
+
+impl Gen {
+    fn next(&mut self, n: u64) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1)
+    }
+
+    fn key(&mut self) -> String {
+        const KEYS: &[&str] = &[
+            "services",
+            "web",
+            "networks",
+            "volumes",
+            "labels",
+            "environment",
+            "build",
+            "args",
+            "logging",
+            "driver",
+            "ulimits",
+            "nofile",
+            "ipam",
+            "config",
+            "subnet",
+            "ports",
+            "depends_on",
+            "models",
+            "extra_hosts",
+            "secrets",
+            "configs",
+            "devices",
+            "target",
+            "expose",
+            "env_file",
+            "path",
+            "published",
+            "command",
+            "aliases",
+            "tmpfs",
+            "x-a",
+        ];
+        KEYS.get(self.next(KEYS.len() as u64) as usize)
+            .copied()
+            .unwrap_or("k")
+            .to_string()
+    }
+
+    fn value(&mut self, depth: u32) -> Value {
+        let kind = if depth == 0 {
+            self.next(6)
+        } else {
+            self.next(9)
+        };
+        match kind {
+            0 => Value::Null,
+            1 => Value::Bool(self.next(2) == 1),
+            2 => Value::Int(self.next(100_000) as i64 - 50),
+            3 => Value::Float(self.next(1000) as f64 / 7.0),
+            4 | 5 => {
+                const TEXTS: &[&str] = &[
+                    "a",
+                    "b=1",
+                    "/x",
+                    "c:/y",
+                    "data::z",
+                    "80:80",
+                    "10.0.0.0/8",
+                    "",
+                ];
+                Value::from(
+                    *TEXTS
+                        .get(self.next(TEXTS.len() as u64) as usize)
+                        .unwrap_or(&"a"),
+                )
+            }
+            6 => Value::Seq((0..self.next(4)).map(|_| self.value(depth - 1)).collect()),
+            _ => Value::Map(
+                (0..self.next(4))
+                    .map(|_| (self.key(), self.value(depth - 1)))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// A compose-like tree: `services.<name>` and `networks.<name>` mappings of random content.
+    fn tree(&mut self) -> Value {
+        let mut root = berth_compose::Map::new();
+        for section in ["services", "networks", "volumes"] {
+            let mut entries = berth_compose::Map::new();
+            for name in ["web", "db"] {
+                let mut body = berth_compose::Map::new();
+                for _ in 0..self.next(6) {
+                    body.insert(self.key(), self.value(3));
+                }
+                entries.insert(name.to_string(), Value::Map(body));
+            }
+            root.insert(section.to_string(), Value::Map(entries));
+        }
+        Value::Map(root)
+    }
+}
+
+/// Every path of a tree, for random tags.
+fn paths(v: &Value, at: Path, out: &mut Vec<Path>) {
+    match v {
+        Value::Map(m) => m.iter().for_each(|(k, v)| paths(v, at.key(k), out)),
+        Value::Seq(s) => s
+            .iter()
+            .enumerate()
+            .for_each(|(i, v)| paths(v, at.index(i), out)),
+        _ => {}
+    }
+    out.push(at);
+}
+
+#[test]
+fn arbitrary_trees_merge_or_fail_without_panicking() {
+    let mut g = Gen(0x9E37_79B9_7F4A_7C15);
+    // (merged, rejected): both must occur, or the generator misses the interesting shapes.
+    let mut outcomes = (0, 0);
+    for _ in 0..3000 {
+        let base = g.tree();
+        let over = g.tree();
+        let mut all = Vec::new();
+        paths(&over, Path::root(), &mut all);
+        let mut tags: Vec<(Path, MergeTag)> = Vec::new();
+        for _ in 0..g.next(3) {
+            let tag = if g.next(2) == 0 {
+                MergeTag::Reset
+            } else {
+                MergeTag::Override
+            };
+            if let Some(path) = all.get(g.next(all.len() as u64) as usize) {
+                tags.push((path.clone(), tag));
+            }
+        }
+        let mut first = over.clone();
+        apply_resets(&mut first, &tags);
+        match merge(base, over, &tags) {
+            Ok(mut tree) => match enforce_unicity(&mut tree) {
+                Ok(()) => outcomes.0 += 1,
+                Err(_) => outcomes.1 += 1,
+            },
+            Err(_) => outcomes.1 += 1,
+        }
+        let _ = enforce_unicity(&mut first);
+    }
+    assert!(outcomes.0 > 100 && outcomes.1 > 100, "{outcomes:?}");
+}
