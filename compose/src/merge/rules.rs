@@ -31,7 +31,8 @@ enum Rule {
     IpamConfig,
 }
 
-/// compose-go's rules, by path pattern.
+/// compose-go's rules, by path pattern. (Its `services.*.volumes.*.volume.labels` rule is
+/// left out: merging never descends into sequences, so no path can reach it.)
 const RULES: &[(&str, Rule)] = &[
     ("networks.*.ipam.config", Rule::IpamConfig),
     ("networks.*.labels", Rule::ToSequence),
