@@ -1,20 +1,28 @@
 //! berth-compose: loads Compose projects the way Docker Compose does.
 //!
 //! Pure: it reads files and the environment it is given, and never touches the system
-//! otherwise. Stages work on [`Value`] trees (parse, interpolate, merge, normalize,
-//! validate); the result is read into the typed model.
+//! otherwise. Stages work on [`Value`] trees in compose-go's order (parse, interpolate,
+//! validate, merge, canonical form, paths, normalize, profiles, consistency); the result is
+//! read into the typed [`model`].
 
+pub mod canonical;
+pub mod consistency;
+pub mod dotenv;
 pub mod error;
 pub mod graph;
 pub mod hash;
+pub mod interpolate;
+pub mod loader;
+pub mod merge;
+pub mod model;
 pub mod normalize;
+pub mod paths;
 pub mod profiles;
+pub mod schema;
 pub mod units;
 pub mod value;
 pub mod yaml;
 
 pub use error::{Error, ErrorKind, Location, Result, Warning};
-pub use value::{Map, Path, Seg, Value};
-pub mod loader;
-
 pub use loader::{LoadOptions, LoadedProject, load};
+pub use value::{Map, Path, Seg, Value};

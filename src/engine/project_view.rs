@@ -2,7 +2,7 @@
 
 use anyhow::bail;
 use berth_compose::graph::DependencyGraph;
-use berth_compose::{LoadedProject, Map, Value, hash};
+use berth_compose::{LoadedProject, Map, Value, hash, profiles};
 use std::collections::BTreeSet;
 
 /// A project narrowed to some services (and what they depend on).
@@ -29,7 +29,7 @@ pub fn select(loaded: &LoadedProject, names: &[String]) -> anyhow::Result<Projec
         }
     }
     let graph = DependencyGraph::new(&tree)?;
-    let keep: BTreeSet<String> = graph.with_dependencies(names).into_iter().collect();
+    let keep: BTreeSet<String> = graph.with_dependencies(names)?.into_iter().collect();
     if let Some(Value::Map(s)) = tree.as_map_mut().and_then(|m| m.get_mut("services")) {
         s.retain(|k, _| keep.contains(k));
     }
@@ -104,19 +104,16 @@ impl ProjectView {
 
 /// Every profile the project mentions, enabled or not, sorted and unique.
 pub fn all_profiles(loaded: &LoadedProject) -> Vec<String> {
-    let mut set = BTreeSet::new();
-    let enabled = loaded.tree.get("services").and_then(Value::as_map);
-    for services in enabled
-        .into_iter()
-        .chain(std::iter::once(&loaded.disabled_services))
-    {
-        for svc in services.values() {
-            if let Some(Value::Seq(p)) = svc.get("profiles") {
-                set.extend(p.iter().filter_map(Value::as_str).map(str::to_string));
-            }
-        }
-    }
-    set.into_iter().collect()
+    let mut services = loaded
+        .tree
+        .get("services")
+        .and_then(Value::as_map)
+        .cloned()
+        .unwrap_or_default();
+    services.extend(loaded.disabled_services.clone());
+    let mut all = Map::new();
+    all.insert("services".into(), Value::Map(services));
+    profiles::all_profiles(&Value::Map(all))
 }
 
 /// Top-level keys in the order `docker compose config` prints them.

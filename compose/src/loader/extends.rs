@@ -96,7 +96,7 @@ fn resolve(
         Value::Map(top)
     };
     let mut merged = merge::merge(wrap(base), wrap(child), &[])?;
-    merge::enforce_unicity(&mut merged);
+    merge::enforce_unicity(&mut merged)?;
     Ok(merged
         .get("services")
         .and_then(|s| s.get(name))

@@ -507,7 +507,7 @@ impl Loader<'_> {
     /// The stages every (sub)tree goes through once merged: de-duplication, long syntax and
     /// absolute paths against `dir`.
     fn finish_subtree(&mut self, tree: &mut Value, dir: &std::path::Path) -> Result<()> {
-        merge::enforce_unicity(tree);
+        merge::enforce_unicity(tree)?;
         let warnings = canonical::canonicalize(tree)?;
         self.warnings.extend(warnings);
         if self.opts.resolve_paths {
