@@ -5,6 +5,7 @@
 //! validate); the result is read into the typed model.
 
 pub mod error;
+pub mod model;
 pub mod units;
 pub mod value;
 pub mod yaml;
