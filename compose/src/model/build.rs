@@ -1,6 +1,8 @@
 //! `build`: how a service's image is built.
 
-use super::common::{ByteSize, Extensions, OptionalStringMap, StringMap, UlimitConfig, string_or_list};
+use super::common::{
+    ByteSize, Extensions, OptionalStringMap, StringMap, UlimitConfig, string_or_list,
+};
 use super::references::ServiceSecretConfig;
 use indexmap::IndexMap;
 use serde::de::{self, MapAccess, SeqAccess, Visitor};

@@ -215,7 +215,9 @@ impl<'de> Deserializer<'de> for ValueDeserializer<'de> {
         visitor: V,
     ) -> Result<V::Value, DeError> {
         let path = self.path.clone();
-        visitor.visit_newtype_struct(self).map_err(|e: DeError| e.at(&path))
+        visitor
+            .visit_newtype_struct(self)
+            .map_err(|e: DeError| e.at(&path))
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
@@ -290,7 +292,10 @@ struct Entries<'de, 'p, I: Iterator<Item = (&'de String, &'de Value)>> {
 impl<'de, I: Iterator<Item = (&'de String, &'de Value)>> MapAccess<'de> for Entries<'de, '_, I> {
     type Error = DeError;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DeError> {
         match self.iter.next() {
             Some((key, value)) => {
                 self.pending = Some((key, value));

@@ -39,9 +39,9 @@ pub use references::{
     ServiceModelConfig, ServiceProviderConfig, ServiceSecretConfig,
 };
 pub use resources::{
-    BlkioConfig, DeployConfig, DeviceCount, DeviceRequest, DiscreteResourceSpec,
-    GenericResource, Placement, PlacementPreference, Resource, Resources, RestartPolicy,
-    ThrottleDevice, UpdateConfig, WeightDevice,
+    BlkioConfig, DeployConfig, DeviceCount, DeviceRequest, DiscreteResourceSpec, GenericResource,
+    Placement, PlacementPreference, Resource, Resources, RestartPolicy, ThrottleDevice,
+    UpdateConfig, WeightDevice,
 };
 pub use service::{Restart, ServiceConfig};
 
@@ -90,8 +90,7 @@ impl Project {
     /// Reads the project from its canonical tree. A key of the wrong type or an unknown
     /// key is a schema error whose message starts with the key's path.
     pub fn from_tree(tree: &Value) -> Result<Project> {
-        de::from_value(tree, Path::root())
-            .map_err(|e| Error::schema(e.to_string()))
+        de::from_value(tree, Path::root()).map_err(|e| Error::schema(e.to_string()))
     }
 
     /// Like [`Project::from_tree`], and places an error at the file position of the

@@ -392,7 +392,12 @@ impl ServiceConfig {
         let mut names: Vec<(&str, i64)> = self
             .networks
             .iter()
-            .map(|(name, cfg)| (name.as_str(), cfg.as_ref().and_then(|c| c.priority).unwrap_or(0)))
+            .map(|(name, cfg)| {
+                (
+                    name.as_str(),
+                    cfg.as_ref().and_then(|c| c.priority).unwrap_or(0),
+                )
+            })
             .collect();
         names.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
         names.into_iter().map(|(name, _)| name).collect()
