@@ -128,7 +128,7 @@ pub fn run(global: &GlobalOptions, args: &ConfigArgs) -> anyhow::Result<ExitCode
         text = match args.format {
             Format::Yaml => yaml::to_string(&tree),
             Format::Json => {
-                let mut s = serde_json::to_string_pretty(&berth_compose::model::to_json(&tree))
+                let mut s = serde_json::to_string_pretty(&berth_compose::model::value_to_json(&tree))
                     .context("cannot render the project as JSON")?;
                 s.push('\n');
                 s

@@ -231,7 +231,7 @@ pub fn load(opts: &LoadOptions) -> Result<LoadedProject> {
         })?;
         crate::graph::DependencyGraph::new(&tree)?;
     }
-    let project = Project::from_tree(&tree)?;
+    let project = Project::from_tree_at(&tree, &loader.positions)?;
     Ok(LoadedProject {
         name,
         working_dir,
