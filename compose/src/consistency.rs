@@ -96,7 +96,9 @@ pub fn check(tree: &Value) -> Result<()> {
         check_service(tree, name, service)?;
     }
     for (name, secret) in section(tree, "secrets").into_iter().flatten() {
-        let external = secret.as_map().is_some_and(crate::schema::semantic::is_external);
+        let external = secret
+            .as_map()
+            .is_some_and(crate::schema::semantic::is_external);
         if !external && text(secret, "file").is_none() && text(secret, "environment").is_none() {
             return Err(invalid(format!(
                 "secret {name:?} must declare either `file` or `environment`"
@@ -148,7 +150,10 @@ fn check_service(tree: &Value, name: &str, service: &Value) -> Result<()> {
     check_mounts(tree, name, service)?;
     check_references(tree, name, service)?;
     check_counts(name, service)?;
-    let watch = service.get("develop").and_then(|d| d.get("watch")).and_then(Value::as_seq);
+    let watch = service
+        .get("develop")
+        .and_then(|d| d.get("watch"))
+        .and_then(Value::as_seq);
     for rule in watch.into_iter().flatten() {
         if text(rule, "action") != Some("rebuild") && text(rule, "target").is_none() {
             return Err(invalid(format!(
@@ -217,7 +222,9 @@ fn check_mounts(tree: &Value, name: &str, service: &Value) -> Result<()> {
         Some(Value::String(s)) => vec![s.clone()],
         other => names(other),
     };
-    let tmpfs_targets = tmpfs.iter().map(|t| t.split(':').next().unwrap_or("").to_string());
+    let tmpfs_targets = tmpfs
+        .iter()
+        .map(|t| t.split(':').next().unwrap_or("").to_string());
     let volume_targets = volumes
         .into_iter()
         .flatten()
@@ -304,12 +311,18 @@ fn check_counts(name: &str, service: &Value) -> Result<()> {
         (
             "cpus",
             "deploy.resources.limits.cpus",
-            differ(number(service.get("cpus")), number(limits.and_then(|l| l.get("cpus")))),
+            differ(
+                number(service.get("cpus")),
+                number(limits.and_then(|l| l.get("cpus"))),
+            ),
         ),
         (
             "mem_limit",
             "deploy.resources.limits.memory",
-            differ(bytes(service.get("mem_limit")), bytes(limits.and_then(|l| l.get("memory")))),
+            differ(
+                bytes(service.get("mem_limit")),
+                bytes(limits.and_then(|l| l.get("memory"))),
+            ),
         ),
         (
             "mem_reservation",
@@ -322,7 +335,10 @@ fn check_counts(name: &str, service: &Value) -> Result<()> {
         (
             "pids_limit",
             "deploy.resources.limits.pids",
-            differ(integer(service.get("pids_limit")), integer(limits.and_then(|l| l.get("pids")))),
+            differ(
+                integer(service.get("pids_limit")),
+                integer(limits.and_then(|l| l.get("pids"))),
+            ),
         ),
     ];
     for (short, long, distinct) in pairs {
@@ -334,7 +350,11 @@ fn check_counts(name: &str, service: &Value) -> Result<()> {
     }
     let effective = scale.or(replicas).unwrap_or(1);
     if effective > 1 && text(service, "container_name").is_some() {
-        let attribute = if scale.is_some() { "scale" } else { "deploy.replicas" };
+        let attribute = if scale.is_some() {
+            "scale"
+        } else {
+            "deploy.replicas"
+        };
         return Err(invalid(format!(
             "services.{name}: can't set container_name and {attribute} as container name must be unique"
         )));
@@ -386,7 +406,9 @@ fn search_cycle(
     for next in graph.get(current.as_str()).into_iter().flatten() {
         if let Some(i) = path.iter().position(|p| p == next) {
             let cycle = path.get(i..).unwrap_or_default().join(" -> ");
-            return Err(fail(format!("dependency cycle detected: {cycle} -> {next}")));
+            return Err(fail(format!(
+                "dependency cycle detected: {cycle} -> {next}"
+            )));
         }
         path.push(next.clone());
         search_cycle(graph, path, settled)?;
@@ -413,7 +435,9 @@ mod tests {
             "service \"a\" refers to undefined network front: invalid compose project"
         );
         assert_eq!(
-            message("services:\n  a:\n    image: x\n    depends_on: {b: {condition: service_started}}\n"),
+            message(
+                "services:\n  a:\n    image: x\n    depends_on: {b: {condition: service_started}}\n"
+            ),
             "service \"a\" depends on undefined service \"b\": invalid compose project"
         );
         assert_eq!(
@@ -448,7 +472,9 @@ mod tests {
             "services.a: can't set container_name and scale as container name must be unique: invalid compose project"
         );
         assert_eq!(
-            message("services:\n  b:\n    image: x\n    depends_on: {a: {}}\n  a:\n    image: x\n    depends_on: {b: {}}\n"),
+            message(
+                "services:\n  b:\n    image: x\n    depends_on: {a: {}}\n  a:\n    image: x\n    depends_on: {b: {}}\n"
+            ),
             "dependency cycle detected: a -> b -> a"
         );
         assert_eq!(

@@ -57,7 +57,9 @@ mod tests {
     use crate::yaml;
 
     fn error_of(text: &str) -> Error {
-        let doc = yaml::parse(text, "compose.yaml").expect("test YAML parses").remove(0);
+        let doc = yaml::parse(text, "compose.yaml")
+            .expect("test YAML parses")
+            .remove(0);
         validate(&doc.value, &doc.positions).expect_err("must be rejected")
     }
 
@@ -65,7 +67,10 @@ mod tests {
     fn type_messages_use_compose_wording() {
         let e = error_of("services:\n  foo:\n    image: [a]\n");
         assert_eq!(e.message, "services.foo.image must be a string");
-        assert_eq!(e.to_string(), "compose.yaml:3:12: services.foo.image must be a string");
+        assert_eq!(
+            e.to_string(),
+            "compose.yaml:3:12: services.foo.image must be a string"
+        );
         let e = error_of("services:\n  foo:\n    environment:\n      FOO: [a]\n");
         assert_eq!(
             e.message,
@@ -78,7 +83,10 @@ mod tests {
         let e = error_of("- a\n");
         assert_eq!(e.message, "top-level object must be a mapping");
         let e = error_of("services:\n  foo:\n    cpu_percent: 101\n");
-        assert_eq!(e.message, "services.foo.cpu_percent must be less than or equal to 100");
+        assert_eq!(
+            e.message,
+            "services.foo.cpu_percent must be less than or equal to 100"
+        );
     }
 
     #[test]
@@ -95,17 +103,30 @@ mod tests {
             "additional properties 'servics' not allowed (did you mean 'services'?)"
         );
         let e = error_of("services:\n  foo:\n    bogus: 1\n");
-        assert_eq!(e.message, "services.foo additional properties 'bogus' not allowed");
+        assert_eq!(
+            e.message,
+            "services.foo additional properties 'bogus' not allowed"
+        );
     }
 
     #[test]
     fn enum_required_and_duplicates() {
         let e = error_of("services:\n  foo:\n    pull_policy: sometimes\n");
-        assert!(e.message.contains("does not match pattern"), "{}", e.message);
+        assert!(
+            e.message.contains("does not match pattern"),
+            "{}",
+            e.message
+        );
         let e = error_of("services:\n  foo:\n    cgroup: shared\n");
-        assert_eq!(e.message, "services.foo.cgroup value must be one of 'host', 'private'");
+        assert_eq!(
+            e.message,
+            "services.foo.cgroup value must be one of 'host', 'private'"
+        );
         let e = error_of("services:\n  foo:\n    develop:\n      watch:\n        - path: a\n");
-        assert_eq!(e.message, "services.foo.develop.watch.0 missing property 'action'");
+        assert_eq!(
+            e.message,
+            "services.foo.develop.watch.0 missing property 'action'"
+        );
         let e = error_of("services:\n  foo:\n    cap_add: [A, A]\n");
         assert_eq!(e.message, "services.foo.cap_add items at 0 and 1 are equal");
     }
@@ -128,9 +149,15 @@ mod tests {
 
     #[test]
     fn version_is_reported_as_obsolete() {
-        let doc = yaml::parse("version: '3'\nservices: {}\n", "c.yaml").expect("parses").remove(0);
+        let doc = yaml::parse("version: '3'\nservices: {}\n", "c.yaml")
+            .expect("parses")
+            .remove(0);
         let warnings = validate(&doc.value, &doc.positions).expect("valid");
         assert_eq!(warnings.len(), 1);
-        assert!(warnings[0].message.starts_with("the attribute `version` is obsolete"));
+        assert!(
+            warnings[0]
+                .message
+                .starts_with("the attribute `version` is obsolete")
+        );
     }
 }

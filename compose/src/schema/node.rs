@@ -132,9 +132,9 @@ impl ValuePattern {
                     "weekly",
                 ];
                 WORDS.iter().any(|w| text.contains(w))
-                    || text.match_indices("every_").any(|(i, m)| {
-                        starts_with_interval(text.get(i + m.len()..).unwrap_or(""))
-                    })
+                    || text
+                        .match_indices("every_")
+                        .any(|(i, m)| starts_with_interval(text.get(i + m.len()..).unwrap_or("")))
             }
         }
     }
@@ -143,7 +143,11 @@ impl ValuePattern {
 /// Whether `text` starts with `[0-9]+[wdhms]`.
 fn starts_with_interval(text: &str) -> bool {
     let digits = text.bytes().take_while(u8::is_ascii_digit).count();
-    digits > 0 && matches!(text.as_bytes().get(digits), Some(b'w' | b'd' | b'h' | b'm' | b's'))
+    digits > 0
+        && matches!(
+            text.as_bytes().get(digits),
+            Some(b'w' | b'd' | b'h' | b'm' | b's')
+        )
 }
 
 /// One node of the schema: what a value at some place of a compose file may be.
@@ -205,10 +209,7 @@ impl Node {
 
 /// A value of the given types, without further constraints.
 pub const fn of(types: Types) -> Node {
-    Node {
-        types,
-        ..Node::ANY
-    }
+    Node { types, ..Node::ANY }
 }
 
 /// A mapping with the given properties that also allows `x-` extensions and nothing else.

@@ -69,7 +69,10 @@ pub fn check_file(tree: &Value, positions: &Positions) -> Result<Vec<Warning>, E
             .key("resources")
             .key("reservations")
             .key("devices");
-        for (rel, requests) in [(reservations, device_requests(service)), (Path::root().key("gpus"), service.get("gpus"))] {
+        for (rel, requests) in [
+            (reservations, device_requests(service)),
+            (Path::root().key("gpus"), service.get("gpus")),
+        ] {
             let Some(list) = requests.and_then(Value::as_seq) else {
                 continue;
             };
@@ -100,7 +103,10 @@ fn check_device_request(request: &Value, path: &Path, positions: &Positions) -> 
         return Err(error_at(
             positions,
             path,
-            format!("{}: \"count\" and \"device_ids\" attributes are exclusive", dotted(path)),
+            format!(
+                "{}: \"count\" and \"device_ids\" attributes are exclusive",
+                dotted(path)
+            ),
         ));
     }
     if let Some(Value::String(count)) = map.get("count") {
@@ -119,7 +125,11 @@ fn check_device_request(request: &Value, path: &Path, positions: &Positions) -> 
 }
 
 /// `KEY =value` in the list form of `environment` declares a variable named `KEY `.
-fn check_environment_keys(service: &Value, path: &Path, positions: &Positions) -> Result<(), Error> {
+fn check_environment_keys(
+    service: &Value,
+    path: &Path,
+    positions: &Positions,
+) -> Result<(), Error> {
     let Some(list) = service.get("environment").and_then(Value::as_seq) else {
         return Ok(());
     };
@@ -141,7 +151,9 @@ fn check_environment_keys(service: &Value, path: &Path, positions: &Positions) -
 /// files are merged, so that an override may complete a resource of an earlier file).
 pub fn check_merged(tree: &Value, positions: &Positions) -> Result<(), Error> {
     for (name, volume) in entries(tree, "volumes") {
-        let Some(volume) = volume.as_map() else { continue };
+        let Some(volume) = volume.as_map() else {
+            continue;
+        };
         if !is_external(volume) {
             continue;
         }
@@ -151,7 +163,9 @@ pub fn check_merged(tree: &Value, positions: &Positions) -> Result<(), Error> {
                 return Err(error_at(
                     positions,
                     &path.key(key),
-                    format!("volumes.{name}: conflicting parameters \"external\" and \"{key}\" specified"),
+                    format!(
+                        "volumes.{name}: conflicting parameters \"external\" and \"{key}\" specified"
+                    ),
                 ));
             }
         }
@@ -161,9 +175,14 @@ pub fn check_merged(tree: &Value, positions: &Positions) -> Result<(), Error> {
         ("secrets", &["file", "environment"][..]),
     ] {
         for (name, resource) in entries(tree, kind) {
-            let Some(resource) = resource.as_map() else { continue };
+            let Some(resource) = resource.as_map() else {
+                continue;
+            };
             let path = Path::root().key(kind).key(name);
-            let count = sources.iter().filter(|k| resource.contains_key(**k)).count();
+            let count = sources
+                .iter()
+                .filter(|k| resource.contains_key(**k))
+                .count();
             let list = sources.join("|");
             if count > 1 {
                 return Err(error_at(
@@ -172,7 +191,8 @@ pub fn check_merged(tree: &Value, positions: &Positions) -> Result<(), Error> {
                     format!("{kind}.{name}: {list} attributes are mutually exclusive"),
                 ));
             }
-            if count == 0 && !resource.contains_key("driver") && !resource.contains_key("external") {
+            if count == 0 && !resource.contains_key("driver") && !resource.contains_key("external")
+            {
                 return Err(error_at(
                     positions,
                     &path,
@@ -185,7 +205,9 @@ pub fn check_merged(tree: &Value, positions: &Positions) -> Result<(), Error> {
         let path = Path::root().key("services").key(name);
         if let Some(ports) = service.get("ports").and_then(Value::as_seq) {
             for (i, port) in ports.iter().enumerate() {
-                let Some(ip) = port.get("host_ip").and_then(Value::as_str) else { continue };
+                let Some(ip) = port.get("host_ip").and_then(Value::as_str) else {
+                    continue;
+                };
                 if ip.parse::<std::net::IpAddr>().is_err() {
                     let p = path.key("ports").index(i);
                     return Err(error_at(
@@ -196,7 +218,10 @@ pub fn check_merged(tree: &Value, positions: &Positions) -> Result<(), Error> {
                 }
             }
         }
-        let watch = service.get("develop").and_then(|d| d.get("watch")).and_then(Value::as_seq);
+        let watch = service
+            .get("develop")
+            .and_then(|d| d.get("watch"))
+            .and_then(Value::as_seq);
         for (i, rule) in watch.into_iter().flatten().enumerate() {
             if rule.get("path").and_then(Value::as_str) == Some("") {
                 let p = path.key("develop").key("watch").index(i).key("path");

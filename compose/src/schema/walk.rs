@@ -66,16 +66,28 @@ impl Failure {
                 [one] => format!("value must be {}", quote(one)),
                 _ => format!(
                     "value must be one of {}",
-                    values.iter().map(|v| quote(v)).collect::<Vec<_>>().join(", ")
+                    values
+                        .iter()
+                        .map(|v| quote(v))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             },
             Violation::Pattern(p, text) => {
-                format!("{} does not match pattern {}", quote(text), quote(p.source()))
+                format!(
+                    "{} does not match pattern {}",
+                    quote(text),
+                    quote(p.source())
+                )
             }
             Violation::Minimum(n) => format!("must be greater than or equal to {n}"),
             Violation::Maximum(n) => format!("must be less than or equal to {n}"),
             Violation::Required(keys) => {
-                let noun = if keys.len() == 1 { "property" } else { "properties" };
+                let noun = if keys.len() == 1 {
+                    "property"
+                } else {
+                    "properties"
+                };
                 let list: Vec<String> = keys.iter().map(|k| quote(k)).collect();
                 format!("missing {noun} {}", list.join(", "))
             }
@@ -170,7 +182,9 @@ fn matches_types(allowed: Types, value: &Value) -> bool {
     let t = match value {
         Value::Null => Types::NULL,
         Value::Bool(_) => Types::BOOLEAN,
-        Value::Int(_) => return allowed.contains(Types::INTEGER) || allowed.contains(Types::NUMBER),
+        Value::Int(_) => {
+            return allowed.contains(Types::INTEGER) || allowed.contains(Types::NUMBER);
+        }
         Value::Float(f) => {
             let whole = f.is_finite() && f.fract() == 0.0;
             return allowed.contains(Types::NUMBER) || (whole && allowed.contains(Types::INTEGER));
@@ -192,7 +206,12 @@ fn as_number(value: &Value) -> Option<f64> {
 
 /// Checks `value` (found at `path`) against `node`; the first violation in document order.
 pub fn check(node: &'static Node, value: &Value, path: &Path) -> Result<(), Failure> {
-    let fail = |violation| Err(Failure { path: path.clone(), violation });
+    let fail = |violation| {
+        Err(Failure {
+            path: path.clone(),
+            violation,
+        })
+    };
     if !node.types.is_any() && !matches_types(node.types, value) {
         return fail(Violation::Type(node.types));
     }

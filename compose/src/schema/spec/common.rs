@@ -2,9 +2,7 @@
 //! compose-spec.json): scalar shorthands, `list_or_dict`, `string_or_list`, `command`,
 //! hooks, env/label files, ulimits, ...
 
-use crate::schema::node::{
-    KeyPattern, Node, Types, closed, list, map_of, of, one_of, set, strict,
-};
+use crate::schema::node::{KeyPattern, Node, Types, closed, list, map_of, of, one_of, set, strict};
 
 /// `{"type": "string"}`.
 pub static STRING: Node = of(Types::STRING);
@@ -36,7 +34,10 @@ pub static LIST_OR_DICT: Node = one_of(&[
     &map_of(
         &[(
             KeyPattern::NonEmpty,
-            &of(Types::STRING.or(Types::NUMBER).or(Types::BOOLEAN).or(Types::NULL)),
+            &of(Types::STRING
+                .or(Types::NUMBER)
+                .or(Types::BOOLEAN)
+                .or(Types::NULL)),
         )],
         true,
     ),
@@ -45,7 +46,10 @@ pub static LIST_OR_DICT: Node = one_of(&[
 
 /// `extra_hosts`: a mapping of host names to one or several addresses, or `host:ip` strings.
 pub static EXTRA_HOSTS: Node = one_of(&[
-    &map_of(&[(KeyPattern::NonEmpty, &one_of(&[&STRING, &STRINGS]))], true),
+    &map_of(
+        &[(KeyPattern::NonEmpty, &one_of(&[&STRING, &STRINGS]))],
+        true,
+    ),
     &LIST_OF_STRINGS,
 ]);
 

@@ -6,10 +6,11 @@ pub mod common;
 pub mod deploy;
 pub mod service;
 
-use crate::schema::node::{EXTENSIONS, KeyPattern, Node, Types, closed, list, map_of, one_of, strict};
+use crate::schema::node::{
+    EXTENSIONS, KeyPattern, Node, Types, closed, list, map_of, one_of, strict,
+};
 use common::{
-    BOOL_OR_STRING, DRIVER_OPTS, INTEGER, LIST_OR_DICT, STRING, STRING_MAP, STRING_OR_LIST,
-    STRINGS,
+    BOOL_OR_STRING, DRIVER_OPTS, INTEGER, LIST_OR_DICT, STRING, STRING_MAP, STRING_OR_LIST, STRINGS,
 };
 use service::SERVICE;
 

@@ -8,8 +8,8 @@ use super::common::{
 };
 use super::deploy::{DEPLOYMENT, DEVELOPMENT, GPUS, HEALTHCHECK};
 use crate::schema::node::{
-    KeyPattern, Node, Types, ValuePattern, closed, integer_at_least, list, map_of, of, one_of,
-    set, strict, string_enum,
+    KeyPattern, Node, Types, ValuePattern, closed, integer_at_least, list, map_of, of, one_of, set,
+    strict, string_enum,
 };
 
 /// `build` in its long form.
@@ -140,7 +140,11 @@ static SERVICE_MODELS: Node = one_of(&[
     &map_of(
         &[(
             KeyPattern::Name,
-            &closed(&[("endpoint_var", &STRING), ("model_var", &STRING)]),
+            // compose-go's merge writes a list of names as a mapping to null.
+            &Node {
+                types: Types::OBJECT.or(Types::NULL),
+                ..closed(&[("endpoint_var", &STRING), ("model_var", &STRING)])
+            },
         )],
         false,
     ),
@@ -270,7 +274,11 @@ pub static SERVICE: Node = closed(&[
     ("cpuset", &STRING),
     (
         "credential_spec",
-        &closed(&[("config", &STRING), ("file", &STRING), ("registry", &STRING)]),
+        &closed(&[
+            ("config", &STRING),
+            ("file", &STRING),
+            ("registry", &STRING),
+        ]),
     ),
     ("depends_on", &DEPENDS_ON),
     ("device_cgroup_rules", &LIST_OF_STRINGS),
