@@ -344,3 +344,43 @@ fn merged_tree_checks() {
         Ok(())
     );
 }
+
+#[test]
+fn typos_inside_alternatives_are_found() {
+    let e = schema_error("services:\n  a:\n    build:\n      contxt: .\n");
+    assert_eq!(
+        e.message,
+        "services.a.build additional properties 'contxt' not allowed (did you mean 'context'?)"
+    );
+    let e = schema_error("services:\n  a:\n    ports:\n      - {target: 80, publised: 8080}\n");
+    assert_eq!(
+        e.message,
+        "services.a.ports.0 additional properties 'publised' not allowed (did you mean 'published'?)"
+    );
+    let e = schema_error(
+        "services:\n  a:\n    volumes:\n      - {type: bind, source: ., target: /a, bind: {selinux: x}}\n",
+    );
+    assert_eq!(
+        e.message,
+        "services.a.volumes.0.bind.selinux value must be one of 'z', 'Z'"
+    );
+}
+
+#[test]
+fn deprecated_external_name_is_a_warning() {
+    let doc = yaml::parse(
+        "networks:\n  n:\n    external:\n      name: outside\n",
+        "c.yaml",
+    )
+    .expect("parses")
+    .remove(0);
+    let warnings = validate(&doc.value, &doc.positions).expect("valid");
+    assert_eq!(
+        warnings
+            .iter()
+            .map(|w| w.message.as_str())
+            .collect::<Vec<_>>(),
+        ["networks.n: external.name is deprecated. Please set name and external: true"]
+    );
+    assert_eq!(warnings[0].location.as_ref().map(|l| l.line), Some(4));
+}

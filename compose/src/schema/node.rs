@@ -114,10 +114,10 @@ impl ValuePattern {
     pub fn matches(self, text: &str) -> bool {
         match self {
             ValuePattern::ContainerName => {
-                let bytes = text.as_bytes();
-                bytes.windows(2).any(|w| {
-                    w[0].is_ascii_alphanumeric()
-                        && (w[1].is_ascii_alphanumeric() || matches!(w[1], b'_' | b'.' | b'-'))
+                text.as_bytes().windows(2).any(|pair| {
+                    matches!(pair, [first, second]
+                        if first.is_ascii_alphanumeric()
+                            && (second.is_ascii_alphanumeric() || matches!(second, b'_' | b'.' | b'-')))
                 })
             }
             ValuePattern::PullPolicy => {
@@ -285,5 +285,52 @@ pub const fn integer_at_least(minimum: i64) -> Node {
         types: Types::INTEGER,
         minimum: Some(minimum),
         ..Node::ANY
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_patterns() {
+        assert!(KeyPattern::Name.matches("web_1.a-b"));
+        assert!(!KeyPattern::Name.matches("web 1"));
+        assert!(!KeyPattern::Name.matches(""));
+        assert!(KeyPattern::Extension.matches("x-foo"));
+        assert!(KeyPattern::Lowercase.matches("nofile"));
+        assert!(!KeyPattern::Lowercase.matches("NOFILE"));
+        assert!(KeyPattern::NonEmpty.matches("a"));
+        assert!(!KeyPattern::NonEmpty.matches(""));
+    }
+
+    #[test]
+    fn value_patterns_match_anywhere() {
+        assert!(ValuePattern::ContainerName.matches("my-app"));
+        assert!(ValuePattern::ContainerName.matches("-ab"));
+        assert!(!ValuePattern::ContainerName.matches("a"));
+        assert!(!ValuePattern::ContainerName.matches("_-"));
+        for policy in [
+            "always",
+            "if_not_present",
+            "every_12h",
+            "every_1w2d",
+            "daily",
+        ] {
+            assert!(ValuePattern::PullPolicy.matches(policy), "{policy}");
+        }
+        assert!(!ValuePattern::PullPolicy.matches("every_h"));
+        assert!(!ValuePattern::PullPolicy.matches("sometimes"));
+    }
+
+    #[test]
+    fn integral_types_accept_whole_floats_only_where_numbers_are_integers() {
+        assert!(Types::INTEGER.or(Types::STRING).contains(Types::STRING));
+        assert!(!Types::INTEGER.contains(Types::NUMBER));
+        assert!(Types::ANY.is_any());
+        assert_eq!(
+            Types::OBJECT.or(Types::NULL).names(),
+            vec!["null", "object"]
+        );
     }
 }

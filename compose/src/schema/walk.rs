@@ -359,3 +359,49 @@ fn most_specific(failures: Vec<Failure>, path: &Path) -> Failure {
         violation: Violation::Type(Types::ANY),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_names_read_like_compose_go() {
+        assert_eq!(human_types(Types::OBJECT), "mapping");
+        assert_eq!(human_types(Types::ARRAY), "array");
+        assert_eq!(human_types(Types::INTEGER), "integer");
+        assert_eq!(
+            human_types(Types::OBJECT.or(Types::NULL)),
+            "mapping or null"
+        );
+        assert_eq!(
+            human_types(
+                Types::STRING
+                    .or(Types::NUMBER)
+                    .or(Types::BOOLEAN)
+                    .or(Types::NULL)
+            ),
+            "boolean, null, number or string"
+        );
+    }
+
+    #[test]
+    fn paths_and_quotes() {
+        let p = Path::root()
+            .key("services")
+            .key("web")
+            .key("ports")
+            .index(0);
+        assert_eq!(dotted(&p), "services.web.ports.0");
+        assert_eq!(dotted(&Path::root()), "");
+        assert_eq!(quote("a'b\n"), "'a\\'b\\n'");
+    }
+
+    #[test]
+    fn whole_floats_count_as_integers() {
+        static INT: Node = super::super::node::of(Types::INTEGER);
+        assert!(check(&INT, &Value::Float(2.0), &Path::root()).is_ok());
+        let failure =
+            check(&INT, &Value::Float(0.5), &Path::root().key("size")).expect_err("not an integer");
+        assert_eq!(failure.message(), "size must be a integer");
+    }
+}
