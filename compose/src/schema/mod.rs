@@ -45,8 +45,9 @@ pub fn validate(tree: &Value, positions: &Positions) -> Result<Vec<Warning>> {
 
 /// The checks compose-go makes once all files are merged, before the project is read
 /// (`external` volumes with other settings, configs and secrets with no or several sources,
-/// invalid `host_ip`, blank watch paths). Unlike the consistency check they are not
-/// switched off by `--no-consistency`.
+/// invalid `host_ip`, blank watch paths). [`validate`] already makes those that cannot
+/// depend on other files; the source of configs and secrets is only known here. Unlike the
+/// consistency check they are not switched off by `--no-consistency`.
 pub fn validate_merged(tree: &Value, positions: &Positions) -> Result<()> {
     semantic::check_merged(tree, positions)
 }

@@ -83,6 +83,11 @@ pub fn check_file(tree: &Value, positions: &Positions) -> Result<Vec<Warning>, E
             }
         }
     }
+    // Merging only adds to what a file says, so these merged-tree checks cannot reject a
+    // file that the merged project would accept; running them here reports the error
+    // against the file that has it.
+    check_external_volumes(tree, positions)?;
+    check_service_values(tree, positions)?;
     Ok(warnings)
 }
 
@@ -150,6 +155,13 @@ fn check_environment_keys(
 /// Checks of the merged project tree (compose-go's `validation` package, which runs once all
 /// files are merged, so that an override may complete a resource of an earlier file).
 pub fn check_merged(tree: &Value, positions: &Positions) -> Result<(), Error> {
+    check_external_volumes(tree, positions)?;
+    check_file_sources(tree, positions)?;
+    check_service_values(tree, positions)
+}
+
+/// An external volume exists already: it can have a name, nothing that would create it.
+fn check_external_volumes(tree: &Value, positions: &Positions) -> Result<(), Error> {
     for (name, volume) in entries(tree, "volumes") {
         let Some(volume) = volume.as_map() else {
             continue;
@@ -170,6 +182,13 @@ pub fn check_merged(tree: &Value, positions: &Positions) -> Result<(), Error> {
             }
         }
     }
+    Ok(())
+}
+
+/// A config takes its content from exactly one of `file`, `environment`, `content` (a
+/// secret: `file`, `environment`), unless a driver or an external one provides it. Only
+/// checked on the merged tree: an override may add labels to a secret of another file.
+fn check_file_sources(tree: &Value, positions: &Positions) -> Result<(), Error> {
     for (kind, sources) in [
         ("configs", &["file", "environment", "content"][..]),
         ("secrets", &["file", "environment"][..]),
@@ -201,6 +220,11 @@ pub fn check_merged(tree: &Value, positions: &Positions) -> Result<(), Error> {
             }
         }
     }
+    Ok(())
+}
+
+/// Published ports' `host_ip` must be an address; watch rules need a path.
+fn check_service_values(tree: &Value, positions: &Positions) -> Result<(), Error> {
     for (name, service) in entries(tree, "services") {
         let path = Path::root().key("services").key(name);
         if let Some(ports) = service.get("ports").and_then(Value::as_seq) {
