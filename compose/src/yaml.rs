@@ -30,12 +30,24 @@ pub enum MergeTag {
 #[derive(Debug, Clone, Default)]
 pub struct Positions {
     nodes: HashMap<Path, Location>,
+    keys: HashMap<Path, Location>,
 }
 
 impl Positions {
     /// Records where the node at `path` starts.
     pub fn insert(&mut self, path: Path, loc: Location) {
         self.nodes.insert(path, loc);
+    }
+
+    /// Records where the key of the mapping entry at `path` starts.
+    pub fn insert_key(&mut self, path: Path, loc: Location) {
+        self.keys.insert(path, loc);
+    }
+
+    /// The place of the key of the entry at `path` (for errors about the key itself), else
+    /// that of its value.
+    pub fn find_key(&self, path: &Path) -> Option<Location> {
+        self.keys.get(path).cloned().or_else(|| self.find(path))
     }
 
     /// The place of the node at `path`, or of its nearest ancestor with a known place.
@@ -52,20 +64,24 @@ impl Positions {
     /// Adds every place of `other`, replacing those at the same paths.
     pub fn extend(&mut self, other: Positions) {
         self.nodes.extend(other.nodes);
+        self.keys.extend(other.keys);
     }
 
     /// Re-roots every place under `prefix` (used when a file's tree is grafted into another).
     pub fn prefixed(self, prefix: &Path) -> Positions {
-        Positions {
-            nodes: self
-                .nodes
+        let graft = |table: HashMap<Path, Location>| {
+            table
                 .into_iter()
                 .map(|(p, l)| {
                     let mut segs = prefix.0.clone();
                     segs.extend(p.0);
                     (Path(segs), l)
                 })
-                .collect(),
+                .collect()
+        };
+        Positions {
+            nodes: graft(self.nodes),
+            keys: graft(self.keys),
         }
     }
 }
@@ -404,6 +420,8 @@ impl<'a> Reader<'a> {
             }
             key_lines.insert(key.clone(), line);
             let child = path.key(&key);
+            self.positions
+                .insert_key(child.clone(), location(&self.file, span.start));
             let v = self.node(&child, None)?;
             map.insert(key, v);
         }

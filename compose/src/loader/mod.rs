@@ -211,6 +211,9 @@ pub fn load(opts: &LoadOptions) -> Result<LoadedProject> {
     if let Some(m) = tree.as_map_mut() {
         m.insert("name".into(), Value::String(name.clone()));
     }
+    if opts.validate {
+        schema::validate_merged(&tree, &loader.positions)?;
+    }
     loader.finish_subtree(&mut tree, &working_dir)?;
 
     if opts.resolve_service_files {

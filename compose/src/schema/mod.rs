@@ -28,7 +28,13 @@ pub fn validate(tree: &Value, positions: &Positions) -> Result<Vec<Warning>> {
         );
     }
     walk::check(&spec::COMPOSE_FILE, tree, &Path::root()).map_err(|failure| {
-        Error::schema(failure.message()).at(positions.find(&failure.location_path()))
+        let at = failure.location_path();
+        let loc = if failure.is_about_key() {
+            positions.find_key(&at)
+        } else {
+            positions.find(&at)
+        };
+        Error::schema(failure.message()).at(loc)
     })?;
     let mut warnings = Vec::new();
     if tree.get("version").is_some() {

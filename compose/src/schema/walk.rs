@@ -58,6 +58,11 @@ impl Failure {
         }
     }
 
+    /// Whether the failure is about a key (unknown property) rather than a value.
+    pub fn is_about_key(&self) -> bool {
+        matches!(self.violation, Violation::Additional(..))
+    }
+
     /// The message, in compose-go's wording: `<dotted.path> <what is wrong>`.
     pub fn message(&self) -> String {
         let body = match &self.violation {
