@@ -505,7 +505,7 @@ mod tests {
             ("bad-.com/x".into(), "invalid registry host"),
             ("a..com/x".into(), "invalid registry host"),
             ("[::1/x".into(), "invalid registry host"),
-            ("[]/x".into(), "invalid registry host"),
+            ("[]/x".into(), "invalid repository path component"),
             ("[fe80::1%eth0]/x".into(), "invalid registry host"),
             ("[::1]x/y".into(), "invalid registry host"),
             ("example.com/".into(), "missing repository name"),
