@@ -121,6 +121,35 @@ impl Layer {
         self
     }
 
+    /// A PAX extended header with raw records, describing the next entry.
+    fn pax(&mut self, records: &[(&str, &[u8])]) -> &mut Layer {
+        let mut data = Vec::new();
+        for (key, value) in records {
+            data.extend(pax_record(key, value));
+        }
+        let mut header = Header::new_ustar();
+        set_raw(&mut header.as_old_mut().name, "PaxHeaders/entry");
+        header.set_entry_type(EntryType::XHeader);
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        self.builder.append(&header, data.as_slice()).unwrap();
+        self
+    }
+
+    /// A GNU long-name header, naming the next entry.
+    fn gnu_long_name(&mut self, name: &str) -> &mut Layer {
+        let mut header = Header::new_gnu();
+        set_raw(&mut header.as_old_mut().name, "././@LongLink");
+        header.set_entry_type(EntryType::GNULongName);
+        header.set_size(name.len() as u64 + 1);
+        header.set_cksum();
+        let mut data = name.as_bytes().to_vec();
+        data.push(0);
+        self.builder.append(&header, data.as_slice()).unwrap();
+        self
+    }
+
     fn file(&mut self, path: &str, data: &str) -> &mut Layer {
         self.entry(
             EntryType::Regular,
@@ -420,6 +449,51 @@ fn refuses_hard_links_through_symlinks() {
         .hard_link("h", "s/etc/passwd")
         .tar();
     assert_refused(&f, &layer, "h");
+}
+
+#[test]
+fn refuses_escapes_hidden_in_pax_and_gnu_long_names() {
+    let f = fixture();
+    // The ustar name is harmless; the PAX path that overrides it is not.
+    let layer = Layer::new()
+        .pax(&[("path", b"../outside/pwned")])
+        .file("harmless", "x")
+        .tar();
+    assert_refused(&f, &layer, "../outside/pwned");
+    let layer = Layer::new()
+        .pax(&[("linkpath", b"../outside/secret")])
+        .hard_link("h", "harmless")
+        .tar();
+    assert_refused(&f, &layer, "h");
+    let layer = Layer::new()
+        .gnu_long_name("a/../../outside/pwned")
+        .file("harmless", "x")
+        .tar();
+    assert_refused(&f, &layer, "a/../../outside/pwned");
+    assert!(!f.dest.join("harmless").exists());
+}
+
+#[test]
+fn long_names_and_pax_times_are_read() {
+    let f = fixture();
+    let long = format!("{}/{}", "d".repeat(120), "f".repeat(120));
+    let layer = Layer::new()
+        .pax(&[("path", long.as_bytes()), ("mtime", b"1700000000.25")])
+        .file("short", "pax")
+        .gnu_long_name(&format!("{long}2"))
+        .file("short2", "gnu")
+        .tar();
+    f.unpack(&layer).unwrap();
+    let meta = fs::metadata(f.dest.join(&long)).unwrap();
+    assert_eq!(
+        (meta.mtime(), meta.mtime_nsec()),
+        (1_700_000_000, 250_000_000)
+    );
+    assert_eq!(
+        fs::read_to_string(f.dest.join(format!("{long}2"))).unwrap(),
+        "gnu"
+    );
+    assert!(!f.dest.join("short").exists());
 }
 
 #[test]
@@ -733,6 +807,8 @@ fn ownership_modes_times_and_xattrs_are_kept() {
                 .xattr("trusted.berth.link", b"l"),
         )
         .hard_link("home/u/notes2", "home/u/notes")
+        .pax(&[("uid", b"4000000"), ("gid", b"4000001")])
+        .file("big-ids", "")
         .device(EntryType::Char, "dev/null", 1, 3, &Meta::mode(0o666))
         .device(
             EntryType::Block,
@@ -750,7 +826,7 @@ fn ownership_modes_times_and_xattrs_are_kept() {
         )
         .tar();
     let stats = f.unpack(&layer).unwrap();
-    assert_eq!(stats.files, 3);
+    assert_eq!(stats.files, 4);
     assert_eq!(stats.devices, 2);
     assert_eq!(stats.fifos, 1);
     assert_eq!(
@@ -759,6 +835,10 @@ fn ownership_modes_times_and_xattrs_are_kept() {
     );
 
     let meta = |p: &str| fs::symlink_metadata(f.dest.join(p)).unwrap();
+    assert_eq!(
+        (meta("big-ids").uid(), meta("big-ids").gid()),
+        (4_000_000, 4_000_001)
+    );
     assert_eq!(meta("bin/su").mode() & 0o7777, 0o4755);
     assert_eq!(meta("bin/su").mtime(), 2_000);
     assert_eq!(

@@ -1,4 +1,4 @@
-//! Container images: how they are named ([`reference`]), how their content is addressed
+//! Container images: how they are named ([`reference`](mod@reference)), how their content is addressed
 //! ([`digest`]) and how their layers become directories ([`unpack`]).
 
 pub mod digest;

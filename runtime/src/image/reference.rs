@@ -398,6 +398,10 @@ mod tests {
             ("localhost:5000/app", "localhost:5000/app:latest"),
             ("localhost:5000/app:tag", "localhost:5000/app:tag"),
             ("localhost:5000", "docker.io/library/localhost:5000"),
+            // Like Docker, a single element is always a Docker Hub name.
+            ("localhost", "docker.io/library/localhost:latest"),
+            ("example.com", "docker.io/library/example.com:latest"),
+            ("example.com:5000", "docker.io/library/example.com:5000"),
             ("ghcr.io/org/tool:2.0", "ghcr.io/org/tool:2.0"),
             ("127.0.0.1:5000/x", "127.0.0.1:5000/x:latest"),
             ("registry:5000/x", "registry:5000/x:latest"),

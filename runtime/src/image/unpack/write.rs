@@ -238,7 +238,7 @@ impl Unpacker {
         rustix::fs::futimens(&fd, &timestamps(entry.mtime))
             .map_err(|e| io_error(entry, "setting the modification time", e))?;
         self.stats.files += 1;
-        self.stats.bytes += written;
+        self.stats.bytes = self.stats.bytes.saturating_add(written);
         Ok(())
     }
 
