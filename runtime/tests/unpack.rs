@@ -526,6 +526,22 @@ fn symlink_loops_are_an_error() {
 }
 
 #[test]
+fn symlinks_cannot_stack_directories_deeper_than_a_path_can_reach() {
+    let f = fixture();
+    let deep = vec!["a"; 1500].join("/");
+    let layer = Layer::new()
+        .pax(&[("linkpath", deep.as_bytes())])
+        .symlink("l1", "placeholder")
+        .pax(&[("linkpath", format!("l1/{deep}").as_bytes())])
+        .symlink("l2", "placeholder")
+        .file("l2/x", "x")
+        .tar();
+    let error = f.unpack(&layer).unwrap_err();
+    assert!(error.to_string().contains("deeper than"), "{error}");
+    f.assert_untouched();
+}
+
+#[test]
 fn in_tree_symlinks_are_followed_inside_the_layer() {
     let f = fixture();
     let layer = Layer::new()

@@ -1,5 +1,5 @@
-//! Container images: how they are named ([`reference`](mod@reference)), how their content is addressed
-//! ([`digest`]) and how their layers become directories ([`unpack`]).
+//! Container images: how they are named ([`reference`](mod@reference)), how their content
+//! is addressed ([`digest`]) and how their layers become directories ([`unpack`]).
 
 pub mod digest;
 pub mod reference;

@@ -15,6 +15,9 @@ use rustix::io::Errno;
 /// Longest entry path accepted: Linux's `PATH_MAX`. It also bounds how deep a layer can make
 /// the tree, and so the recursion of [`remove_tree`].
 const PATH_MAX: usize = 4096;
+/// Deepest directory a resolution may reach: as deep as a `PATH_MAX` path can go. Symlinks
+/// could otherwise stack depths and make trees too deep to hold open or remove recursively.
+const MAX_DEPTH: usize = PATH_MAX / 2;
 /// How many symlinks one resolution may pass through, as Linux's `MAXSYMLINKS`.
 const MAX_SYMLINK_HOPS: usize = 40;
 
@@ -102,6 +105,11 @@ impl Tree {
                     continue;
                 }
                 _ => {}
+            }
+            if opened.len() >= MAX_DEPTH {
+                return Err(PathError::Invalid(format!(
+                    "path resolves deeper than {MAX_DEPTH} directories"
+                )));
             }
             let current = opened.last().map_or(self.root.as_fd(), |fd| fd.as_fd());
             match open_subdir(current, &component) {
