@@ -34,7 +34,8 @@ pub fn resolve_paths(tree: &mut Value, working_dir: &FsPath, home: Option<&FsPat
     for kind in ["secrets", "configs"] {
         if let Some(Value::Map(objects)) = root.get_mut(kind) {
             for object in objects.values_mut() {
-                if let Some(Value::String(file)) = object.as_map_mut().and_then(|o| o.get_mut("file"))
+                if let Some(Value::String(file)) =
+                    object.as_map_mut().and_then(|o| o.get_mut("file"))
                 {
                     *file = resolver.maybe_unix_path(file);
                 }
@@ -223,9 +224,16 @@ impl Resolver {
 
 /// Whether a build context is a Git reference or an HTTP(S) URL (BuildKit's rule).
 fn is_remote_context(p: &str) -> bool {
-    ["https://", "http://", "git://", "ssh://", "github.com/", "git@"]
-        .iter()
-        .any(|prefix| p.starts_with(prefix))
+    [
+        "https://",
+        "http://",
+        "git://",
+        "ssh://",
+        "github.com/",
+        "git@",
+    ]
+    .iter()
+    .any(|prefix| p.starts_with(prefix))
 }
 
 /// Whether an `extends.file` is fetched by a remote loader (git or OCI) rather than read.
@@ -240,7 +248,10 @@ pub(crate) fn is_windows_abs(p: &str) -> bool {
     if matches!(upper.as_str(), "CON" | "PRN" | "AUX" | "NUL")
         || ((upper.starts_with("COM") || upper.starts_with("LPT"))
             && upper.len() == 4
-            && upper.as_bytes().get(3).is_some_and(|b| (b'1'..=b'9').contains(b)))
+            && upper
+                .as_bytes()
+                .get(3)
+                .is_some_and(|b| (b'1'..=b'9').contains(b)))
     {
         return true;
     }
@@ -259,10 +270,7 @@ pub(crate) fn is_windows_abs(p: &str) -> bool {
         if share.is_empty() || share.starts_with(['/', '\\']) {
             return false;
         }
-        return match share.find(['/', '\\']) {
-            Some(_) => true,
-            None => false,
-        };
+        return share.find(['/', '\\']).is_some();
     }
     false
 }
@@ -270,8 +278,9 @@ pub(crate) fn is_windows_abs(p: &str) -> bool {
 /// Replaces the first symbolic link along `p` by its target, as compose-go does for
 /// `develop.watch` paths so that file events match. A missing path stays as written.
 fn resolve_symbolic_link(p: &str) -> std::io::Result<String> {
+    let parts: Vec<&str> = p.split('/').filter(|s| !s.is_empty()).collect();
     let mut current = String::new();
-    for part in p.split('/').filter(|s| !s.is_empty()) {
+    for (i, part) in parts.iter().enumerate() {
         current.push('/');
         current.push_str(part);
         let is_link = std::fs::symlink_metadata(&current)
@@ -279,8 +288,13 @@ fn resolve_symbolic_link(p: &str) -> std::io::Result<String> {
             .unwrap_or(false);
         if is_link {
             let target = std::fs::canonicalize(&current)?;
-            let rest = &p[current.len()..];
-            return Ok(format!("{}{rest}", target.to_string_lossy()));
+            let rest = parts.get(i + 1..).unwrap_or_default();
+            let mut resolved = target.to_string_lossy().into_owned();
+            for part in rest {
+                resolved.push('/');
+                resolved.push_str(part);
+            }
+            return Ok(resolved);
         }
     }
     Ok(p.to_string())

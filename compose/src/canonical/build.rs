@@ -34,7 +34,13 @@ pub(crate) fn build(v: &mut Value, p: &Path) -> Res {
     })?;
     with_key(b, p, "shm_size", to_bytes)?;
     with_key(b, p, "ulimits", ulimits)?;
-    for key in ["cache_from", "cache_to", "no_cache_filter", "tags", "platforms"] {
+    for key in [
+        "cache_from",
+        "cache_to",
+        "no_cache_filter",
+        "tags",
+        "platforms",
+    ] {
         with_key(b, p, key, |l, lp| to_string_list(l, lp, false))?;
     }
     for key in ["no_cache", "pull", "privileged"] {
@@ -72,13 +78,10 @@ fn ssh(v: &mut Value, p: &Path) -> Res {
         Value::Seq(items) => {
             for (i, item) in items.iter().enumerate() {
                 let Value::String(s) = item else {
-                    return fail(
-                        &p.index(i),
-                        format!("invalid ssh key type {}", item.kind()),
-                    );
+                    return fail(&p.index(i), format!("invalid ssh key type {}", item.kind()));
                 };
                 match s.split_once('=') {
-                    Some((id, path)) if path.is_empty() => out.push(id.to_string()),
+                    Some((id, "")) => out.push(id.to_string()),
                     Some(_) => out.push(s.clone()),
                     None if s == "default" => out.push(s.clone()),
                     None => return fail(&p.index(i), format!("invalid ssh key {s:?}")),

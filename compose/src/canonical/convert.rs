@@ -230,9 +230,19 @@ pub(crate) fn to_file_mode(v: &mut Value, p: &Path) -> Res {
         Value::Int(i) => *i,
         Value::String(s) => match i64::from_str_radix(s, 8) {
             Ok(m) => m,
-            Err(_) => return fail(p, format!("strconv.ParseInt: parsing {s:?}: invalid syntax")),
+            Err(_) => {
+                return fail(
+                    p,
+                    format!("strconv.ParseInt: parsing {s:?}: invalid syntax"),
+                );
+            }
         },
-        other => return fail(p, format!("unexpected value type {} for mode", other.kind())),
+        other => {
+            return fail(
+                p,
+                format!("unexpected value type {} for mode", other.kind()),
+            );
+        }
     };
     let text = if mode < 0 {
         format!("0-{:o}", mode.unsigned_abs())
@@ -292,7 +302,10 @@ pub(crate) fn to_mapping(v: &mut Value, p: &Path, unset: Unset) -> Res {
             }
             Ok(())
         }
-        other => fail(p, format!("unexpected value type {} for mapping", other.kind())),
+        other => fail(
+            p,
+            format!("unexpected value type {} for mapping", other.kind()),
+        ),
     }
 }
 

@@ -2,8 +2,8 @@
 //! device requests (`deploy.resources.reservations.devices`, `gpus`) and `blkio_config`.
 
 use super::convert::{
-    Res, Unset, each_item, expect_map, fail, to_bytes, to_duration, to_float, to_int,
-    to_mapping, to_string_list, with_key,
+    Res, Unset, each_item, expect_map, fail, to_bytes, to_duration, to_float, to_int, to_mapping,
+    to_string_list, with_key,
 };
 use crate::value::{Map, Path, Value};
 

@@ -25,7 +25,6 @@ use crate::value::{Path, Value};
 use crate::yaml::Positions;
 use convert::Fail;
 
-
 /// Parses a short-syntax port (`"127.0.0.1:8000-8001:80-81/udp"`) into its long-form
 /// entries, one per container port, as compose-go does.
 pub fn parse_port(spec: &str) -> Result<Vec<Value>> {

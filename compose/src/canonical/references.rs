@@ -100,11 +100,16 @@ pub(crate) fn service_networks(v: &mut Value, p: &Path) -> Res {
             return if net.is_null() {
                 Ok(())
             } else {
-                fail(np, format!("invalid type {} for service network", net.kind()))
+                fail(
+                    np,
+                    format!("invalid type {} for service network", net.kind()),
+                )
             };
         };
         with_key(n, np, "aliases", |a, ap| to_string_list(a, ap, false))?;
-        with_key(n, np, "link_local_ips", |a, ap| to_string_list(a, ap, false))?;
+        with_key(n, np, "link_local_ips", |a, ap| {
+            to_string_list(a, ap, false)
+        })?;
         with_key(n, np, "driver_opts", super::convert::to_options)?;
         with_key(n, np, "priority", to_int)?;
         with_key(n, np, "gw_priority", to_int)
@@ -115,11 +120,10 @@ pub(crate) fn service_networks(v: &mut Value, p: &Path) -> Res {
 /// as `host:address` / `host=address` strings or as a mapping (whose values may be lists).
 pub(crate) fn extra_hosts(v: &mut Value, p: &Path) -> Res {
     let mut pairs: Vec<(String, Vec<String>)> = Vec::new();
-    let mut add = |host: String, ips: Vec<String>| {
-        match pairs.iter_mut().find(|(h, _)| *h == host) {
-            Some((_, existing)) => existing.extend(ips),
-            None => pairs.push((host, ips)),
-        }
+    let mut add = |host: String, ips: Vec<String>| match pairs.iter_mut().find(|(h, _)| *h == host)
+    {
+        Some((_, existing)) => existing.extend(ips),
+        None => pairs.push((host, ips)),
     };
     match v {
         Value::Null => return Ok(()),

@@ -2,9 +2,8 @@
 
 use super::build::build;
 use super::convert::{
-    Res, Unset, each_item, each_value, expect_map, fail, go_sprint, to_bool, to_bytes,
-    to_duration, to_float, to_int, to_mapping, to_options, to_string_list, to_string_scalar,
-    with_key,
+    Res, Unset, each_item, each_value, expect_map, fail, go_sprint, to_bool, to_bytes, to_duration,
+    to_float, to_int, to_mapping, to_options, to_string_list, to_string_scalar, with_key,
 };
 use super::deploy::{blkio, deploy, gpus};
 use super::ports::canonicalize_ports;
@@ -90,8 +89,14 @@ fn attribute(key: &str, v: &mut Value, p: &Path) -> Res {
         }
         "attach" | "init" | "oom_kill_disable" | "privileged" | "read_only" | "stdin_open"
         | "tty" | "use_api_socket" => to_bool(v, p),
-        "cap_add" | "cap_drop" | "dns_opt" | "security_opt" | "links" | "external_links"
-        | "volumes_from" | "device_cgroup_rules" => to_string_list(v, p, false),
+        "cap_add"
+        | "cap_drop"
+        | "dns_opt"
+        | "security_opt"
+        | "links"
+        | "external_links"
+        | "volumes_from"
+        | "device_cgroup_rules" => to_string_list(v, p, false),
         "cgroup" | "cgroup_parent" | "container_name" | "domainname" | "hostname" | "image"
         | "ipc" | "isolation" | "mac_address" | "network_mode" | "pid" | "platform"
         | "pull_policy" | "restart" | "runtime" | "stop_signal" | "user" | "userns_mode"
@@ -215,7 +220,10 @@ fn models(v: &mut Value, p: &Path) -> Res {
         let mut map = Map::new();
         for (i, item) in items.iter().enumerate() {
             let Some(name) = go_sprint(item) else {
-                return fail(&p.index(i), format!("invalid type {} for model", item.kind()));
+                return fail(
+                    &p.index(i),
+                    format!("invalid type {} for model", item.kind()),
+                );
             };
             map.insert(name, Value::Null);
         }

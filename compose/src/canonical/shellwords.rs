@@ -104,7 +104,10 @@ mod tests {
 
     #[test]
     fn splits_on_blanks_and_honours_quotes() {
-        assert_eq!(words("bundle exec thin -p 3000"), ["bundle", "exec", "thin", "-p", "3000"]);
+        assert_eq!(
+            words("bundle exec thin -p 3000"),
+            ["bundle", "exec", "thin", "-p", "3000"]
+        );
         assert_eq!(words(r#"sh -c "echo 'a b'""#), ["sh", "-c", "echo 'a b'"]);
         assert_eq!(words(r#"a\ b 'c\d' "e\"f""#), ["a b", r"c\d", "e\"f"]);
         assert_eq!(words(r#"echo """#), ["echo", ""]);

@@ -1,20 +1,15 @@
 //! Top-level `networks`, `volumes`, `secrets`, `configs` and `include`.
 
 use super::convert::{
-    Res, Unset, each_item, expect_map, fail, to_bool, to_mapping, to_options,
-    to_string_list, with_key,
+    Res, Unset, each_item, expect_map, fail, to_bool, to_mapping, to_options, to_string_list,
+    with_key,
 };
 use crate::error::Warning;
 use crate::value::{Map, Path, Value};
 
 /// One resource of `networks`, `volumes`, `secrets` or `configs`: an empty declaration is an
 /// empty mapping, and the legacy `external: {name: x}` becomes `name: x` + `external: true`.
-pub(crate) fn resource(
-    kind: &str,
-    v: &mut Value,
-    p: &Path,
-    warnings: &mut Vec<Warning>,
-) -> Res {
+pub(crate) fn resource(kind: &str, v: &mut Value, p: &Path, warnings: &mut Vec<Warning>) -> Res {
     if v.is_null() {
         *v = Value::Map(Map::new());
         return Ok(());
