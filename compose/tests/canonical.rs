@@ -1,7 +1,9 @@
 //! Canonical long form and path resolution, checked against compose-go's printed output for
 //! the corpus' full example, and family by family on tricky inputs.
 
-use berth_compose::canonical::{canonicalize, parse_port, parse_volume};
+use berth_compose::canonical::{
+    canonicalize, canonicalize_with_positions, parse_port, parse_volume,
+};
 use berth_compose::paths::{clean, resolve_paths};
 use berth_compose::{ErrorKind, Value, yaml};
 use std::path::{Path, PathBuf};
@@ -630,5 +632,30 @@ fn develop_watch_paths_split_and_resolve() {
 - {path: /work/a, action: sync, target: /app}
 - {path: /work/b, action: sync, target: /app}
 ")
+    );
+}
+
+#[test]
+fn errors_and_warnings_carry_file_positions() {
+    let text = "services:\n  web:\n    ports:\n      - 80\n      - \"80:http\"\n";
+    let mut doc = yaml::parse(text, "compose.yaml").unwrap().remove(0);
+    let err = canonicalize_with_positions(&mut doc.value, &doc.positions).unwrap_err();
+    let loc = err.location.clone().expect("located");
+    assert_eq!((loc.line, loc.column), (5, 9));
+    assert!(
+        err.to_string()
+            .starts_with("compose.yaml:5:9: services.web.ports[1]: invalid containerPort"),
+        "{err}"
+    );
+
+    let text = "networks:\n  n:\n    external:\n      name: real\n";
+    let mut doc = yaml::parse(text, "c.yaml").unwrap().remove(0);
+    let warnings = canonicalize_with_positions(&mut doc.value, &doc.positions).unwrap();
+    assert_eq!(warnings.len(), 1);
+    // The value of `external` starts on line 4.
+    assert_eq!(warnings[0].location.as_ref().map(|l| l.line), Some(4));
+    assert_eq!(
+        warnings[0].message,
+        "networks.n: external.name is deprecated. Please set name and external: true"
     );
 }

@@ -63,10 +63,16 @@ fn canonicalize_at(tree: &mut Value, positions: Option<&Positions>) -> Result<Ve
     if let Err(Fail { path, message }) = result {
         return Err(Error::schema(format!("{path}: {message}")).at(locate(&path)));
     }
-    Ok(warnings)
+    Ok(warnings
+        .into_iter()
+        .map(|(path, message)| Warning {
+            message,
+            location: locate(&path),
+        })
+        .collect())
 }
 
-fn walk(tree: &mut Value, warnings: &mut Vec<Warning>) -> convert::Res {
+fn walk(tree: &mut Value, warnings: &mut Vec<(Path, String)>) -> convert::Res {
     let Some(root) = tree.as_map_mut() else {
         return Ok(());
     };

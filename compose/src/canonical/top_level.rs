@@ -4,12 +4,16 @@ use super::convert::{
     Res, Unset, each_item, expect_map, fail, to_bool, to_mapping, to_options, to_string_list,
     with_key,
 };
-use crate::error::Warning;
 use crate::value::{Map, Path, Value};
 
 /// One resource of `networks`, `volumes`, `secrets` or `configs`: an empty declaration is an
 /// empty mapping, and the legacy `external: {name: x}` becomes `name: x` + `external: true`.
-pub(crate) fn resource(kind: &str, v: &mut Value, p: &Path, warnings: &mut Vec<Warning>) -> Res {
+pub(crate) fn resource(
+    kind: &str,
+    v: &mut Value,
+    p: &Path,
+    warnings: &mut Vec<(Path, String)>,
+) -> Res {
     if v.is_null() {
         *v = Value::Map(Map::new());
         return Ok(());
@@ -19,12 +23,10 @@ pub(crate) fn resource(kind: &str, v: &mut Value, p: &Path, warnings: &mut Vec<W
         let external_name = external.get("name").cloned();
         r.insert("external".into(), Value::Bool(true));
         if let Some(ext_name) = external_name {
-            warnings.push(Warning {
-                message: format!(
-                    "{p}: external.name is deprecated. Please set name and external: true"
-                ),
-                location: None,
-            });
+            warnings.push((
+                p.key("external"),
+                format!("{p}: external.name is deprecated. Please set name and external: true"),
+            ));
             match r.get("name") {
                 Some(name) if *name != ext_name => {
                     return fail(p, "name and external.name conflict; only use name");
