@@ -140,12 +140,12 @@ fn indent(text: &str, n: usize) -> String {
 #[test]
 fn ports_short_syntax_expands_per_port() {
     let t = service(
-        "ports:\n  - 3000\n  - \"[::1]:8080:80\"\n  - \"::1:9090:90\"\n  - \"127.0.0.1::81/UDP\"\n  - 8000-8010:82\n",
+        "ports:\n  - 3000\n  - \"[::1]:8080:80\"\n  - \"[2001:db8::1]:9090:90\"\n  - \"127.0.0.1::81/UDP\"\n  - 8000-8010:82\n",
     );
     let want = y("
 - {mode: ingress, target: 3000, protocol: tcp}
 - {mode: ingress, host_ip: '::1', target: 80, published: '8080', protocol: tcp}
-- {mode: ingress, host_ip: '::1', target: 90, published: '9090', protocol: tcp}
+- {mode: ingress, host_ip: '2001:db8::1', target: 90, published: '9090', protocol: tcp}
 - {mode: ingress, host_ip: 127.0.0.1, target: 81, protocol: udp}
 - {mode: ingress, target: 82, published: 8000-8010, protocol: tcp}
 ");
@@ -187,17 +187,26 @@ fn long_form_ports_get_types_and_defaults() {
 #[test]
 fn invalid_ports_are_refused_in_compose_go_words() {
     for (spec, message) in [
-        ("abc", "invalid containerPort: abc"),
-        ("x:80", "invalid hostPort: x"),
-        ("65536", "invalid containerPort: 65536"),
-        ("80/xyz", "invalid proto: xyz"),
-        ("1.2.3:80:80", "invalid IP address: 1.2.3"),
+        ("abc", "Invalid containerPort: abc"),
+        ("x:80", "Invalid hostPort: x"),
+        ("65536", "Invalid containerPort: 65536"),
+        ("80/xyz", "Invalid proto: xyz"),
+        ("127.0.1:8080:80", "Invalid ip address: 127.0.1"),
+        // IPv6 needs brackets: without them the address has too many colons.
+        (
+            "::1:8080:80",
+            "Invalid ip address ::1: address ::1:: too many colons in address",
+        ),
+        (
+            "[::1:80:80",
+            "Invalid ip address [::1: address [::1:: missing ']' in address",
+        ),
         (
             "8000-8001:80-82",
-            "invalid ranges specified for container and host Ports: 80-82 and 8000-8001",
+            "Invalid ranges specified for container and host Ports: 80-82 and 8000-8001",
         ),
-        ("80-70", "invalid containerPort: 80-70"),
-        ("8080:", "no port specified: 8080:<empty>"),
+        ("80-70", "Invalid containerPort: 80-70"),
+        ("8080:", "No port specified: 8080:<empty>"),
     ] {
         let err = parse_port(spec).unwrap_err();
         assert_eq!(err.message, message, "{spec}");
@@ -207,7 +216,7 @@ fn invalid_ports_are_refused_in_compose_go_words() {
     assert_eq!(err.kind, ErrorKind::Schema);
     assert_eq!(
         err.message,
-        "services.web.ports[1]: invalid containerPort: http"
+        "services.web.ports[1]: Invalid containerPort: http"
     );
 }
 
@@ -644,7 +653,7 @@ fn errors_and_warnings_carry_file_positions() {
     assert_eq!((loc.line, loc.column), (5, 9));
     assert!(
         err.to_string()
-            .starts_with("compose.yaml:5:9: services.web.ports[1]: invalid containerPort"),
+            .starts_with("compose.yaml:5:9: services.web.ports[1]: Invalid containerPort"),
         "{err}"
     );
 
@@ -658,4 +667,47 @@ fn errors_and_warnings_carry_file_positions() {
         warnings[0].message,
         "networks.n: external.name is deprecated. Please set name and external: true"
     );
+}
+
+/// Every awesome-compose stack that needs no interpolation canonicalizes, and every short
+/// port and volume of it ends up in long form.
+#[test]
+fn awesome_compose_stacks_canonicalize() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/corpus/awesome-compose");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let dir = entry.unwrap().path();
+        let Some(file) = ["compose.yaml", "compose.yml"]
+            .iter()
+            .map(|f| dir.join(f))
+            .find(|f| f.exists())
+        else {
+            continue;
+        };
+        let text = std::fs::read_to_string(&file).unwrap();
+        if text.contains('$') {
+            continue; // needs interpolation, which runs before this stage
+        }
+        let mut tree = parse(&text);
+        canonicalize(&mut tree).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        resolve_paths(&mut tree, &dir, Some(Path::new(HOME))).unwrap();
+        for svc in tree
+            .get("services")
+            .and_then(Value::as_map)
+            .unwrap()
+            .values()
+        {
+            for key in ["ports", "volumes"] {
+                if let Some(items) = svc.get(key).and_then(Value::as_seq) {
+                    assert!(
+                        items.iter().all(|i| i.as_map().is_some()),
+                        "{}: {key} not in long form: {items:?}",
+                        file.display()
+                    );
+                }
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 15, "only {checked} stacks checked");
 }

@@ -115,12 +115,13 @@ pub(crate) fn to_int(v: &mut Value, p: &Path) -> Res {
     }
 }
 
-/// Casts to a number the way compose-go's decoder does (`"0.5"` -> `0.5`). Integral values
-/// become integers, as Go prints a `float32` of `2` as `2`.
+/// Casts to a number the way compose-go's decoder does (`"0.5"` -> `0.5`). The Go fields are
+/// `float32`, printed with the shortest digits of a `float32` (`0.1234567891` -> `0.12345679`);
+/// integral values become integers, as Go prints a `float32` of `2` as `2`.
 pub(crate) fn to_float(v: &mut Value, p: &Path) -> Res {
     let f = match v {
         Value::Null => return Ok(()),
-        Value::Int(_) => return Ok(()),
+        Value::Int(i) => *i as f64,
         Value::Float(f) => *f,
         Value::String(s) => match s.trim().parse::<f64>() {
             Ok(f) if f.is_finite() => f,
@@ -128,7 +129,9 @@ pub(crate) fn to_float(v: &mut Value, p: &Path) -> Res {
         },
         other => return fail(p, format!("expected a number, got a {}", other.kind())),
     };
-    *v = float_value(f);
+    // Rust prints an f32 with its shortest round-tripping digits, as Go's FormatFloat(.., 32).
+    let single = (f as f32).to_string().parse::<f64>().unwrap_or(f);
+    *v = float_value(single);
     Ok(())
 }
 
@@ -425,5 +428,19 @@ mod tests {
         assert_eq!(go_float(0.0001), "0.0001");
         assert_eq!(go_float(-2.5), "-2.5");
         assert_eq!(go_float(1e21), "1e+21");
+    }
+
+    #[test]
+    fn float32_fields_keep_float32_digits() {
+        let p = Path::root();
+        let mut v = Value::from("0.1234567891");
+        to_float(&mut v, &p).unwrap();
+        assert_eq!(v, Value::Float(0.12345679));
+        let mut v = Value::Float(0.001);
+        to_float(&mut v, &p).unwrap();
+        assert_eq!(v, Value::Float(0.001));
+        let mut v = Value::from("2");
+        to_float(&mut v, &p).unwrap();
+        assert_eq!(v, Value::Int(2));
     }
 }

@@ -58,43 +58,36 @@ fn long_port(m: &mut Map, p: &Path) -> Res {
 }
 
 /// Parses one short-syntax port spec into long-form entries, sorted the way compose-go sorts
-/// them (by the text `port/proto`, so `1000/tcp` comes before `999/tcp`).
+/// them (by the text `port/proto`, so `1000/tcp` comes before `999/tcp`). Checks and messages
+/// are those of docker/go-connections v0.4.0, which compose-go v2 uses.
 pub(crate) fn parse_port_spec(raw: &str) -> Result<Vec<Map>, String> {
-    let (ip, host_port, container) = split_parts(raw);
-    let (container, proto) = match container.split_once('/') {
-        Some((port, proto)) => (port, if proto.is_empty() { "tcp" } else { proto }),
-        None => (container, "tcp"),
-    };
-    if container.is_empty() {
-        return Err(format!("no port specified: {raw}<empty>"));
-    }
-    let proto = proto.to_ascii_lowercase();
-    if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
-        return Err(format!("invalid proto: {proto}"));
-    }
-    let mut ip = ip.to_string();
-    if ip.starts_with('[') {
-        // Brackets around an IPv6 address are dropped, as net.SplitHostPort does.
-        match ip.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
-            Some(inner) if !inner.contains(['[', ']']) => ip = inner.to_string(),
-            _ => return Err(format!("invalid IP address {ip}: missing ']' in address")),
-        }
-    }
+    let (raw_ip, host_port, container) = split_parts(raw);
+    let (proto, container) = split_proto_port(container);
+    let ip = strip_ip_brackets(raw_ip)
+        .map_err(|why| format!("Invalid ip address {raw_ip}: address {raw_ip}:: {why}"))?;
     if !ip.is_empty() && ip.parse::<IpAddr>().is_err() {
-        return Err(format!("invalid IP address: {ip}"));
+        return Err(format!("Invalid ip address: {ip}"));
+    }
+    if container.is_empty() {
+        return Err(format!("No port specified: {raw}<empty>"));
     }
     let (start, end) =
-        parse_port_range(container).map_err(|_| format!("invalid containerPort: {container}"))?;
+        parse_port_range(container).map_err(|_| format!("Invalid containerPort: {container}"))?;
     let mut host_range = None;
     if !host_port.is_empty() {
         let (hs, he) =
-            parse_port_range(host_port).map_err(|_| format!("invalid hostPort: {host_port}"))?;
+            parse_port_range(host_port).map_err(|_| format!("Invalid hostPort: {host_port}"))?;
+        // A host range for a single container port lets the engine pick in that range.
         if end - start != he - hs && end != start {
             return Err(format!(
-                "invalid ranges specified for container and host Ports: {container} and {host_port}"
+                "Invalid ranges specified for container and host Ports: {container} and {host_port}"
             ));
         }
         host_range = Some((hs, he));
+    }
+    let proto_lower = proto.to_ascii_lowercase();
+    if !matches!(proto_lower.as_str(), "tcp" | "udp" | "sctp") {
+        return Err(format!("Invalid proto: {proto}"));
     }
     let count = end - start + 1;
     let mut entries: Vec<(String, Map)> = Vec::with_capacity(count as usize);
@@ -103,22 +96,67 @@ pub(crate) fn parse_port_spec(raw: &str) -> Result<Vec<Map>, String> {
         let mut m = Map::new();
         m.insert("mode".into(), "ingress".into());
         if !ip.is_empty() {
-            m.insert("host_ip".into(), Value::String(ip.clone()));
+            m.insert("host_ip".into(), Value::String(ip.to_string()));
         }
         m.insert("target".into(), Value::Int(i64::from(target)));
         if let Some((hs, he)) = host_range {
             let mut published = (hs + i).to_string();
-            // A single container port with a host range lets the engine pick in that range.
-            if count == 1 && hs != he {
+            if start == end && hs != he {
                 published.push_str(&format!("-{he}"));
             }
             m.insert("published".into(), Value::String(published));
         }
-        m.insert("protocol".into(), Value::String(proto.clone()));
-        entries.push((format!("{target}/{proto}"), m));
+        m.insert("protocol".into(), Value::String(proto_lower.clone()));
+        entries.push((format!("{target}/{proto_lower}"), m));
     }
     entries.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(entries.into_iter().map(|(_, m)| m).collect())
+}
+
+/// `80/udp` -> (`udp`, `80`); without a protocol (or with an empty one) it is tcp. Anything
+/// after a second `/` is ignored, as go-connections does.
+fn split_proto_port(raw: &str) -> (&str, &str) {
+    let mut parts = raw.split('/');
+    let port = parts.next().unwrap_or("");
+    if port.is_empty() {
+        return ("", "");
+    }
+    match parts.next() {
+        None | Some("") => ("tcp", port),
+        Some(proto) => (proto, port),
+    }
+}
+
+/// The address part with IPv6 brackets removed, as Go's `net.SplitHostPort(ip + ":")` reads
+/// it: `[::1]` is `::1`, while a bare IPv6 address has too many colons.
+fn strip_ip_brackets(raw: &str) -> Result<&str, &'static str> {
+    if let Some(rest) = raw.strip_prefix('[') {
+        let Some(end) = rest.find(']') else {
+            return Err("missing ']' in address");
+        };
+        let (host, after) = (&rest[..end], &rest[end + 1..]);
+        if !after.is_empty() {
+            return Err(if after.starts_with(':') {
+                "too many colons in address"
+            } else {
+                "missing port in address"
+            });
+        }
+        if host.contains('[') {
+            return Err("unexpected '[' in address");
+        }
+        return Ok(host);
+    }
+    if raw.contains(':') {
+        return Err("too many colons in address");
+    }
+    if raw.contains('[') {
+        return Err("unexpected '[' in address");
+    }
+    if raw.contains(']') {
+        return Err("unexpected ']' in address");
+    }
+    Ok(raw)
 }
 
 /// `ip:host:container`, where the IP may itself contain colons (IPv6 without brackets).
@@ -139,7 +177,8 @@ fn split_parts(raw: &str) -> (&str, &str, &str) {
     }
 }
 
-/// `80` or `8000-8010`; ports are 16-bit.
+/// `80` or `8000-8010` (anything after a second `-` is ignored, as go-connections does);
+/// ports are 16-bit.
 fn parse_port_range(text: &str) -> Result<(u32, u32), ()> {
     let parse = |s: &str| -> Result<u32, ()> {
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
@@ -147,18 +186,14 @@ fn parse_port_range(text: &str) -> Result<(u32, u32), ()> {
         }
         s.parse::<u16>().map(u32::from).map_err(|_| ())
     };
-    match text.split_once('-') {
-        None => parse(text).map(|p| (p, p)),
-        Some((a, b)) => {
-            let start = parse(a)?;
-            if a == b {
-                return Ok((start, start));
-            }
-            let end = parse(b)?;
-            if end < start {
-                return Err(());
-            }
-            Ok((start, end))
-        }
+    if !text.contains('-') {
+        return parse(text).map(|p| (p, p));
     }
+    let mut parts = text.split('-');
+    let start = parse(parts.next().unwrap_or(""))?;
+    let end = parse(parts.next().unwrap_or(""))?;
+    if end < start {
+        return Err(());
+    }
+    Ok((start, end))
 }

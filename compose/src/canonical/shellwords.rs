@@ -3,7 +3,8 @@
 //!
 //! Its quirks are kept on purpose, since they decide what a container runs: an unquoted `;`,
 //! `&`, `|`, `<` or `>` ends the command (the rest is dropped), a bare `(` is an error, and
-//! quotes group but are removed.
+//! quotes group but are removed. This follows go-shellwords v1.0.12, the version compose-go
+//! v2 uses.
 
 /// The words of `line`, or `None` when the quoting is unbalanced or a parenthesis misplaced
 /// (compose-go: "invalid command line string").
@@ -45,12 +46,8 @@ pub(crate) fn split(line: &str) -> Option<Vec<String>> {
         }
         match r {
             '`' if !single && !double && !dollar => back = !back,
-            ')' if !single && !double && !back => {
-                if !dollar {
-                    return None;
-                }
-                dollar = false;
-            }
+            // go-shellwords v1.0.12 (compose-go's) toggles on `)` whether or not `$(` opened it.
+            ')' if !single && !double && !back => dollar = !dollar,
             '(' if !single && !double && !back => {
                 if !dollar && buf.ends_with('$') {
                     dollar = true;
@@ -74,8 +71,8 @@ pub(crate) fn split(line: &str) -> Option<Vec<String>> {
                 continue;
             }
             ';' | '&' | '|' | '<' | '>' if !(single || double || back || dollar) => {
-                // `2>` : a file descriptor number before a redirection is not a word.
-                if r == '>' && !buf.is_empty() && buf.bytes().all(|b| b.is_ascii_digit()) {
+                // `2>`: a word starting with a digit before `>` is a file descriptor.
+                if r == '>' && buf.starts_with(|c: char| c.is_ascii_digit()) {
                     got = Got::No;
                 }
                 break;
@@ -119,6 +116,8 @@ mod tests {
         assert_eq!(words("echo a && echo b"), ["echo", "a"]);
         assert_eq!(words("cmd 2>/dev/null"), ["cmd"]);
         assert_eq!(words("echo $(date) x"), ["echo", "$(date)", "x"]);
+        // A stray `)` opens a group that the next one closes, blanks included.
+        assert_eq!(words("echo a) b)"), ["echo", "a) b)"]);
     }
 
     #[test]
@@ -126,6 +125,7 @@ mod tests {
         assert!(split("echo 'a").is_none());
         assert!(split("echo \"a").is_none());
         assert!(split("echo (a)").is_none());
+        assert!(split("echo a)").is_none());
         assert!(split("echo a\\").is_none());
     }
 }
