@@ -81,6 +81,23 @@ fn full_example_matches_compose_go() {
         .replace("{{HOME}}", HOME);
     let mut expected = parse(&expected);
 
+    // What of the left-out keys comes from the file itself must already be right.
+    let labels = at(&tree, "services.foo.labels").as_map().unwrap();
+    let want_labels = at(&expected, "services.foo.labels").as_map().unwrap();
+    for key in [
+        "com.example.description",
+        "com.example.number",
+        "com.example.empty-label",
+    ] {
+        assert_eq!(labels.get(key), want_labels.get(key), "label {key}");
+    }
+    assert_eq!(labels.len(), 3);
+    assert_eq!(
+        at(&tree, "services.foo.environment"),
+        &y("{BAZ: baz_from_service_def, QUX: null}"),
+        "QUX is filled from the loader's variables by a later stage"
+    );
+
     for t in [&mut tree, &mut expected] {
         let foo = t
             .as_map_mut()
@@ -93,6 +110,13 @@ fn full_example_matches_compose_go() {
             foo.shift_remove(key);
         }
     }
+    // The canonical form is a fixed point: the loader canonicalizes file by file and merges
+    // canonical trees with raw ones, so a second pass must change nothing.
+    let mut again = tree.clone();
+    canonicalize(&mut again).unwrap();
+    resolve_paths(&mut again, &dir, Some(Path::new(HOME))).unwrap();
+    assert_eq!(again, tree, "canonicalize is not idempotent");
+
     let mut differences = Vec::new();
     diff("", &tree, &expected, &mut differences);
     assert!(
