@@ -735,3 +735,69 @@ fn awesome_compose_stacks_canonicalize() {
     }
     assert!(checked >= 15, "only {checked} stacks checked");
 }
+
+/// Every node of the full example replaced by a value of each other kind: canonicalization
+/// and path resolution may refuse the result, but never panic.
+#[test]
+fn malformed_values_give_errors_not_panics() {
+    fn paths(v: &Value, here: berth_compose::Path, out: &mut Vec<berth_compose::Path>) {
+        match v {
+            Value::Map(m) => {
+                for (k, c) in m {
+                    paths(c, here.key(k), out);
+                }
+            }
+            Value::Seq(s) => {
+                for (i, c) in s.iter().enumerate() {
+                    paths(c, here.index(i), out);
+                }
+            }
+            _ => {}
+        }
+        out.push(here);
+    }
+    fn slot<'a>(v: &'a mut Value, p: &berth_compose::Path) -> Option<&'a mut Value> {
+        let mut v = v;
+        for seg in &p.0 {
+            v = match (seg, v) {
+                (berth_compose::Seg::Key(k), Value::Map(m)) => m.get_mut(k)?,
+                (berth_compose::Seg::Index(i), Value::Seq(s)) => s.get_mut(*i)?,
+                _ => return None,
+            };
+        }
+        Some(v)
+    }
+    let text = std::fs::read_to_string(corpus_dir().join("full-example.yml")).unwrap();
+    let base = parse(&text);
+    let mut all = Vec::new();
+    paths(&base, berth_compose::Path::root(), &mut all);
+    let replacements = [
+        Value::Null,
+        Value::Int(-1),
+        Value::Float(0.5),
+        Value::Bool(true),
+        Value::from("::[x]:"),
+        Value::from(""),
+        Value::Seq(vec![Value::Null, Value::Int(7)]),
+        Value::Map(Default::default()),
+    ];
+    let mut refused = 0;
+    for p in &all {
+        for r in &replacements {
+            let mut tree = base.clone();
+            if let Some(v) = slot(&mut tree, p) {
+                *v = r.clone();
+            }
+            match canonicalize(&mut tree) {
+                Ok(_) => {
+                    let _ = resolve_paths(&mut tree, Path::new("/w"), Some(Path::new(HOME)));
+                }
+                Err(e) => {
+                    assert_eq!(e.kind, ErrorKind::Schema, "{e}");
+                    refused += 1;
+                }
+            }
+        }
+    }
+    assert!(refused > 100, "only {refused} refusals");
+}
