@@ -285,9 +285,27 @@ fn volume_spec_errors() {
         "invalid empty volume spec"
     );
     // One- and two-character specs are container paths of anonymous volumes.
+    assert_eq!(parse_volume("/a").unwrap(), y("{type: volume, target: /a}"));
+    assert_eq!(parse_volume(".").unwrap(), y("{type: volume, target: .}"));
+    // Windows paths: a drive letter's colon does not separate fields.
     assert_eq!(
-        parse_volume("/a").unwrap(),
-        y("{type: volume, target: /a, volume: {}}")
+        parse_volume(r"C:\source\foo:D:\target:ro,rprivate").unwrap(),
+        y(
+            r"{type: bind, source: 'C:\source\foo', target: 'D:\target', read_only: true, bind: {propagation: rprivate}}"
+        )
+    );
+    assert_eq!(
+        parse_volume(r"C:\path").unwrap(),
+        y(r"{type: volume, target: 'C:\path', volume: {}}")
+    );
+    assert_eq!(
+        parse_volume(r"\\.\pipe\docker_engine:\\.\pipe\inside").unwrap(),
+        y(r"{type: bind, source: '\\.\pipe\docker_engine', target: '\\.\pipe\inside', bind: {}}")
+    );
+    // Unknown options are ignored, as compose-go does.
+    assert_eq!(
+        parse_volume("name:/target:bogus").unwrap(),
+        y("{type: volume, source: name, target: /target, volume: {}}")
     );
 }
 

@@ -66,31 +66,22 @@ fn long_volume(m: &mut Map, p: &Path) -> Res {
 pub(crate) fn parse_volume(spec: &str) -> Result<Map, String> {
     let mut vol = ShortVolume::default();
     let chars: Vec<char> = spec.chars().collect();
-    match chars.len() {
+    match spec.len() {
         0 => return Err("invalid empty volume spec".into()),
+        // compose-go takes a spec this short for a container path, without volume options.
         1 | 2 => {
-            vol.target = spec.to_string();
-            return Ok(vol.into_map(false));
+            let mut m = Map::new();
+            m.insert("type".into(), "volume".into());
+            m.insert("target".into(), Value::String(clean_target(spec)));
+            return Ok(m);
         }
         _ => {}
     }
     let mut buffer: Vec<char> = Vec::new();
-    // Colons inside `${...}` (left by an escaped `$${...}`) do not separate fields.
-    let mut in_var = 0usize;
-    for (i, &c) in chars.iter().chain(std::iter::once(&END)).enumerate() {
-        if c == '$' && chars.get(i + 1) == Some(&'{') {
-            in_var += 1;
-            buffer.push(c);
-            continue;
-        }
-        if c == '}' && in_var > 0 {
-            in_var -= 1;
-            buffer.push(c);
-            continue;
-        }
+    for &c in chars.iter().chain(std::iter::once(&END)) {
         if is_windows_drive(&buffer, c) {
             buffer.push(c);
-        } else if (c == ':' || c == END) && in_var == 0 {
+        } else if c == ':' || c == END {
             vol.take_field(c, &buffer)
                 .map_err(|e| format!("invalid spec: {spec}: {e}"))?;
             buffer.clear();
