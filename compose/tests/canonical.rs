@@ -819,3 +819,43 @@ fn malformed_values_give_errors_not_panics() {
     }
     assert!(refused > 100, "only {refused} refusals");
 }
+
+/// compose-go's split cases: whether the spec has a source (host path or volume name).
+#[test]
+fn volume_split_cases_of_compose_go() {
+    let cases: &[(&str, bool)] = &[
+        (r"C:\foo:d:", true),
+        (r":C:\foo:d:", false),
+        ("/foo:/bar:ro", true),
+        (r"C:\foo\:/foo", true),
+        (r"d:\", false),
+        ("d:", false),
+        (r"d:\path", false),
+        (r"d:\path with space", false),
+        (r"d:\pathandmode:rw", true),
+        (r"c:\:d:\", true),
+        (r"c:\windows\:d:", true),
+        (r"c:\windows:d:\s p a c e", true),
+        (r"c:\windows:d:\s p a c e:RW", true),
+        (r"c:\program files:d:\s p a c e i n h o s t d i r", true),
+        ("0123456789name:d:", true),
+        ("MiXeDcAsEnAmE:d:", true),
+        ("name:D:", true),
+        ("name:D::rW", true),
+        ("c:/:d:/forward/slashes/are/good/too", true),
+        (r"c:\Windows", false),
+        (r"c:\Program Files (x86)", false),
+        ("", false),
+        (".", false),
+        (r"..\", false),
+        (r"c:\:..\", true),
+        (r"c:\:d:\:xyzzy", true),
+        ("/tmp/x/y:/foo/x/y", true),
+    ];
+    for (spec, has_source) in cases {
+        let source = parse_volume(spec)
+            .ok()
+            .and_then(|v| v.get("source").cloned());
+        assert_eq!(source.is_some(), *has_source, "{spec}: {source:?}");
+    }
+}
