@@ -125,6 +125,10 @@ fn full_example_matches_compose_go() {
         differences.join("\n")
     );
     assert_eq!(tree, expected);
+    // Nothing in the expected output is a value the printer would omit.
+    let mut printed = tree.clone();
+    berth_compose::canonical::omit_printer_defaults(&mut printed);
+    assert_eq!(printed, expected);
     // The two `external: {name: ...}` networks/volumes/configs/secrets are deprecated forms.
     assert_eq!(warnings.len(), 4, "{warnings:?}");
     assert!(warnings[0].message.contains("external.name is deprecated"));
@@ -858,4 +862,24 @@ fn volume_split_cases_of_compose_go() {
             .and_then(|v| v.get("source").cloned());
         assert_eq!(source.is_some(), *has_source, "{spec}: {source:?}");
     }
+}
+
+#[test]
+fn printer_defaults_are_left_out_for_output() {
+    let mut t = service(
+        "image: x\nprivileged: false\nhostname: \"\"\ncap_add: []\nuser: \"0\"\ninit: false\ncommand: []\nshm_size: 0\nports: [{target: 80, published: \"\"}]\ndepends_on: {db: {condition: service_started, restart: false}}\nvolumes: [{type: tmpfs, target: /t, tmpfs: {size: 0}}]\n",
+    );
+    berth_compose::canonical::omit_printer_defaults(&mut t);
+    assert_eq!(
+        at(&t, "services.web"),
+        &y("
+image: x
+user: '0'
+init: false
+command: []
+ports: [{target: 80, mode: ingress, protocol: tcp}]
+depends_on: {db: {condition: service_started, required: true}}
+volumes: [{type: tmpfs, target: /t, tmpfs: {}}]
+")
+    );
 }

@@ -6,7 +6,7 @@
 //! notation, numbers to strings where the field is a string) and printing writes the structs
 //! back. [`canonicalize`] does both on the tree, so the result is what Compose prints, up to
 //! the omission of zero values that its printer performs (`privileged: false` and the like
-//! stay in the tree).
+//! stay in the tree; [`omit_printer_defaults`] removes them for output).
 //!
 //! Path resolution is separate: [`crate::paths::resolve_paths`].
 
@@ -14,6 +14,7 @@ mod build;
 mod convert;
 mod deploy;
 mod ports;
+mod print_form;
 mod references;
 mod service;
 mod shellwords;
@@ -24,6 +25,8 @@ use crate::error::{Error, Result, Warning};
 use crate::value::{Path, Value};
 use crate::yaml::Positions;
 use convert::Fail;
+
+pub use print_form::omit_printer_defaults;
 
 /// Parses a short-syntax port (`"127.0.0.1:8000-8001:80-81/udp"`) into its long-form
 /// entries, one per container port, as compose-go does.
