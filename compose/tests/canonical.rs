@@ -453,6 +453,8 @@ fn devices_ulimits_and_string_lists() {
         &y("{nproc: 65535, nofile: {soft: 10, hard: 20}}")
     );
     assert_eq!(at(&t, "services.web.dns"), &y("[8.8.8.8]"));
+    let t2 = service("dns: [\"\", null, 1.1.1.1]\n");
+    assert_eq!(at(&t2, "services.web.dns"), &y("[1.1.1.1]"));
     assert_eq!(at(&t, "services.web.dns_search"), &y("[example.com]"));
     assert_eq!(at(&t, "services.web.tmpfs"), &y("[/run]"));
     assert_eq!(at(&t, "services.web.expose"), &y("['3000', '8000']"));

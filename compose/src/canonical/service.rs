@@ -58,12 +58,16 @@ fn attribute(key: &str, v: &mut Value, p: &Path) -> Res {
         "env_file" => env_file(v, p),
         "label_file" | "dns_search" | "tmpfs" | "profiles" => to_string_list(v, p, false),
         "dns" => {
-            to_string_list(v, p, false)?;
-            // compose-go drops empty entries of `dns` (its OmitEmpty pass).
+            to_string_list(v, p, false).or_else(|e| match v {
+                // compose-go drops null and empty entries of `dns` (its OmitEmpty pass)
+                // before reading the list.
+                Value::Seq(_) => Ok(()),
+                _ => Err(e),
+            })?;
             if let Value::Seq(items) = v {
-                items.retain(|i| !matches!(i, Value::Null) && i.as_str() != Some(""));
+                items.retain(|i| !i.is_null() && i.as_str() != Some(""));
             }
-            Ok(())
+            to_string_list(v, p, false)
         }
         "expose" | "group_add" => to_string_list(v, p, true),
         "secrets" => each_item(v, p, |r, rp| file_reference(r, rp, true)),

@@ -41,15 +41,11 @@ pub(crate) fn resource(
     with_key(r, p, "external", to_bool)?;
     with_key(r, p, "labels", |l, lp| to_mapping(l, lp, Unset::Empty))?;
     with_key(r, p, "driver_opts", to_options)?;
-    match kind {
-        "networks" => {
-            for key in ["internal", "attachable", "enable_ipv4", "enable_ipv6"] {
-                with_key(r, p, key, to_bool)?;
-            }
-            with_key(r, p, "ipam", ipam)?;
+    if kind == "networks" {
+        for key in ["internal", "attachable", "enable_ipv4", "enable_ipv6"] {
+            with_key(r, p, key, to_bool)?;
         }
-        "secrets" | "configs" => {}
-        _ => {}
+        with_key(r, p, "ipam", ipam)?;
     }
     Ok(())
 }
