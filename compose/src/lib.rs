@@ -4,7 +4,9 @@
 //! otherwise. Stages work on [`Value`] trees (parse, interpolate, merge, normalize,
 //! validate); the result is read into the typed model.
 
+pub mod dotenv;
 pub mod error;
+pub mod interpolate;
 pub mod units;
 pub mod value;
 pub mod yaml;
