@@ -107,7 +107,10 @@ struct Parser<'a> {
 
 /// Space that is not a line break (dotenv's `isSpace`).
 fn is_inline_space(c: char) -> bool {
-    matches!(c, '\t' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{85}' | '\u{a0}')
+    matches!(
+        c,
+        '\t' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{85}' | '\u{a0}'
+    )
 }
 
 /// A character a key may contain besides inline space.
@@ -134,7 +137,10 @@ impl Parser<'_> {
         let statement_line = self.line;
         let (key, rest, inherited) = self.locate_key(src)?;
         if key.contains(' ') {
-            return Err(DotenvError::at(statement_line, "key cannot contain a space"));
+            return Err(DotenvError::at(
+                statement_line,
+                "key cannot contain a space",
+            ));
         }
         if inherited {
             if let Some(value) = (self.lookup)(key) {
@@ -350,12 +356,17 @@ mod tests {
 
     fn one(text: &str, key: &str) -> String {
         let map = parse(text, &none).unwrap();
-        map.get(key).cloned().unwrap_or_else(|| panic!("{key} missing in {map:?}"))
+        map.get(key)
+            .cloned()
+            .unwrap_or_else(|| panic!("{key} missing in {map:?}"))
     }
 
     #[test]
     fn escapes() {
-        assert_eq!(expand_escapes(r"\0123\01\0\0999\0777"), "S\\01\\0\\0999\\0777");
+        assert_eq!(
+            expand_escapes(r"\0123\01\0\0999\0777"),
+            "S\\01\\0\\0999\\0777"
+        );
         assert_eq!(expand_escapes(r"a\qb\"), "a\\qb\\");
         assert_eq!(expand_escapes(r"\$x \\n"), "$$x \\n");
         assert_eq!(expand_escapes(r"\01234"), "S4");
@@ -381,7 +392,10 @@ mod tests {
     #[test]
     fn expansion_errors_name_the_line() {
         let err = parse("A=1\nB=${X:?need it}\n", &none).unwrap_err();
-        assert_eq!(err.message, "line 2: required variable X is missing a value: need it");
+        assert_eq!(
+            err.message,
+            "line 2: required variable X is missing a value: need it"
+        );
         let err = parse("A=1\n\nB=\"${\"\n", &none).unwrap_err();
         assert_eq!(err.message, "line 3: Invalid template: \"${\"");
     }

@@ -89,7 +89,9 @@ fn fixture_checks() {
                     if text(item, "api") == Some("read") {
                         // godotenv's Read helper drops keys that begin with a digit.
                         parsed.map(|mut m| {
-                            m.retain(|k, _| !k.trim_start().starts_with(|c: char| c.is_ascii_digit()));
+                            m.retain(|k, _| {
+                                !k.trim_start().starts_with(|c: char| c.is_ascii_digit())
+                            });
                             m
                         })
                     } else {
@@ -120,7 +122,10 @@ fn fixture_checks() {
                 }
             }
             for name in string_list(item, "lookup_called_for") {
-                assert!(looked_up.borrow().contains(&name), "{id}: {name} not looked up");
+                assert!(
+                    looked_up.borrow().contains(&name),
+                    "{id}: {name} not looked up"
+                );
             }
             checks += 1;
         }
@@ -181,7 +186,10 @@ fn inline_cases() {
 fn interpolation_corpus_dotenv_items() {
     // The `dotenv-*` items of the interpolation corpus, as `.env` lines: the value after
     // `RESULT=` expands with the same engine, and errors carry the line.
-    let path = format!("{}/../tests/corpus/interpolation/cases.yaml", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../tests/corpus/interpolation/cases.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let docs = yaml::parse(&read(&path), "cases.yaml").unwrap();
     let mut seen = 0;
     for item in docs[0].value.as_seq().expect("cases") {

@@ -183,7 +183,10 @@ fn whole_file() {
     assert_eq!(at("services.web.ports[0].target"), Some(Value::Int(8080)));
     // compose-go v2 no longer casts `published` (it may be a range).
     assert_eq!(at("services.web.ports[0].published"), Some("8080".into()));
-    assert_eq!(at("services.web.ulimits.nofile.soft"), Some(Value::Int(1024)));
+    assert_eq!(
+        at("services.web.ulimits.nofile.soft"),
+        Some(Value::Int(1024))
+    );
     assert_eq!(at("services.web.ulimits.nofile.hard"), Some(Value::Int(20)));
     assert_eq!(at("services.web.cpus"), Some(Value::Float(0.5)));
     assert_eq!(at("services.web.command[1]"), Some("".into()));
@@ -215,7 +218,10 @@ fn errors_carry_path_and_place() {
     );
     assert_eq!(err.location.map(|l| (l.line, l.column)), Some((4, 20)));
 
-    let mut tree = yaml::parse("x:\n  y: 'a ${ b'\n", "d.yaml").unwrap().remove(0).value;
+    let mut tree = yaml::parse("x:\n  y: 'a ${ b'\n", "d.yaml")
+        .unwrap()
+        .remove(0)
+        .value;
     let err = interpolate(&mut tree, &|_| None, &Positions::default()).unwrap_err();
     assert_eq!(
         err.message,
@@ -225,14 +231,140 @@ fn errors_carry_path_and_place() {
 
 #[test]
 fn variables_of_a_file() {
-    let tree = yaml::parse(COMPOSE, "compose.yaml").unwrap().remove(0).value;
+    let tree = yaml::parse(COMPOSE, "compose.yaml")
+        .unwrap()
+        .remove(0)
+        .value;
     let vars = extract_variables(&tree);
     let names: Vec<&str> = vars.keys().map(String::as_str).collect();
     // `${KEY}` is a key, and `$$literal` an escape: neither is a reference.
     assert_eq!(
         names,
-        ["TAG", "SCALE", "PRIV", "MISSING", "PORT", "N", "CPUS", "UNSET2"]
+        [
+            "TAG", "SCALE", "PRIV", "MISSING", "PORT", "N", "CPUS", "UNSET2"
+        ]
     );
     assert_eq!(vars["TAG"].default.as_deref(), Some("latest"));
     assert!(!vars["PORT"].required);
+}
+
+/// compose-go's whole-model vectors (`interpolation_test.go`), including the ones the
+/// corpus holds back: the string sits at `myservice.environment.TESTVAR`.
+#[test]
+fn model_vectors() {
+    let unset_env: &[(&str, Result<&str, &str>)] = &[
+        ("{{{ ${FOO:-foo_} }}}", Ok("{{{ foo_ }}}")),
+        (
+            "{{{ ${FOO:-foo:?bar:?value} }}}",
+            Ok("{{{ foo:?bar:?value }}}"),
+        ),
+        ("${FOO-baz} }}}", Ok("baz }}}")),
+        ("${FOO:-${BAR:-x}_test_${BAR:-y}}", Ok("x_test_y")),
+        ("{{{ ${FOO:?foo-bar-value} }}}", Err("foo-bar-value")),
+        ("${FOO:?baz} }}}", Err("baz")),
+        ("${FOO:?foo} ${BAR:?bar}", Err("foo")),
+    ];
+    let path = Path::parse("myservice.environment.TESTVAR");
+    for (template, expected) in unset_env {
+        let mut tree = tree_at(&path, Value::from(*template));
+        let result = interpolate(&mut tree, &|_| None, &Positions::default());
+        match expected {
+            Ok(value) => {
+                result.unwrap_or_else(|e| panic!("{template}: {e}"));
+                assert_eq!(
+                    value_at(&tree, &path),
+                    Some(&Value::from(*value)),
+                    "{template}"
+                );
+            }
+            Err(reason) => assert_eq!(
+                result.expect_err(template).message,
+                format!(
+                    "error while interpolating myservice.environment.TESTVAR: required variable FOO is missing a value: {reason}"
+                )
+            ),
+        }
+    }
+
+    let set = |name: &str| match name {
+        "USER" => Some("jenny".to_string()),
+        "FOO" => Some("bar".to_string()),
+        _ => None,
+    };
+    for (template, expected) in [
+        (
+            "{{{ ${FOO:-foo} ${BAR:-DEFAULT_VALUE} }}}",
+            "{{{ bar DEFAULT_VALUE }}}",
+        ),
+        ("${FOO-baz} }}}", "bar }}}"),
+        ("{{{ ${FOO:-foo-bar-value} }}}", "{{{ bar }}}"),
+    ] {
+        let mut tree = tree_at(&path, Value::from(template));
+        interpolate(&mut tree, &set, &Positions::default()).unwrap();
+        assert_eq!(
+            value_at(&tree, &path),
+            Some(&Value::from(expected)),
+            "{template}"
+        );
+    }
+
+    let mut tree = tree_at(&Path::parse("servicea.image"), Value::from("${"));
+    let err = interpolate(&mut tree, &set, &Positions::default()).unwrap_err();
+    assert_eq!(
+        err.message,
+        "invalid interpolation format for servicea.image.\nYou may need to escape any $ with another $.\n${"
+    );
+}
+
+/// compose-go's string vectors (`template_test.go`) beyond the corpus.
+#[test]
+fn template_vectors() {
+    let env = |name: &str| match name {
+        "FOO" => Some("first".to_string()),
+        "BAR" => Some(String::new()),
+        _ => None,
+    };
+    for (template, expected) in [
+        ("$}", "$}"),
+        ("This ${FOO} var", "This first var"),
+        ("ok ${missing-def}", "ok def"),
+        ("ok ${BAR:-def}", "ok def"),
+        ("ok ${FOO:-def}", "ok first"),
+        ("ok ${UNSET_VAR:+presence_value}", "ok "),
+        ("ok ${BAR:+presence_value}", "ok "),
+        ("+ok ${UNSET:-${BAR-defaultValue}}", "+ok "),
+        (":-ok ${BAR-defaultValue}", ":-ok "),
+        (":+ok ${BAR:-defaultValue}", ":+ok defaultValue"),
+        ("ok ${UNSET_VAR-$FOO}", "ok first"),
+        ("ok ${BAR:-$FOO}", "ok first"),
+        ("ok ${BAR+$FOO}", "ok first"),
+        ("ok ${FOO:?err}", "ok first"),
+        (
+            "${BAR:-default_value_for_empty_var}",
+            "default_value_for_empty_var",
+        ),
+        ("ok ${missing:-{\"json\":1}}", "ok {\"json\":1}"),
+    ] {
+        let got = substitute(template, &env).unwrap_or_else(|e| panic!("{template}: {e}"));
+        assert_eq!(got.value, expected, "{template}");
+    }
+    for (template, message) in [
+        ("${", "Invalid template: \"${\""),
+        ("${ foo}", "Invalid template: \"${ foo}\""),
+        (
+            "not ok ${UNSET_VAR:?Mandatory Variable Unset}",
+            "required variable UNSET_VAR is missing a value: Mandatory Variable Unset",
+        ),
+        (
+            "not ok ${UNSET_VAR?Mandatory Variable ${FOO}}",
+            "required variable UNSET_VAR is missing a value: Mandatory Variable first",
+        ),
+        (
+            "${UNSET_VAR?bar-baz}",
+            "required variable UNSET_VAR is missing a value: bar-baz",
+        ),
+    ] {
+        let err = substitute(template, &env).expect_err(template);
+        assert_eq!(err.to_string(), message, "{template}");
+    }
 }

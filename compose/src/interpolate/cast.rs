@@ -28,11 +28,20 @@ const CASTS: &[(&str, Cast)] = &[
     ("services.*.init", Cast::Bool),
     ("services.*.deploy.replicas", Cast::Int),
     ("services.*.deploy.update_config.parallelism", Cast::Int),
-    ("services.*.deploy.update_config.max_failure_ratio", Cast::Float),
+    (
+        "services.*.deploy.update_config.max_failure_ratio",
+        Cast::Float,
+    ),
     ("services.*.deploy.rollback_config.parallelism", Cast::Int),
-    ("services.*.deploy.rollback_config.max_failure_ratio", Cast::Float),
+    (
+        "services.*.deploy.rollback_config.max_failure_ratio",
+        Cast::Float,
+    ),
     ("services.*.deploy.restart_policy.max_attempts", Cast::Int),
-    ("services.*.deploy.placement.max_replicas_per_node", Cast::Int),
+    (
+        "services.*.deploy.placement.max_replicas_per_node",
+        Cast::Int,
+    ),
     ("services.*.healthcheck.retries", Cast::Int),
     ("services.*.healthcheck.disable", Cast::Bool),
     ("services.*.oom_kill_disable", Cast::Bool),
@@ -87,7 +96,9 @@ pub(crate) fn cast(path: &Path, text: &str) -> Casted {
     };
     match kind {
         Cast::Int => parse_go_int(text).map_or(Casted::Unchanged, |i| Casted::Value(Value::Int(i))),
-        Cast::Float => parse_go_float(text).map_or(Casted::Unchanged, |f| Casted::Value(Value::Float(f))),
+        Cast::Float => {
+            parse_go_float(text).map_or(Casted::Unchanged, |f| Casted::Value(Value::Float(f)))
+        }
         Cast::Float32 => match parse_go_float(text) {
             // Go's ParseFloat(s, 32) refuses values outside the float32 range.
             Some(f) if !f.is_finite() || f.abs() <= f64::from(f32::MAX) => {
@@ -157,16 +168,34 @@ mod tests {
         assert_eq!(at("services.web.scale", "3"), Some(Value::Int(3)));
         assert_eq!(at("services.web.scale", "+3"), Some(Value::Int(3)));
         assert_eq!(at("services.web.scale", "3.0"), None);
-        assert_eq!(at("services.web.ports[0].target", "80"), Some(Value::Int(80)));
+        assert_eq!(
+            at("services.web.ports[0].target", "80"),
+            Some(Value::Int(80))
+        );
         assert_eq!(at("services.web.ports.x.target", "80"), None);
-        assert_eq!(at("services.web.ulimits.nofile", "10"), Some(Value::Int(10)));
-        assert_eq!(at("services.web.ulimits.nofile.soft", "10"), Some(Value::Int(10)));
+        assert_eq!(
+            at("services.web.ulimits.nofile", "10"),
+            Some(Value::Int(10))
+        );
+        assert_eq!(
+            at("services.web.ulimits.nofile.soft", "10"),
+            Some(Value::Int(10))
+        );
         assert_eq!(at("services.web.cpus", "0.5"), Some(Value::Float(0.5)));
         assert_eq!(at("services.web.cpus", "1e40"), None);
-        assert_eq!(at("services.web.privileged", "TRUE"), Some(Value::Bool(true)));
-        assert_eq!(at("services.web.privileged", "off"), Some(Value::Bool(false)));
+        assert_eq!(
+            at("services.web.privileged", "TRUE"),
+            Some(Value::Bool(true))
+        );
+        assert_eq!(
+            at("services.web.privileged", "off"),
+            Some(Value::Bool(false))
+        );
         assert_eq!(at("services.web.privileged", "maybe"), None);
-        assert_eq!(at("networks.n.enable_ipv6", "false"), Some(Value::Bool(false)));
+        assert_eq!(
+            at("networks.n.enable_ipv6", "false"),
+            Some(Value::Bool(false))
+        );
         assert_eq!(at("services.web.image", "1"), None);
     }
 

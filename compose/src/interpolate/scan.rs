@@ -67,7 +67,7 @@ fn name_end(bytes: &[u8], start: usize) -> usize {
 }
 
 /// The end of the line that contains `from` (`.` does not match a line break).
-fn line_end(bytes: &[u8], from: usize) -> usize {
+pub(crate) fn line_end(bytes: &[u8], from: usize) -> usize {
     bytes
         .get(from..)
         .and_then(|rest| rest.iter().position(|&b| b == b'\n'))
@@ -83,8 +83,15 @@ fn last_close(bytes: &[u8], from: usize, to: usize) -> Option<usize> {
 }
 
 /// The expression that starts at `text[at]` (a `$`), if the pattern matches there.
+#[cfg(test)]
 pub(crate) fn match_at(text: &str, at: usize) -> Option<Match> {
-    let bytes = text.as_bytes();
+    match_in_line(text, at, line_end(text.as_bytes(), at))
+}
+
+/// [`match_at`] for a caller that knows where the line of `at` ends (`eol`: the index of its
+/// line break, or the length of `text`); no expression reaches past a line break.
+pub(crate) fn match_in_line(text: &str, at: usize, eol: usize) -> Option<Match> {
+    let bytes = text.as_bytes().get(..eol)?;
     if bytes.get(at) != Some(&b'$') {
         return None;
     }
@@ -121,9 +128,9 @@ pub(crate) fn match_at(text: &str, at: usize) -> Option<Match> {
             end: end + 1,
         });
     }
+    let last = last_close(bytes, end, eol);
     if let Some((operator, text_start)) = operator_at(bytes, end) {
-        let eol = line_end(bytes, text_start);
-        if let Some(close) = last_close(bytes, text_start, eol) {
+        if let Some(close) = last.filter(|&l| l >= text_start) {
             return Some(Match {
                 expr: Expr::Braced {
                     name,
@@ -134,7 +141,7 @@ pub(crate) fn match_at(text: &str, at: usize) -> Option<Match> {
         }
     }
     if bytes.get(end) == Some(&b'[') {
-        if let Some(end) = mapping_end(bytes, end) {
+        if let Some(end) = mapping_end(bytes, end, last) {
             return Some(Match {
                 expr: Expr::Mapping,
                 end,
@@ -161,15 +168,16 @@ fn operator_at(bytes: &[u8], at: usize) -> Option<(Operator, usize)> {
 }
 
 /// The end of `[key]` plus an optional operator part and the closing `}` of a named-mapping
-/// expression (`name\[(.*)\](?::?[-+?}](.*))?}`), `open` being the `[`.
-fn mapping_end(bytes: &[u8], open: usize) -> Option<usize> {
-    let eol = line_end(bytes, open);
+/// expression (`name\[(.*)\](?::?[-+?}](.*))?}`), `open` being the `[` and `last` the last
+/// `}` of the line; `bytes` ends where the line ends.
+fn mapping_end(bytes: &[u8], open: usize, last: Option<usize>) -> Option<usize> {
     // The greedy key takes the last `]` after which the rest can still match.
-    let closes = (open + 1..eol).rev().filter(|&j| bytes.get(j) == Some(&b']'));
+    let closes = (open + 1..bytes.len())
+        .rev()
+        .filter(|&j| bytes.get(j) == Some(&b']'));
     for close in closes {
         let k = close + 1;
         let is_op = |i: usize| matches!(bytes.get(i), Some(b'-' | b'+' | b'?' | b'}'));
-        let last = last_close(bytes, k, eol);
         if bytes.get(k) == Some(&b':') && is_op(k + 1) && last.is_some_and(|l| l > k + 1) {
             return last.map(|l| l + 1);
         }

@@ -7,7 +7,8 @@
 //! them. Unlike older compose-go releases, defaults, alternatives and error texts are only
 //! evaluated when they are used, so an unused branch reports nothing.
 
-use super::scan::{Expr, Match, Operator, first_brace_close, match_at};
+use super::scan::{Expr, Match, Operator, first_brace_close, line_end, match_in_line};
+use std::ops::Range;
 
 /// The result of substituting one template.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -56,6 +57,7 @@ pub fn substitute(
     let mut engine = Engine {
         lookup,
         unset: Vec::new(),
+        depth: 0,
     };
     let value = engine.run(template)?;
     Ok(Substitution {
@@ -64,71 +66,107 @@ pub fn substitute(
     })
 }
 
+/// How deeply defaults, alternatives and error texts may nest `${...}` inside each other.
+/// Each level is a recursion, and a file must not be able to exhaust the stack.
+const MAX_NESTING: usize = 100;
+
 struct Engine<'a> {
     lookup: &'a dyn Fn(&str) -> Option<String>,
     unset: Vec<String>,
+    /// How many nested texts are being substituted.
+    depth: usize,
 }
 
 impl Engine<'_> {
     /// Substitutes one text: every match of the expression pattern, left to right.
+    ///
+    /// compose-go cuts a braced match at its first balanced `}` (the pattern's greedy default
+    /// may have swallowed later expressions) and substitutes the rest of the match as a text
+    /// of its own. That rest is scanned here in place, within `segments` (innermost last):
+    /// the same matches, without a recursion per expression of a long line.
     fn run(&mut self, text: &str) -> Result<String, TemplateError> {
+        if self.depth >= MAX_NESTING {
+            return Err(TemplateError::Invalid {
+                template: text.to_string(),
+            });
+        }
+        self.depth += 1;
+        let result = self.scan(text);
+        self.depth -= 1;
+        result
+    }
+
+    fn scan(&mut self, text: &str) -> Result<String, TemplateError> {
         let mut out = String::with_capacity(text.len());
+        let mut segments: Vec<Range<usize>> = Vec::new();
         let mut literal_start = 0;
         let mut from = 0;
+        // The end of the current line, found once per line rather than once per expression.
+        let mut eol = None;
         while let Some(offset) = text.get(from..).and_then(|rest| rest.find('$')) {
             let at = from + offset;
-            match match_at(text, at) {
+            while segments.last().is_some_and(|s| s.end <= at) {
+                segments.pop();
+            }
+            let line_stop = match eol {
+                Some(e) if e > at => e,
+                _ => *eol.insert(line_end(text.as_bytes(), at)),
+            };
+            // A match cannot reach past the end of the rest it was found in.
+            let limit = segments.last().map_or(line_stop, |s| s.end.min(line_stop));
+            let Some(found) = match_in_line(text, at, limit) else {
                 // A `$` that starts no expression is a literal character.
-                None => from = at + 1,
-                Some(found) => {
-                    out.push_str(text.get(literal_start..at).unwrap_or_default());
-                    let matched = text.get(at..found.end).unwrap_or_default();
-                    self.replace(text, matched, &mut out)?;
-                    from = found.end;
-                    literal_start = found.end;
-                }
+                from = at + 1;
+                continue;
+            };
+            out.push_str(text.get(literal_start..at).unwrap_or_default());
+            let matched = text.get(at..found.end).unwrap_or_default();
+            let template = segments
+                .last()
+                .and_then(|s| text.get(s.clone()))
+                .unwrap_or(text);
+            let rest_len = self.replace(template, matched, &mut out)?;
+            from = found.end - rest_len;
+            literal_start = from;
+            if rest_len > 0 {
+                segments.push(from..found.end);
             }
         }
         out.push_str(text.get(literal_start..).unwrap_or_default());
         Ok(out)
     }
 
-    /// Replaces one matched expression. `text` is the whole text being substituted (quoted by
-    /// an invalid-template error), `matched` the expression as the pattern found it.
+    /// Replaces one matched expression and returns the length of the rest after its first
+    /// balanced `}`, which the caller substitutes next. `template` is the text an
+    /// invalid-template error quotes.
     fn replace(
         &mut self,
-        text: &str,
+        template: &str,
         matched: &str,
         out: &mut String,
-    ) -> Result<(), TemplateError> {
+    ) -> Result<usize, TemplateError> {
         // Ranges of the expression index `matched`.
-        let Some(Match { expr, .. }) = match_at(matched, 0) else {
+        let Some(Match { expr, .. }) = match_in_line(matched, 0, matched.len()) else {
             out.push_str(matched);
-            return Ok(());
+            return Ok(0);
         };
         match expr {
             Expr::Escaped => {
                 out.push('$');
-                return Ok(());
+                return Ok(0);
             }
             Expr::Named { name } => {
                 let name = matched.get(name).unwrap_or_default();
                 out.push_str(&self.plain(name));
-                return Ok(());
+                return Ok(0);
             }
             Expr::Braced { .. } | Expr::Mapping | Expr::Invalid => {}
         }
-        // compose-go cuts a braced match at its first balanced `}` and substitutes what
-        // follows separately; the pattern's greedy default may have swallowed later
-        // expressions.
         let (expression, rest) = match first_brace_close(matched) {
             Some(close) => matched.split_at(close + 1),
             None => (matched, ""),
         };
-        let invalid = || TemplateError::Invalid {
-            template: text.to_string(),
-        };
-        match match_at(expression, 0).map(|m| m.expr) {
+        match match_in_line(expression, 0, expression.len()).map(|m| m.expr) {
             Some(Expr::Braced { name, op: None }) => {
                 let name = expression.get(name).unwrap_or_default();
                 out.push_str(&self.plain(name));
@@ -145,12 +183,13 @@ impl Engine<'_> {
             // Named mappings (`${name[key]}`) are not enabled in compose's loader: compose-go
             // leaves such an expression as it is.
             Some(Expr::Mapping) => out.push_str(expression),
-            _ => return Err(invalid()),
+            _ => {
+                return Err(TemplateError::Invalid {
+                    template: template.to_string(),
+                });
+            }
         }
-        if !rest.is_empty() {
-            out.push_str(&self.run(rest)?);
-        }
-        Ok(())
+        Ok(rest.len())
     }
 
     /// A reference without operator: the value, or empty (and noted) when unset.
@@ -285,9 +324,14 @@ mod tests {
 
     #[test]
     fn invalid_forms() {
-        for t in ["${", "${}", "${ }", "${ foo}", "${foo }", "${foo!}", "${X:-a"] {
+        for t in [
+            "${", "${}", "${ }", "${ foo}", "${foo }", "${foo!}", "${X:-a",
+        ] {
             let err = sub(t).unwrap_err();
-            assert_eq!(err.to_string(), format!("Invalid template: {}", go_quote(t)));
+            assert_eq!(
+                err.to_string(),
+                format!("Invalid template: {}", go_quote(t))
+            );
         }
         // The error quotes the text that was being substituted: here the rest after `${X:-a}`.
         let err = sub("${X:-a} ${ }").unwrap_err();
@@ -325,6 +369,16 @@ mod tests {
         );
         // An unused error text is never evaluated, not even when it is malformed.
         assert_eq!(sub("${FOO?${}").unwrap(), "first");
+    }
+
+    #[test]
+    fn long_and_deep_templates_do_not_exhaust_the_stack() {
+        let long = "${X:-a}".repeat(100_000) + "}";
+        assert_eq!(sub(&long).unwrap(), "a".repeat(100_000) + "}");
+        let deep = "${X:-".repeat(100_000) + &"}".repeat(100_000);
+        assert!(matches!(sub(&deep), Err(TemplateError::Invalid { .. })));
+        let ok = "${X:-".repeat(50) + "v" + &"}".repeat(50);
+        assert_eq!(sub(&ok).unwrap(), "v");
     }
 
     #[test]

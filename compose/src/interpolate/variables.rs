@@ -1,9 +1,10 @@
 //! The variables a compose tree refers to, for `berth config --variables` (compose-go's
 //! `template.ExtractVariables`).
 
-use super::scan::{Expr, first_brace_close, match_at};
+use super::scan::{Expr, first_brace_close, line_end, match_in_line};
 use crate::value::Value;
 use indexmap::IndexMap;
+use std::ops::Range;
 
 /// A variable referenced by `${...}` somewhere in a tree.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -29,7 +30,7 @@ pub fn extract_variables(tree: &Value) -> IndexMap<String, Variable> {
 fn collect(value: &Value, found: &mut IndexMap<String, Variable>) {
     match value {
         Value::String(s) => {
-            for v in from_text(s) {
+            for v in from_text(s, 0) {
                 add(found, v);
             }
         }
@@ -62,49 +63,67 @@ fn add(found: &mut IndexMap<String, Variable>, new: Variable) {
     }
 }
 
+/// How deeply defaults may nest references that are still listed (substitution refuses
+/// deeper nesting anyway).
+const MAX_NESTING: usize = 100;
+
 /// The references of one string, in order.
-fn from_text(text: &str) -> Vec<Variable> {
+fn from_text(text: &str, depth: usize) -> Vec<Variable> {
     let mut out = Vec::new();
+    if depth >= MAX_NESTING {
+        return out;
+    }
+    // As in substitution, a braced match is cut at its first balanced brace and the rest is
+    // read on its own: scanned here in place, within `segments` (innermost last).
+    let mut segments: Vec<Range<usize>> = Vec::new();
     let mut from = 0;
+    let mut eol = None;
     while let Some(offset) = text.get(from..).and_then(|rest| rest.find('$')) {
         let at = from + offset;
-        let Some(found) = match_at(text, at) else {
+        while segments.last().is_some_and(|s| s.end <= at) {
+            segments.pop();
+        }
+        let line_stop = match eol {
+            Some(e) if e > at => e,
+            _ => *eol.insert(line_end(text.as_bytes(), at)),
+        };
+        let limit = segments.last().map_or(line_stop, |s| s.end.min(line_stop));
+        let Some(found) = match_in_line(text, at, limit) else {
             from = at + 1;
             continue;
         };
         from = found.end;
         let matched = text.get(at..found.end).unwrap_or_default();
-        let mut after = Vec::new();
         let body = match found.expr {
             Expr::Escaped => continue,
             Expr::Named { name } => text.get(name).unwrap_or_default(),
-            Expr::Braced { .. } | Expr::Mapping | Expr::Invalid => {
-                // Like substitution, a braced match is cut at its first balanced brace and the
-                // rest is read on its own.
-                match first_brace_close(matched) {
-                    Some(close) if close > 0 => {
-                        after = from_text(matched.get(close + 1..).unwrap_or_default());
-                        matched.get(2..close).unwrap_or_default()
+            Expr::Braced { .. } | Expr::Mapping | Expr::Invalid => match first_brace_close(matched)
+            {
+                Some(close) if close > 0 => {
+                    let rest_start = at + close + 1;
+                    if rest_start < found.end {
+                        segments.push(rest_start..found.end);
+                        from = rest_start;
                     }
-                    _ => match found.expr {
-                        Expr::Braced { name, op } => {
-                            let end = op.map_or(name.end, |(_, inner)| inner.end);
-                            text.get(name.start..end).unwrap_or_default()
-                        }
-                        _ => "",
-                    },
+                    matched.get(2..close).unwrap_or_default()
                 }
-            }
+                _ => match found.expr {
+                    Expr::Braced { name, op } => {
+                        let end = op.map_or(name.end, |(_, inner)| inner.end);
+                        text.get(name.start..end).unwrap_or_default()
+                    }
+                    _ => "",
+                },
+            },
         };
-        out.extend(from_body(body));
-        out.extend(after);
+        out.extend(from_body(body, depth));
     }
     out
 }
 
 /// A reference from the text between `${` and `}` (or a bare name), plus the references
 /// inside its default or alternative.
-fn from_body(body: &str) -> Vec<Variable> {
+fn from_body(body: &str, depth: usize) -> Vec<Variable> {
     let split = body
         .bytes()
         .position(|b| !(b == b'_' || b.is_ascii_alphanumeric()));
@@ -135,7 +154,7 @@ fn from_body(body: &str) -> Vec<Variable> {
     let nested: Vec<Variable> = [&var.default, &var.alternate]
         .into_iter()
         .flatten()
-        .flat_map(|t| from_text(t))
+        .flat_map(|t| from_text(t, depth + 1))
         .collect();
     out.push(var);
     out.extend(nested);
@@ -170,11 +189,18 @@ mod tests {
             ("foo", "${bar:-foo}".into()),
             (
                 "bar",
-                tree(&[("foo", "${fruit:-banana}".into()), ("bar", "vegetable".into())]),
+                tree(&[
+                    ("foo", "${fruit:-banana}".into()),
+                    ("bar", "vegetable".into()),
+                ]),
             ),
             (
                 "baz",
-                Value::Seq(vec!["foo".into(), "$docker:${project:-cli}".into(), "$toto".into()]),
+                Value::Seq(vec![
+                    "foo".into(),
+                    "$docker:${project:-cli}".into(),
+                    "$toto".into(),
+                ]),
             ),
         ]);
         let got = extract_variables(&t);
@@ -201,6 +227,14 @@ mod tests {
             assert_eq!(got.len(), 1, "{text}");
             assert_eq!(got["bar"], expected, "{text}");
         }
+    }
+
+    #[test]
+    fn long_and_deep_texts() {
+        let long = "${X:-a}".repeat(50_000) + "}";
+        assert_eq!(extract_variables(&Value::from(long)).len(), 1);
+        let deep = "${X:-".repeat(10_000) + &"}".repeat(10_000);
+        assert_eq!(extract_variables(&Value::from(deep)).len(), 1);
     }
 
     #[test]
