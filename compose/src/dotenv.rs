@@ -391,6 +391,8 @@ mod tests {
 
     #[test]
     fn expansion_errors_name_the_line() {
+        // Deliberate difference: compose-go counts the line break of an unquoted value before
+        // it expands the value and says "line 3" here; berth names the statement's line.
         let err = parse("A=1\nB=${X:?need it}\n", &none).unwrap_err();
         assert_eq!(
             err.message,
@@ -398,6 +400,23 @@ mod tests {
         );
         let err = parse("A=1\n\nB=\"${\"\n", &none).unwrap_err();
         assert_eq!(err.message, "line 3: Invalid template: \"${\"");
+    }
+
+    #[test]
+    fn unterminated_quote_names_its_line() {
+        // Deliberate difference: compose-go scans to the end of the data for the closing quote
+        // and reports the last line of the file ("line 4" here); berth names the line the
+        // value starts on.
+        let err = parse("A=1\nB='open\nC=3\nD=4", &none).unwrap_err();
+        assert_eq!(err.message, "line 2: unterminated quoted value 'open");
+    }
+
+    #[test]
+    fn bare_name_with_trailing_space_keeps_line_count() {
+        // Deliberate difference: compose-go stops counting the line of a bare name written
+        // with a trailing space, so later errors name the line before the right one.
+        let err = parse("A \nB=1\nC D=2\n", &none).unwrap_err();
+        assert_eq!(err.message, "line 3: key cannot contain a space");
     }
 
     #[test]

@@ -174,7 +174,9 @@ fn whole_file() {
     assert_eq!(at("services.web.scale"), Some(Value::Int(3)));
     assert_eq!(at("services.web.privileged"), Some(Value::Bool(false)));
     assert_eq!(at("services.web.tty"), Some(Value::Bool(true)));
-    // Not a boolean: left for the schema validator to report.
+    // Not a boolean: left for the schema validator to report. Deliberate difference:
+    // compose-go fails here ("failed to cast to expected type: invalid boolean: maybe");
+    // berth lets validation report it with the file position and the schema's wording.
     assert_eq!(at("services.web.read_only"), Some("maybe".into()));
     // Keys are never substituted; `$$` is an escaped dollar.
     assert_eq!(at("services.web.environment.x"), None);
@@ -212,6 +214,8 @@ fn errors_carry_path_and_place() {
     let mut tree = doc.value;
     let err = interpolate(&mut tree, &|_| None, &doc.positions).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Interpolation);
+    // Deliberate difference: compose-go names a sequence element `services.web.command.[]`;
+    // berth gives its index, like every other berth message.
     assert_eq!(
         err.message,
         "error while interpolating services.web.command[1]: required variable X is missing a value: is required"

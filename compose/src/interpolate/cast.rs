@@ -100,7 +100,9 @@ pub(crate) fn cast(path: &Path, text: &str) -> Casted {
             parse_go_float(text).map_or(Casted::Unchanged, |f| Casted::Value(Value::Float(f)))
         }
         Cast::Float32 => match parse_go_float(text) {
-            // Go's ParseFloat(s, 32) refuses values outside the float32 range.
+            // Go's ParseFloat(s, 32) refuses values outside the float32 range. Deliberate
+            // difference: the value keeps full precision, as float32 rounding would turn
+            // `0.1` into 0.10000000149 in the printed model.
             Some(f) if !f.is_finite() || f.abs() <= f64::from(f32::MAX) => {
                 Casted::Value(Value::Float(f))
             }

@@ -373,6 +373,9 @@ mod tests {
 
     #[test]
     fn long_and_deep_templates_do_not_exhaust_the_stack() {
+        // Deliberate difference: compose-go has no nesting limit (Go stacks grow); berth
+        // refuses more than MAX_NESTING nested defaults as an invalid template instead of
+        // overflowing its stack.
         let long = "${X:-a}".repeat(100_000) + "}";
         assert_eq!(sub(&long).unwrap(), "a".repeat(100_000) + "}");
         let deep = "${X:-".repeat(100_000) + &"}".repeat(100_000);
