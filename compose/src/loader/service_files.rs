@@ -76,7 +76,7 @@ fn read_env_files(
             continue;
         };
         let parsed = if raw {
-            dotenv::parse_raw(&text)
+            dotenv::parse_raw(&text, lookup)
         } else {
             let local = out.clone();
             let chained = move |k: &str| {
