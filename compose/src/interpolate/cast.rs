@@ -12,11 +12,15 @@ enum Cast {
     /// A float that must fit in 32 bits (`cpus`).
     Float32,
     Bool,
+    /// A file mode: decimal text becomes an integer; text with a leading zero stays text,
+    /// read later as octal. berth's YAML reader keeps `0440` a string where compose-go's
+    /// reads it as the octal integer, so this keeps the meaning the file's author wrote.
+    FileMode,
 }
 
 /// Path patterns and their casts: `*` matches any one step, `[]` any sequence index.
 const CASTS: &[(&str, Cast)] = &[
-    ("services.*.configs.[].mode", Cast::Int),
+    ("services.*.configs.[].mode", Cast::FileMode),
     ("services.*.cpu_count", Cast::Int),
     ("services.*.cpu_percent", Cast::Float),
     ("services.*.cpu_period", Cast::Int),
@@ -51,7 +55,7 @@ const CASTS: &[(&str, Cast)] = &[
     ("services.*.privileged", Cast::Bool),
     ("services.*.read_only", Cast::Bool),
     ("services.*.scale", Cast::Int),
-    ("services.*.secrets.[].mode", Cast::Int),
+    ("services.*.secrets.[].mode", Cast::FileMode),
     ("services.*.stdin_open", Cast::Bool),
     ("services.*.tty", Cast::Bool),
     ("services.*.ulimits.*", Cast::Int),
@@ -96,6 +100,10 @@ pub(crate) fn cast(path: &Path, text: &str) -> Casted {
     };
     match kind {
         Cast::Int => parse_go_int(text).map_or(Casted::Unchanged, |i| Casted::Value(Value::Int(i))),
+        Cast::FileMode if text.len() > 1 && text.starts_with('0') => Casted::Unchanged,
+        Cast::FileMode => {
+            parse_go_int(text).map_or(Casted::Unchanged, |i| Casted::Value(Value::Int(i)))
+        }
         Cast::Float => {
             parse_go_float(text).map_or(Casted::Unchanged, |f| Casted::Value(Value::Float(f)))
         }

@@ -1,7 +1,8 @@
 //! `env_file:` and `label_file:` of services, read into `environment` and `labels`.
 //!
 //! Values from the files come first, in the order the files are listed; the service's own
-//! `environment` / `labels` win over them, as in Docker Compose.
+//! `environment` / `labels` win over them, as in Docker Compose. Variables declared without a
+//! value take theirs from the project environment.
 
 use crate::dotenv;
 use crate::error::{Error, ErrorKind, Result};
@@ -23,6 +24,11 @@ pub fn resolve(tree: &mut Value, lookup: &dyn Fn(&str) -> Option<String>) -> Res
         if let Some(files) = svc.get("env_file").cloned() {
             let from_files = read_env_files(name, &files, lookup)?;
             merge_under(svc, "environment", from_files);
+        }
+        // `KEY:` without a value takes the variable from the project environment, as
+        // Docker Compose resolves a service's environment.
+        if let Some(environment) = svc.get_mut("environment") {
+            crate::normalize::resolve_from_env(environment, lookup, true);
         }
         if let Some(files) = svc.get("label_file").cloned() {
             let from_files = read_label_files(name, &files)?;
