@@ -143,7 +143,11 @@ fn is_unset(value: Option<&Value>) -> bool {
 /// Gives entries without a value (`KEY` in a list, `KEY: null` in a mapping) the value of the
 /// variable in `env`. When `env` lacks it, the entry stays bare if `keep_unset` (environment:
 /// the container then simply lacks it) and is dropped otherwise (build args).
-pub(crate) fn resolve_from_env(entries: &mut Value, env: &dyn Fn(&str) -> Option<String>, keep_unset: bool) {
+pub(crate) fn resolve_from_env(
+    entries: &mut Value,
+    env: &dyn Fn(&str) -> Option<String>,
+    keep_unset: bool,
+) {
     match entries {
         Value::Seq(items) => {
             let resolved = std::mem::take(items)

@@ -42,8 +42,16 @@ fn text<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
 #[test]
 fn default_file_and_override_are_found_from_a_subdirectory() {
     let d = tempfile::tempdir().unwrap();
-    write(d.path(), "compose.yaml", "services:\n  web:\n    image: nginx\n");
-    write(d.path(), "compose.override.yaml", "services:\n  web:\n    image: nginx:2\n");
+    write(
+        d.path(),
+        "compose.yaml",
+        "services:\n  web:\n    image: nginx\n",
+    );
+    write(
+        d.path(),
+        "compose.override.yaml",
+        "services:\n  web:\n    image: nginx:2\n",
+    );
     std::fs::create_dir_all(d.path().join("sub/dir")).unwrap();
     let p = load_in(&d.path().join("sub/dir"), &[]).unwrap();
     assert_eq!(text(service(&p, "web"), &["image"]), Some("nginx:2"));
@@ -55,9 +63,17 @@ fn default_file_and_override_are_found_from_a_subdirectory() {
 fn project_name_precedence() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path().join("My_Dir");
-    write(&dir, "compose.yaml", "services:\n  web:\n    image: nginx\n");
+    write(
+        &dir,
+        "compose.yaml",
+        "services:\n  web:\n    image: nginx\n",
+    );
     assert_eq!(load_in(&dir, &[]).unwrap().name, "my_dir");
-    write(&dir, "compose.yaml", "name: from-file\nservices:\n  web:\n    image: nginx\n");
+    write(
+        &dir,
+        "compose.yaml",
+        "name: from-file\nservices:\n  web:\n    image: nginx\n",
+    );
     assert_eq!(load_in(&dir, &[]).unwrap().name, "from-file");
     assert_eq!(
         load_in(&dir, &[("COMPOSE_PROJECT_NAME", "from-env")])
@@ -86,11 +102,18 @@ fn dot_env_feeds_interpolation_and_compose_file() {
         "one.yaml",
         "services:\n  web:\n    image: nginx:${TAG}\n  dbg:\n    image: busybox\n    profiles: [debug]\n",
     );
-    write(d.path(), "two.yaml", "services:\n  web:\n    command: [echo, hi]\n");
+    write(
+        d.path(),
+        "two.yaml",
+        "services:\n  web:\n    command: [echo, hi]\n",
+    );
     let p = load_in(d.path(), &[]).unwrap();
     assert_eq!(text(service(&p, "web"), &["image"]), Some("nginx:1.2"));
     assert!(service(&p, "web").get("command").is_some());
-    assert!(service(&p, "dbg").get("image").is_some(), "profile from .env");
+    assert!(
+        service(&p, "dbg").get("image").is_some(),
+        "profile from .env"
+    );
     // The shell wins over .env.
     let p = load_in(d.path(), &[("TAG", "shell")]).unwrap();
     assert_eq!(text(service(&p, "web"), &["image"]), Some("nginx:shell"));
@@ -101,7 +124,11 @@ fn env_file_flag_replaces_dot_env() {
     let d = tempfile::tempdir().unwrap();
     write(d.path(), ".env", "TAG=dotenv\n");
     write(d.path(), "other.env", "TAG=other\n");
-    write(d.path(), "compose.yaml", "services:\n  web:\n    image: nginx:${TAG}\n");
+    write(
+        d.path(),
+        "compose.yaml",
+        "services:\n  web:\n    image: nginx:${TAG}\n",
+    );
     let mut opts = LoadOptions::new(d.path().to_path_buf(), env(&[]));
     opts.env_files = vec!["other.env".into()];
     let p = load(&opts).unwrap();
@@ -123,7 +150,10 @@ fn reset_and_override_across_files() {
     );
     let p = load_in(d.path(), &[]).unwrap();
     let web = service(&p, "web");
-    assert!(web.get("ports").is_none_or(|v| v.as_seq().is_none_or(|s| s.is_empty())));
+    assert!(
+        web.get("ports")
+            .is_none_or(|v| v.as_seq().is_none_or(|s| s.is_empty()))
+    );
     let env = web.get("environment").and_then(Value::as_map).unwrap();
     assert_eq!(env.keys().collect::<Vec<_>>(), ["C"]);
 }
@@ -191,8 +221,16 @@ fn include_brings_services_with_their_own_directory_and_env() {
 #[test]
 fn include_cycles_and_conflicts_are_errors() {
     let d = tempfile::tempdir().unwrap();
-    write(d.path(), "a.yaml", "include: [b.yaml]\nservices: {a: {image: x}}\n");
-    write(d.path(), "b.yaml", "include: [a.yaml]\nservices: {b: {image: x}}\n");
+    write(
+        d.path(),
+        "a.yaml",
+        "include: [b.yaml]\nservices: {a: {image: x}}\n",
+    );
+    write(
+        d.path(),
+        "b.yaml",
+        "include: [a.yaml]\nservices: {b: {image: x}}\n",
+    );
     let mut opts = LoadOptions::new(d.path().to_path_buf(), env(&[]));
     opts.files = vec![ConfigSource::file(d.path().join("a.yaml"))];
     let e = load(&opts).unwrap_err();
@@ -252,7 +290,10 @@ fn dependency_cycles_name_the_path() {
     );
     let e = load_in(d.path(), &[]).unwrap_err();
     assert!(e.message.contains("dependency cycle detected"), "{e}");
-    assert!(e.message.contains("a -> b -> a") || e.message.contains("b -> a -> b"), "{e}");
+    assert!(
+        e.message.contains("a -> b -> a") || e.message.contains("b -> a -> b"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -264,7 +305,10 @@ fn stdin_files_use_the_working_directory() {
     )];
     let p = load(&opts).unwrap();
     assert_eq!(p.name, "piped");
-    let vol = service(&p, "web").get("volumes").and_then(Value::as_seq).unwrap();
+    let vol = service(&p, "web")
+        .get("volumes")
+        .and_then(Value::as_seq)
+        .unwrap();
     assert_eq!(
         text(&vol[0], &["source"]),
         Some(d.path().join("data").to_str().unwrap())

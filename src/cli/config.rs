@@ -124,12 +124,15 @@ pub fn run(global: &GlobalOptions, args: &ConfigArgs) -> anyhow::Result<ExitCode
     } else if args.quiet {
         return Ok(ExitCode::SUCCESS);
     } else {
-        let tree = project_view::printable(&view.tree, opts.interpolate);
+        let mut tree = view.tree.clone();
+        berth_compose::canonical::omit_printer_defaults(&mut tree);
+        let tree = project_view::printable(&tree, opts.interpolate);
         text = match args.format {
             Format::Yaml => yaml::to_string(&tree),
             Format::Json => {
-                let mut s = serde_json::to_string_pretty(&berth_compose::model::value_to_json(&tree))
-                    .context("cannot render the project as JSON")?;
+                let mut s =
+                    serde_json::to_string_pretty(&berth_compose::model::value_to_json(&tree))
+                        .context("cannot render the project as JSON")?;
                 s.push('\n');
                 s
             }

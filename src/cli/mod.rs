@@ -23,7 +23,13 @@ pub struct Cli {
 #[derive(Debug, Args, Clone)]
 pub struct GlobalOptions {
     /// Compose configuration files (`-` reads standard input)
-    #[arg(short = 'f', long = "file", id = "global_file", global = true, value_name = "FILE")]
+    #[arg(
+        short = 'f',
+        long = "file",
+        id = "global_file",
+        global = true,
+        value_name = "FILE"
+    )]
     pub files: Vec<String>,
     /// Project name
     #[arg(short = 'p', long = "project-name", global = true, value_name = "NAME")]
@@ -32,10 +38,20 @@ pub struct GlobalOptions {
     #[arg(long, global = true, value_name = "DIR")]
     pub project_directory: Option<PathBuf>,
     /// Profiles to enable
-    #[arg(long = "profile", id = "global_profile", global = true, value_name = "PROFILE")]
+    #[arg(
+        long = "profile",
+        id = "global_profile",
+        global = true,
+        value_name = "PROFILE"
+    )]
     pub profiles: Vec<String>,
     /// Alternate environment files
-    #[arg(long = "env-file", id = "global_env_file", global = true, value_name = "FILE")]
+    #[arg(
+        long = "env-file",
+        id = "global_env_file",
+        global = true,
+        value_name = "FILE"
+    )]
     pub env_files: Vec<PathBuf>,
     /// Control when to print ANSI control characters
     #[arg(long, global = true, value_enum, default_value_t = Ansi::Auto)]
@@ -143,12 +159,21 @@ mod tests {
     #[test]
     fn global_flags_work_before_and_after_the_command() {
         let cli = Cli::try_parse_from([
-            "berth", "-f", "a.yaml", "-f", "b.yaml", "--profile", "x", "config", "--profiles",
+            "berth",
+            "-f",
+            "a.yaml",
+            "-f",
+            "b.yaml",
+            "--profile",
+            "x",
+            "config",
+            "--profiles",
         ])
         .unwrap();
         assert_eq!(cli.global.files, ["a.yaml", "b.yaml"]);
         assert_eq!(cli.global.profiles, ["x"]);
-        let cli = Cli::try_parse_from(["berth", "config", "-f", "c.yaml", "--profile", "y"]).unwrap();
+        let cli =
+            Cli::try_parse_from(["berth", "config", "-f", "c.yaml", "--profile", "y"]).unwrap();
         assert_eq!(cli.global.files, ["c.yaml"]);
         assert_eq!(cli.global.profiles, ["y"]);
     }
