@@ -85,7 +85,7 @@ pub fn run(global: &GlobalOptions, args: &ConfigArgs) -> anyhow::Result<ExitCode
     if args.variables {
         return variables(&opts, out);
     }
-    let loaded = berth_compose::load(&opts).context("invalid compose project")?;
+    let loaded = berth_compose::load(&opts)?;
     output::warnings(&loaded.warnings);
     output::warnings(&unsupported::warnings(&loaded.tree));
     let view = project_view::select(&loaded, &args.service_names)?;

@@ -228,10 +228,9 @@ pub fn load(opts: &LoadOptions) -> Result<LoadedProject> {
     let disabled = profiles::apply_profiles(&mut tree, &active_profiles, &opts.services)?;
     let disabled_services = disabled.as_map().cloned().unwrap_or_default();
     if opts.consistency {
-        consistency::check(&tree).map_err(|e| {
-            let loc = loader.positions.find(&Path::root().key("services"));
-            e.at(loc)
-        })?;
+        // Consistency errors name the service and the reference; they concern the project
+        // as a whole, so no single place in a file is given.
+        consistency::check(&tree)?;
         crate::graph::DependencyGraph::new(&tree)?;
     }
     let project = Project::from_tree_at(&tree, &loader.positions)?;
@@ -511,7 +510,7 @@ impl Loader<'_> {
     /// absolute paths against `dir`.
     fn finish_subtree(&mut self, tree: &mut Value, dir: &std::path::Path) -> Result<()> {
         merge::enforce_unicity(tree)?;
-        let warnings = canonical::canonicalize(tree)?;
+        let warnings = canonical::canonicalize_with_positions(tree, &self.positions)?;
         self.warnings.extend(warnings);
         if self.opts.resolve_paths {
             paths::resolve_paths(tree, dir, self.opts.home.as_deref())?;
