@@ -263,37 +263,8 @@ fn clean_volume_targets(service: &mut Map) {
     };
     for volume in volumes.iter_mut().filter_map(Value::as_map_mut) {
         if let Some(Value::String(target)) = volume.get_mut("target") {
-            *target = clean_path(target);
+            *target = crate::paths::clean(target);
         }
-    }
-}
-
-/// Lexical path cleaning with the rules of Go's `path.Clean`: repeated slashes, `.` and
-/// resolvable `..` elements are removed; an empty result is `.`.
-pub(crate) fn clean_path(path: &str) -> String {
-    if path.is_empty() {
-        return ".".to_string();
-    }
-    let rooted = path.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|last| *last != "..") {
-                    parts.pop();
-                } else if !rooted {
-                    parts.push("..");
-                }
-            }
-            _ => parts.push(part),
-        }
-    }
-    let joined = parts.join("/");
-    match (rooted, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".to_string(),
-        (false, false) => joined,
     }
 }
 
@@ -354,24 +325,5 @@ fn is_true(value: &Value) -> bool {
         Value::Int(i) => *i == 1,
         Value::String(s) => matches!(s.as_str(), "1" | "t" | "T" | "true" | "TRUE" | "True"),
         _ => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::clean_path;
-
-    #[test]
-    fn paths_are_cleaned_like_go() {
-        for (input, expected) in [
-            ("/data/", "/data"),
-            ("/a//b/./c/..", "/a/b"),
-            ("/..", "/"),
-            ("", "."),
-            ("a/../..", ".."),
-            ("./", "."),
-        ] {
-            assert_eq!(clean_path(input), expected, "{input}");
-        }
     }
 }

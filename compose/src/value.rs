@@ -85,6 +85,25 @@ impl Value {
         }
     }
 
+    /// The same tree with every mapping's keys in sorted order (sequences keep theirs), the
+    /// order Go prints maps in and the form in which trees compare as data.
+    pub fn with_sorted_keys(&self) -> Value {
+        match self {
+            Value::Map(m) => {
+                let mut entries: Vec<_> = m.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                Value::Map(
+                    entries
+                        .into_iter()
+                        .map(|(k, v)| (k.clone(), v.with_sorted_keys()))
+                        .collect(),
+                )
+            }
+            Value::Seq(s) => Value::Seq(s.iter().map(Value::with_sorted_keys).collect()),
+            other => other.clone(),
+        }
+    }
+
     /// A short name of the kind of value, for error messages.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -138,7 +138,7 @@ pub fn printable(tree: &Value, escape_dollars: bool) -> Value {
     let mut out = Map::new();
     for key in TOP_LEVEL_ORDER {
         if let Some(v) = top.get(key) {
-            out.insert(key.to_string(), sorted(v));
+            out.insert(key.to_string(), v.with_sorted_keys());
         }
     }
     let mut rest: Vec<_> = top
@@ -147,7 +147,7 @@ pub fn printable(tree: &Value, escape_dollars: bool) -> Value {
         .collect();
     rest.sort_by(|a, b| a.0.cmp(b.0));
     for (k, v) in rest {
-        out.insert(k.clone(), sorted(v));
+        out.insert(k.clone(), v.with_sorted_keys());
     }
     Value::Map(out)
 }
@@ -157,23 +157,6 @@ fn escaped(v: &Value) -> Value {
         Value::String(s) => Value::String(s.replace('$', "$$")),
         Value::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), escaped(v))).collect()),
         Value::Seq(s) => Value::Seq(s.iter().map(escaped).collect()),
-        other => other.clone(),
-    }
-}
-
-fn sorted(v: &Value) -> Value {
-    match v {
-        Value::Map(m) => {
-            let mut entries: Vec<_> = m.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            Value::Map(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| (k.clone(), sorted(v)))
-                    .collect(),
-            )
-        }
-        Value::Seq(s) => Value::Seq(s.iter().map(sorted).collect()),
         other => other.clone(),
     }
 }

@@ -28,20 +28,7 @@ pub fn read_yaml(path: &Path) -> Value {
 /// The tree with every mapping sorted by key, so that trees compare as data (key order
 /// ignored, sequence order kept).
 pub fn canonical_order(v: &Value) -> Value {
-    match v {
-        Value::Map(m) => {
-            let mut entries: Vec<_> = m.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            Value::Map(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| (k.clone(), canonical_order(v)))
-                    .collect(),
-            )
-        }
-        Value::Seq(s) => Value::Seq(s.iter().map(canonical_order).collect()),
-        other => other.clone(),
-    }
+    v.with_sorted_keys()
 }
 
 /// Asserts two trees are equal as data, printing both as YAML when they are not.

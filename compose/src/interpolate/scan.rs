@@ -213,6 +213,73 @@ pub(crate) fn first_brace_close(s: &str) -> Option<usize> {
     None
 }
 
+/// Walks the expressions of a text in order, the way substitution reads them: a `$` that
+/// starts no expression is literal, and the rest of a braced match after its first balanced
+/// `}` is read again on its own, within the segment it came from (innermost last).
+pub(crate) struct Expressions<'t> {
+    text: &'t str,
+    segments: Vec<Range<usize>>,
+    from: usize,
+    /// The end of the current line, found once per line rather than once per expression.
+    eol: Option<usize>,
+}
+
+impl<'t> Expressions<'t> {
+    /// Starts at the beginning of `text`.
+    pub(crate) fn new(text: &'t str) -> Self {
+        Expressions {
+            text,
+            segments: Vec::new(),
+            from: 0,
+            eol: None,
+        }
+    }
+
+    /// The next expression: where its `$` is, and the match. Afterwards the walk goes on
+    /// after the match unless [`Expressions::resume`] says otherwise.
+    pub(crate) fn next_match(&mut self) -> Option<(usize, Match)> {
+        loop {
+            let offset = self.text.get(self.from..)?.find('$')?;
+            let at = self.from + offset;
+            while self.segments.last().is_some_and(|s| s.end <= at) {
+                self.segments.pop();
+            }
+            let line_stop = match self.eol {
+                Some(e) if e > at => e,
+                _ => *self.eol.insert(line_end(self.text.as_bytes(), at)),
+            };
+            // A match cannot reach past the end of the rest it was found in.
+            let limit = self
+                .segments
+                .last()
+                .map_or(line_stop, |s| s.end.min(line_stop));
+            match match_in_line(self.text, at, limit) {
+                Some(found) => {
+                    self.from = found.end;
+                    return Some((at, found));
+                }
+                None => self.from = at + 1,
+            }
+        }
+    }
+
+    /// The innermost segment being read on its own (the whole text at the top level).
+    pub(crate) fn current_segment(&self) -> &'t str {
+        self.segments
+            .last()
+            .and_then(|s| self.text.get(s.clone()))
+            .unwrap_or(self.text)
+    }
+
+    /// Reads `rest` (the text after a match's first balanced `}`) next, on its own.
+    pub(crate) fn resume(&mut self, rest: Range<usize>) {
+        if rest.start < rest.end {
+            self.from = rest.start;
+            self.segments.push(rest);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,8 +7,7 @@
 //! them. Unlike older compose-go releases, defaults, alternatives and error texts are only
 //! evaluated when they are used, so an unused branch reports nothing.
 
-use super::scan::{Expr, Match, Operator, first_brace_close, line_end, match_in_line};
-use std::ops::Range;
+use super::scan::{Expr, Expressions, Match, Operator, first_brace_close, match_in_line};
 
 /// The result of substituting one template.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -98,39 +97,14 @@ impl Engine<'_> {
 
     fn scan(&mut self, text: &str) -> Result<String, TemplateError> {
         let mut out = String::with_capacity(text.len());
-        let mut segments: Vec<Range<usize>> = Vec::new();
         let mut literal_start = 0;
-        let mut from = 0;
-        // The end of the current line, found once per line rather than once per expression.
-        let mut eol = None;
-        while let Some(offset) = text.get(from..).and_then(|rest| rest.find('$')) {
-            let at = from + offset;
-            while segments.last().is_some_and(|s| s.end <= at) {
-                segments.pop();
-            }
-            let line_stop = match eol {
-                Some(e) if e > at => e,
-                _ => *eol.insert(line_end(text.as_bytes(), at)),
-            };
-            // A match cannot reach past the end of the rest it was found in.
-            let limit = segments.last().map_or(line_stop, |s| s.end.min(line_stop));
-            let Some(found) = match_in_line(text, at, limit) else {
-                // A `$` that starts no expression is a literal character.
-                from = at + 1;
-                continue;
-            };
+        let mut walk = Expressions::new(text);
+        while let Some((at, found)) = walk.next_match() {
             out.push_str(text.get(literal_start..at).unwrap_or_default());
             let matched = text.get(at..found.end).unwrap_or_default();
-            let template = segments
-                .last()
-                .and_then(|s| text.get(s.clone()))
-                .unwrap_or(text);
-            let rest_len = self.replace(template, matched, &mut out)?;
-            from = found.end - rest_len;
-            literal_start = from;
-            if rest_len > 0 {
-                segments.push(from..found.end);
-            }
+            let rest_len = self.replace(walk.current_segment(), matched, &mut out)?;
+            literal_start = found.end - rest_len;
+            walk.resume(literal_start..found.end);
         }
         out.push_str(text.get(literal_start..).unwrap_or_default());
         Ok(out)

@@ -1,10 +1,9 @@
 //! The variables a compose tree refers to, for `berth config --variables` (compose-go's
 //! `template.ExtractVariables`).
 
-use super::scan::{Expr, first_brace_close, line_end, match_in_line};
+use super::scan::{Expr, Expressions, first_brace_close};
 use crate::value::Value;
 use indexmap::IndexMap;
-use std::ops::Range;
 
 /// A variable referenced by `${...}` somewhere in a tree.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -75,24 +74,8 @@ fn from_text(text: &str, depth: usize) -> Vec<Variable> {
     }
     // As in substitution, a braced match is cut at its first balanced brace and the rest is
     // read on its own: scanned here in place, within `segments` (innermost last).
-    let mut segments: Vec<Range<usize>> = Vec::new();
-    let mut from = 0;
-    let mut eol = None;
-    while let Some(offset) = text.get(from..).and_then(|rest| rest.find('$')) {
-        let at = from + offset;
-        while segments.last().is_some_and(|s| s.end <= at) {
-            segments.pop();
-        }
-        let line_stop = match eol {
-            Some(e) if e > at => e,
-            _ => *eol.insert(line_end(text.as_bytes(), at)),
-        };
-        let limit = segments.last().map_or(line_stop, |s| s.end.min(line_stop));
-        let Some(found) = match_in_line(text, at, limit) else {
-            from = at + 1;
-            continue;
-        };
-        from = found.end;
+    let mut walk = Expressions::new(text);
+    while let Some((at, found)) = walk.next_match() {
         let matched = text.get(at..found.end).unwrap_or_default();
         let body = match found.expr {
             Expr::Escaped => continue,
@@ -100,11 +83,7 @@ fn from_text(text: &str, depth: usize) -> Vec<Variable> {
             Expr::Braced { .. } | Expr::Mapping | Expr::Invalid => match first_brace_close(matched)
             {
                 Some(close) if close > 0 => {
-                    let rest_start = at + close + 1;
-                    if rest_start < found.end {
-                        segments.push(rest_start..found.end);
-                        from = rest_start;
-                    }
+                    walk.resume(at + close + 1..found.end);
                     matched.get(2..close).unwrap_or_default()
                 }
                 _ => match found.expr {
