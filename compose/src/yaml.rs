@@ -15,7 +15,7 @@ use std::sync::Arc;
 /// How deep mappings and sequences may nest; deeper input is refused rather than recursed into.
 const MAX_DEPTH: usize = 200;
 /// How many nodes aliases may copy in one document before it counts as an alias bomb.
-const MAX_ALIAS_NODES: usize = 1_000_000;
+const MAX_ALIAS_NODES: usize = 100_000;
 
 /// A tag that changes how a node merges with the same node of an earlier file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
