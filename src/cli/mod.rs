@@ -1,8 +1,8 @@
 //! Command-line parsing and dispatch: one file per command. The CLI parses and prints; the
 //! engine decides.
 
-mod config;
-mod output;
+pub mod config;
+pub mod output;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};

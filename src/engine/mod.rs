@@ -1,4 +1,9 @@
-//! The engine: turns a loaded project into what commands act on and print.
+//! The engine: observe state, reconcile it with the project into a plan, execute the plan.
 
+pub mod desired;
+pub mod labels;
+pub mod observed;
+pub mod plan;
 pub mod project_view;
+pub mod reconcile;
 pub mod unsupported;

@@ -1,0 +1,208 @@
+//! What a loaded project asks for, reduced to what reconciling needs: per service its hash,
+//! replicas, image and references, in dependency order.
+
+use anyhow::Context;
+use berth_compose::graph::DependencyGraph;
+use berth_compose::model::DependencyCondition;
+use berth_compose::{LoadedProject, Value, hash};
+
+/// How a service's image is obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullPolicy {
+    /// Pull every time.
+    Always,
+    /// Pull when the image is not in the store (the default).
+    Missing,
+    /// Never pull; a missing image is an error.
+    Never,
+    /// Build every time (services with `build`).
+    Build,
+}
+
+impl PullPolicy {
+    /// Reads `pull_policy` (and the `--pull` flag), with Compose's spellings. Scheduled
+    /// policies (`daily`, `weekly`, `every_<duration>`) count as `missing` here: whether the
+    /// interval has passed is decided against the image's pull time by the image store.
+    pub fn parse(text: &str) -> anyhow::Result<PullPolicy> {
+        Ok(match text {
+            "always" => PullPolicy::Always,
+            "missing" | "if_not_present" => PullPolicy::Missing,
+            "never" => PullPolicy::Never,
+            "build" => PullPolicy::Build,
+            t if t == "daily" || t == "weekly" || t.starts_with("every_") => PullPolicy::Missing,
+            other => anyhow::bail!(
+                "invalid pull policy {other:?}: expected always, missing, never, build, daily, weekly or every_<duration>"
+            ),
+        })
+    }
+}
+
+/// One `depends_on` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    /// The service depended on.
+    pub service: String,
+    /// What it must reach first.
+    pub condition: DependencyCondition,
+    /// Restart (recreate) the dependent when the dependency is recreated.
+    pub restart: bool,
+    /// Whether a missing dependency is an error.
+    pub required: bool,
+}
+
+/// One service as the reconciler sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredService {
+    /// Its name.
+    pub name: String,
+    /// Its config hash (label `com.docker.compose.config-hash`).
+    pub hash: String,
+    /// How many containers it should have.
+    pub replicas: usize,
+    /// The image it runs (for a build-only service, `<project>-<service>`).
+    pub image: String,
+    /// Whether it has a `build` section.
+    pub build: bool,
+    /// Its pull policy.
+    pub pull_policy: PullPolicy,
+    /// `container_name`, when set.
+    pub container_name: Option<String>,
+    /// Its dependencies.
+    pub depends_on: Vec<Dependency>,
+    /// Keys of the networks it joins.
+    pub networks: Vec<String>,
+    /// Keys of the named volumes it mounts.
+    pub volumes: Vec<String>,
+}
+
+/// A network or volume of the project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredResource {
+    /// Its key in the compose file.
+    pub key: String,
+    /// Its actual name.
+    pub name: String,
+    /// Whether it must already exist (and is never created or removed).
+    pub external: bool,
+}
+
+/// The project as the reconciler sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredProject {
+    /// The project name.
+    pub name: String,
+    /// Enabled services, dependencies first.
+    pub services: Vec<DesiredService>,
+    /// Names of services that profiles disable (their containers are not orphans).
+    pub disabled_services: Vec<String>,
+    /// Networks.
+    pub networks: Vec<DesiredResource>,
+    /// Named volumes.
+    pub volumes: Vec<DesiredResource>,
+}
+
+impl DesiredProject {
+    /// Reduces a loaded project.
+    pub fn from_loaded(loaded: &LoadedProject) -> anyhow::Result<DesiredProject> {
+        let graph = DependencyGraph::new(&loaded.tree)?;
+        let mut services = Vec::new();
+        for name in graph.start_order() {
+            let (Some(svc), Some(tree)) = (
+                loaded.project.service(&name),
+                loaded.tree.get("services").and_then(|s| s.get(&name)),
+            ) else {
+                continue;
+            };
+            let image = svc
+                .image()
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("{}-{name}", loaded.name));
+            let build = svc.build.is_some();
+            let pull_policy = match svc.pull_policy.as_deref() {
+                Some(p) => PullPolicy::parse(p).with_context(|| format!("service {name:?}"))?,
+                None if build && svc.image().is_none() => PullPolicy::Build,
+                None => PullPolicy::Missing,
+            };
+            let depends_on = svc
+                .depends_on
+                .iter()
+                .map(|(dep, d)| Dependency {
+                    service: dep.clone(),
+                    condition: d.condition,
+                    restart: d.restart.unwrap_or(false),
+                    required: d.required,
+                })
+                .collect();
+            services.push(DesiredService {
+                name: name.clone(),
+                hash: hash::service_hash(tree),
+                replicas: svc.replicas(),
+                image,
+                build,
+                pull_policy,
+                container_name: svc.container_name.clone(),
+                depends_on,
+                networks: svc
+                    .networks_ordered()
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect(),
+                volumes: named_volumes(tree),
+            });
+        }
+        Ok(DesiredProject {
+            name: loaded.name.clone(),
+            services,
+            disabled_services: loaded.disabled_services.keys().cloned().collect(),
+            networks: resources(&loaded.tree, "networks"),
+            volumes: resources(&loaded.tree, "volumes"),
+        })
+    }
+
+    /// The service named `name`.
+    pub fn service(&self, name: &str) -> Option<&DesiredService> {
+        self.services.iter().find(|s| s.name == name)
+    }
+}
+
+/// Keys of the named volumes a service mounts (`type: volume` with a source).
+fn named_volumes(service: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for v in service
+        .get("volumes")
+        .and_then(Value::as_seq)
+        .into_iter()
+        .flatten()
+    {
+        if v.get("type").and_then(Value::as_str) == Some("volume")
+            && let Some(source) = v.get("source").and_then(Value::as_str)
+            && !out.iter().any(|s| s == source)
+        {
+            out.push(source.to_string());
+        }
+    }
+    out
+}
+
+fn resources(tree: &Value, section: &str) -> Vec<DesiredResource> {
+    let mut out = Vec::new();
+    for (key, def) in tree
+        .get(section)
+        .and_then(Value::as_map)
+        .into_iter()
+        .flatten()
+    {
+        let external = def.get("external") == Some(&Value::Bool(true));
+        let name = def
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| key.clone());
+        out.push(DesiredResource {
+            key: key.clone(),
+            name,
+            external,
+        });
+    }
+    out
+}

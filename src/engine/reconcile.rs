@@ -1,0 +1,619 @@
+//! Reconcile: a pure function from the desired project and the observed state to a plan,
+//! converging the way Docker Compose does. A second `up` with nothing changed plans nothing.
+
+use super::desired::{DesiredProject, DesiredService, PullPolicy};
+use super::observed::{Observed, ObservedContainer};
+use super::plan::{Operation, Plan, StepId};
+use anyhow::bail;
+use berth_compose::model::DependencyCondition;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// When existing containers are replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Recreate {
+    /// When their configuration changed (the default).
+    #[default]
+    Diverged,
+    /// Always (`--force-recreate`).
+    Force,
+    /// Never (`--no-recreate`).
+    Never,
+}
+
+/// The flags of `up` that shape the plan.
+#[derive(Debug, Clone, Default)]
+pub struct UpOptions {
+    /// Services named on the command line (none: all).
+    pub services: Vec<String>,
+    /// `--no-deps`: leave the named services' dependencies alone.
+    pub no_deps: bool,
+    /// Recreation policy.
+    pub recreate: Recreate,
+    /// `--no-start`: create without starting.
+    pub no_start: bool,
+    /// `--pull`: overrides every service's pull policy.
+    pub pull: Option<PullPolicy>,
+    /// `--remove-orphans`.
+    pub remove_orphans: bool,
+    /// `--scale service=N`.
+    pub scale: BTreeMap<String, usize>,
+}
+
+/// The flags of `down` that shape the plan.
+#[derive(Debug, Clone, Default)]
+pub struct DownOptions {
+    /// `-v`: remove named and anonymous volumes too.
+    pub volumes: bool,
+    /// `--remove-orphans` (without a compose file every project container goes anyway).
+    pub remove_orphans: bool,
+}
+
+/// The container name of replica `number` of `service`.
+pub fn container_name(project: &str, service: &DesiredService, number: u32) -> String {
+    match &service.container_name {
+        Some(n) => n.clone(),
+        None => format!("{project}-{}-{number}", service.name),
+    }
+}
+
+/// The services `up` acts on: the named ones and, unless `no_deps`, what they depend on.
+fn selected(desired: &DesiredProject, opts: &UpOptions) -> anyhow::Result<BTreeSet<String>> {
+    if opts.services.is_empty() {
+        return Ok(desired.services.iter().map(|s| s.name.clone()).collect());
+    }
+    let mut out = BTreeSet::new();
+    let mut todo: Vec<String> = opts.services.clone();
+    while let Some(name) = todo.pop() {
+        let Some(svc) = desired.service(&name) else {
+            bail!("no such service: {name}");
+        };
+        if out.insert(name.clone()) && !opts.no_deps {
+            todo.extend(
+                svc.depends_on
+                    .iter()
+                    .filter(|d| desired.service(&d.service).is_some())
+                    .map(|d| d.service.clone()),
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Plans `up`.
+pub fn plan_up(
+    desired: &DesiredProject,
+    observed: &Observed,
+    opts: &UpOptions,
+) -> anyhow::Result<Plan> {
+    let project = desired.name.as_str();
+    let chosen = selected(desired, opts)?;
+    let services: Vec<&DesiredService> = desired
+        .services
+        .iter()
+        .filter(|s| chosen.contains(&s.name))
+        .collect();
+    check_container_names(desired, observed, &services, opts)?;
+    let mut plan = Plan::default();
+
+    let mut network_steps: BTreeMap<&str, StepId> = BTreeMap::new();
+    for net in &desired.networks {
+        if !services.iter().any(|s| s.networks.contains(&net.key)) {
+            continue;
+        }
+        if observed.network(&net.name).is_some() {
+            continue;
+        }
+        if net.external {
+            bail!(
+                "network {} declared as external, but could not be found",
+                net.name
+            );
+        }
+        let id = plan.add(
+            Operation::CreateNetwork {
+                name: net.name.clone(),
+            },
+            [],
+        );
+        network_steps.insert(&net.key, id);
+    }
+    let mut volume_steps: BTreeMap<&str, StepId> = BTreeMap::new();
+    for vol in &desired.volumes {
+        if !services.iter().any(|s| s.volumes.contains(&vol.key)) {
+            continue;
+        }
+        if observed.volume(&vol.name).is_some() {
+            continue;
+        }
+        if vol.external {
+            bail!("external volume \"{}\" not found", vol.name);
+        }
+        let id = plan.add(
+            Operation::CreateVolume {
+                name: vol.name.clone(),
+            },
+            [],
+        );
+        volume_steps.insert(&vol.key, id);
+    }
+    let image_steps = plan_images(&mut plan, &services, observed, opts)?;
+
+    // Per service: the steps after which its containers are up, and whether it was recreated.
+    let mut ready: BTreeMap<&str, Vec<StepId>> = BTreeMap::new();
+    let mut waits: BTreeMap<(String, DependencyCondition), StepId> = BTreeMap::new();
+    let mut recreated: BTreeSet<&str> = BTreeSet::new();
+    for svc in &services {
+        let mut prereq = Prerequisites::default();
+        prereq.steps.extend(
+            svc.networks
+                .iter()
+                .filter_map(|n| network_steps.get(n.as_str())),
+        );
+        prereq.steps.extend(
+            svc.volumes
+                .iter()
+                .filter_map(|v| volume_steps.get(v.as_str())),
+        );
+        prereq.steps.extend(image_steps.get(&svc.name));
+        let mut cascade = false;
+        for dep in &svc.depends_on {
+            if desired.service(&dep.service).is_none() {
+                // An optional dependency that is not part of the project.
+                continue;
+            }
+            if opts.no_deps && !chosen.contains(&dep.service) {
+                // `--no-deps`: dependencies are left as they are, and not waited for.
+                continue;
+            }
+            let dep_ready = ready.get(dep.service.as_str()).cloned().unwrap_or_default();
+            match dep.condition {
+                DependencyCondition::ServiceStarted => prereq.steps.extend(dep_ready),
+                condition => prereq
+                    .waits
+                    .push((dep.service.clone(), condition, dep_ready)),
+            }
+            if dep.restart && recreated.contains(dep.service.as_str()) {
+                cascade = true;
+            }
+        }
+        let mut before = |plan: &mut Plan| prereq.resolve(plan, &mut waits);
+        let (steps, was_recreated) = plan_service(
+            &mut plan,
+            project,
+            svc,
+            observed,
+            opts,
+            &mut before,
+            cascade,
+        );
+        if was_recreated {
+            recreated.insert(&svc.name);
+        }
+        ready.insert(&svc.name, steps);
+    }
+
+    plan_orphans(&mut plan, desired, observed, opts);
+    Ok(plan)
+}
+
+/// What a service's new or started containers wait for. Waits for dependency conditions
+/// enter the plan only when the service has something to start, and once per dependency and
+/// condition.
+#[derive(Default)]
+struct Prerequisites {
+    steps: Vec<StepId>,
+    waits: Vec<(String, DependencyCondition, Vec<StepId>)>,
+}
+
+impl Prerequisites {
+    fn resolve(
+        &self,
+        plan: &mut Plan,
+        added: &mut BTreeMap<(String, DependencyCondition), StepId>,
+    ) -> Vec<StepId> {
+        let mut out = self.steps.clone();
+        for (service, condition, after) in &self.waits {
+            let id = *added
+                .entry((service.clone(), *condition))
+                .or_insert_with(|| {
+                    plan.add(
+                        Operation::WaitService {
+                            service: service.clone(),
+                            condition: *condition,
+                        },
+                        after.iter().copied(),
+                    )
+                });
+            out.push(id);
+        }
+        out
+    }
+}
+
+/// Pulls and builds, one step per image.
+fn plan_images(
+    plan: &mut Plan,
+    services: &[&DesiredService],
+    observed: &Observed,
+    opts: &UpOptions,
+) -> anyhow::Result<BTreeMap<String, StepId>> {
+    let mut pulls: Vec<(String, Vec<String>)> = Vec::new();
+    let mut builds: Vec<(String, String)> = Vec::new();
+    for svc in services {
+        let present = image_present(observed, &svc.image);
+        let policy = opts.pull.unwrap_or(svc.pull_policy);
+        let build = svc.build && (policy == PullPolicy::Build || !present);
+        let pull = !build
+            && match policy {
+                PullPolicy::Always => true,
+                PullPolicy::Missing | PullPolicy::Build => !present,
+                PullPolicy::Never => {
+                    if !present {
+                        bail!(
+                            "service {:?}: image {} is not present and pull_policy is never",
+                            svc.name,
+                            svc.image
+                        );
+                    }
+                    false
+                }
+            };
+        if build {
+            builds.push((svc.image.clone(), svc.name.clone()));
+        } else if pull {
+            match pulls.iter_mut().find(|(i, _)| *i == svc.image) {
+                Some((_, users)) => users.push(svc.name.clone()),
+                None => pulls.push((svc.image.clone(), vec![svc.name.clone()])),
+            }
+        }
+    }
+    let mut steps = BTreeMap::new();
+    for (image, users) in pulls {
+        let id = plan.add(
+            Operation::PullImage {
+                image,
+                services: users.clone(),
+            },
+            [],
+        );
+        for u in users {
+            steps.insert(u, id);
+        }
+    }
+    for (image, service) in builds {
+        let id = plan.add(
+            Operation::BuildImage {
+                image,
+                service: service.clone(),
+            },
+            [],
+        );
+        steps.insert(service, id);
+    }
+    Ok(steps)
+}
+
+/// Whether the store has `image`, as written or with the implied `:latest`.
+fn image_present(observed: &Observed, image: &str) -> bool {
+    if observed.image(image).is_some() {
+        return true;
+    }
+    let last = image.rsplit('/').next().unwrap_or(image);
+    !last.contains(':')
+        && !image.contains('@')
+        && observed.image(&format!("{image}:latest")).is_some()
+}
+
+/// The containers of one service; returns the steps after which they are up and whether
+/// any was recreated.
+fn plan_service(
+    plan: &mut Plan,
+    project: &str,
+    svc: &DesiredService,
+    observed: &Observed,
+    opts: &UpOptions,
+    before: &mut dyn FnMut(&mut Plan) -> Vec<StepId>,
+    dependency_recreated: bool,
+) -> (Vec<StepId>, bool) {
+    let expected = opts.scale.get(&svc.name).copied().unwrap_or(svc.replicas);
+    let existing = observed.service_containers(project, &svc.name);
+    let must_recreate = |c: &ObservedContainer| match opts.recreate {
+        Recreate::Force => true,
+        Recreate::Never => false,
+        Recreate::Diverged => dependency_recreated || c.config_hash() != Some(svc.hash.as_str()),
+    };
+
+    // Scaling down removes outdated containers first, then the highest numbers.
+    let mut ranked: Vec<&ObservedContainer> = existing.clone();
+    ranked.sort_by_key(|c| (!must_recreate(c), std::cmp::Reverse(c.number())));
+    let excess = existing.len().saturating_sub(expected);
+    let (removed, kept) = ranked.split_at(excess);
+    for c in removed {
+        let mut after = Vec::new();
+        if c.state.is_up() {
+            after.push(plan.add(
+                Operation::StopContainer {
+                    service: svc.name.clone(),
+                    name: c.name.clone(),
+                    id: c.id.clone(),
+                },
+                [],
+            ));
+        }
+        plan.add(
+            Operation::RemoveContainer {
+                service: svc.name.clone(),
+                name: c.name.clone(),
+                id: c.id.clone(),
+            },
+            after,
+        );
+    }
+
+    let mut kept: Vec<&ObservedContainer> = kept.to_vec();
+    kept.sort_by_key(|c| c.number());
+    let mut up_steps = Vec::new();
+    let mut recreated = false;
+    for c in &kept {
+        let number = c.number();
+        if must_recreate(c) {
+            recreated = true;
+            let after = before(plan);
+            let id = plan.add(
+                Operation::RecreateContainer {
+                    service: svc.name.clone(),
+                    number,
+                    name: container_name(project, svc, number),
+                    old_id: c.id.clone(),
+                },
+                after,
+            );
+            up_steps.push(start_unless(
+                plan,
+                opts,
+                svc,
+                container_name(project, svc, number),
+                id,
+            ));
+        } else if !c.state.is_up() && !opts.no_start {
+            let after = before(plan);
+            up_steps.push(plan.add(
+                Operation::StartContainer {
+                    service: svc.name.clone(),
+                    name: c.name.clone(),
+                },
+                after,
+            ));
+        }
+    }
+
+    // Scaling up reuses the lowest free numbers, so numbers stay stable across scale changes.
+    let used: BTreeSet<u32> = kept.iter().map(|c| c.number()).collect();
+    let mut number = 0u32;
+    for _ in kept.len()..expected {
+        number += 1;
+        while used.contains(&number) {
+            number += 1;
+        }
+        let name = container_name(project, svc, number);
+        let after = before(plan);
+        let id = plan.add(
+            Operation::CreateContainer {
+                service: svc.name.clone(),
+                number,
+                name: name.clone(),
+            },
+            after,
+        );
+        up_steps.push(start_unless(plan, opts, svc, name, id));
+    }
+    (up_steps, recreated)
+}
+
+/// Adds a start after `created` unless `--no-start`; returns the step the service waits on.
+fn start_unless(
+    plan: &mut Plan,
+    opts: &UpOptions,
+    svc: &DesiredService,
+    name: String,
+    created: StepId,
+) -> StepId {
+    if opts.no_start {
+        return created;
+    }
+    plan.add(
+        Operation::StartContainer {
+            service: svc.name.clone(),
+            name,
+        },
+        [created],
+    )
+}
+
+/// Two containers may not share a name: within the plan, or with a container of another
+/// project or service.
+fn check_container_names(
+    desired: &DesiredProject,
+    observed: &Observed,
+    services: &[&DesiredService],
+    opts: &UpOptions,
+) -> anyhow::Result<()> {
+    let mut taken: BTreeMap<String, &str> = BTreeMap::new();
+    for svc in services {
+        let replicas = opts.scale.get(&svc.name).copied().unwrap_or(svc.replicas);
+        if svc.container_name.is_some() && replicas > 1 {
+            bail!(
+                "service {:?}: container_name {:?} is set, so it cannot have {replicas} replicas: container names must be unique",
+                svc.name,
+                svc.container_name.as_deref().unwrap_or_default()
+            );
+        }
+        let Some(name) = &svc.container_name else {
+            continue;
+        };
+        if let Some(other) = taken.insert(name.clone(), &svc.name) {
+            bail!(
+                "container name {name:?} is already in use by service {other:?}: services {other:?} and {:?} set the same container_name",
+                svc.name
+            );
+        }
+        if let Some(c) = observed.containers.iter().find(|c| &c.name == name)
+            && (c.project() != Some(desired.name.as_str())
+                || c.service() != Some(svc.name.as_str()))
+        {
+            bail!(
+                "container name {name:?} is already in use by container {}; remove or rename that container to reuse the name",
+                short(&c.id)
+            );
+        }
+    }
+    Ok(())
+}
+
+fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
+
+/// Containers of services the project no longer has.
+fn plan_orphans(plan: &mut Plan, desired: &DesiredProject, observed: &Observed, opts: &UpOptions) {
+    let known: BTreeSet<&str> = desired
+        .services
+        .iter()
+        .map(|s| s.name.as_str())
+        .chain(desired.disabled_services.iter().map(String::as_str))
+        .collect();
+    let orphans: Vec<&ObservedContainer> = observed
+        .containers
+        .iter()
+        .filter(|c| c.project() == Some(desired.name.as_str()) && !c.is_oneoff())
+        .filter(|c| c.service().is_none_or(|s| !known.contains(s)))
+        .collect();
+    if orphans.is_empty() {
+        return;
+    }
+    if opts.remove_orphans {
+        for c in orphans {
+            stop_and_remove(plan, c, []);
+        }
+    } else {
+        let names: Vec<&str> = orphans.iter().map(|c| c.name.as_str()).collect();
+        plan.warnings.push(format!(
+            "Found orphan containers ([{}]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.",
+            names.join(" ")
+        ));
+    }
+}
+
+/// A stop (when up) and a remove of `c`; returns the remove step.
+fn stop_and_remove(
+    plan: &mut Plan,
+    c: &ObservedContainer,
+    after: impl IntoIterator<Item = StepId>,
+) -> StepId {
+    let service = c.service().unwrap_or_default().to_string();
+    let mut before: Vec<StepId> = after.into_iter().collect();
+    if c.state.is_up() {
+        before.push(plan.add(
+            Operation::StopContainer {
+                service: service.clone(),
+                name: c.name.clone(),
+                id: c.id.clone(),
+            },
+            before.clone(),
+        ));
+    }
+    plan.add(
+        Operation::RemoveContainer {
+            service,
+            name: c.name.clone(),
+            id: c.id.clone(),
+        },
+        before,
+    )
+}
+
+/// Plans `down`: every container of the project (dependents before their dependencies when
+/// the project is known), then its networks, then with `-v` its volumes. External networks
+/// and volumes are never removed. Works from the observed state alone when `desired` is
+/// `None` (no compose file).
+pub fn plan_down(
+    project: &str,
+    desired: Option<&DesiredProject>,
+    observed: &Observed,
+    opts: &DownOptions,
+) -> Plan {
+    let mut plan = Plan::default();
+    let containers: Vec<&ObservedContainer> = observed
+        .containers
+        .iter()
+        .filter(|c| c.project() == Some(project))
+        .collect();
+    // Services in stop order: reverse of start order; unknown services (orphans) first.
+    let order: Vec<&str> = desired
+        .map(|d| d.services.iter().rev().map(|s| s.name.as_str()).collect())
+        .unwrap_or_default();
+    let rank = |c: &ObservedContainer| {
+        c.service()
+            .and_then(|s| order.iter().position(|o| *o == s))
+            .map_or(0, |p| p + 1)
+    };
+    let known = |c: &ObservedContainer| desired.is_none() || rank(c) > 0;
+    let mut sorted: Vec<&ObservedContainer> = containers
+        .into_iter()
+        .filter(|c| known(c) || opts.remove_orphans || c.is_oneoff())
+        .collect();
+    sorted.sort_by_key(|c| (rank(c), c.name.clone()));
+
+    // A service's containers stop only after every container of its dependents is removed.
+    let mut removed_by_service: BTreeMap<String, Vec<StepId>> = BTreeMap::new();
+    let mut all_removed = Vec::new();
+    for c in sorted {
+        let svc = c.service().unwrap_or_default();
+        let dependents: Vec<StepId> = desired
+            .map(|d| {
+                d.services
+                    .iter()
+                    .filter(|s| s.depends_on.iter().any(|dep| dep.service == svc))
+                    .flat_map(|s| removed_by_service.get(&s.name).cloned().unwrap_or_default())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let id = stop_and_remove(&mut plan, c, dependents);
+        removed_by_service
+            .entry(svc.to_string())
+            .or_default()
+            .push(id);
+        all_removed.push(id);
+    }
+
+    for net in &observed.networks {
+        if net.project() == Some(project) && !is_external(desired, &net.name, true) {
+            plan.add(
+                Operation::RemoveNetwork {
+                    name: net.name.clone(),
+                },
+                all_removed.clone(),
+            );
+        }
+    }
+    if opts.volumes {
+        for vol in &observed.volumes {
+            if vol.project() == Some(project) && !is_external(desired, &vol.name, false) {
+                plan.add(
+                    Operation::RemoveVolume {
+                        name: vol.name.clone(),
+                    },
+                    all_removed.clone(),
+                );
+            }
+        }
+    }
+    plan
+}
+
+fn is_external(desired: Option<&DesiredProject>, name: &str, network: bool) -> bool {
+    desired.is_some_and(|d| {
+        let list = if network { &d.networks } else { &d.volumes };
+        list.iter().any(|r| r.name == name && r.external)
+    })
+}

@@ -1,0 +1,279 @@
+//! Golden plans: reconcile is a pure function from a project and observed state to a plan,
+//! and its text form is compared with the files in tests/snapshots/.
+
+use berth::engine::desired::DesiredProject;
+use berth::engine::labels;
+use berth::engine::observed::{
+    ContainerState, Observed, ObservedContainer, ObservedImage, ObservedResource,
+};
+use berth::engine::reconcile::{DownOptions, Recreate, UpOptions, plan_down, plan_up};
+use berth_compose::loader::ConfigSource;
+use berth_compose::{LoadOptions, load};
+use std::collections::BTreeMap;
+
+const STACK: &str = r#"
+name: shop
+services:
+  web:
+    image: nginx:1.27
+    depends_on:
+      api: {condition: service_started}
+    ports: ["8080:80"]
+  api:
+    image: shop/api:1
+    depends_on:
+      db: {condition: service_healthy, restart: true}
+      migrate: {condition: service_completed_successfully}
+    deploy: {replicas: 2}
+  migrate:
+    image: shop/api:1
+    command: ["migrate"]
+    depends_on: [db]
+  db:
+    image: postgres:16
+    volumes: [data:/var/lib/postgresql/data]
+    healthcheck: {test: pg_isready}
+  debug:
+    image: busybox
+    profiles: [debug]
+volumes:
+  data: {}
+"#;
+
+fn desired(text: &str) -> DesiredProject {
+    let dir = std::env::temp_dir();
+    let mut opts = LoadOptions::new(dir, Default::default());
+    opts.files = vec![ConfigSource::stdin(text.to_string())];
+    let loaded = load(&opts).unwrap_or_else(|e| panic!("{e}"));
+    DesiredProject::from_loaded(&loaded).unwrap()
+}
+
+fn container(
+    d: &DesiredProject,
+    service: &str,
+    number: u32,
+    state: ContainerState,
+) -> ObservedContainer {
+    let svc = d.service(service);
+    let mut l = BTreeMap::new();
+    l.insert(labels::PROJECT.to_string(), d.name.clone());
+    l.insert(labels::SERVICE.to_string(), service.to_string());
+    l.insert(labels::CONTAINER_NUMBER.to_string(), number.to_string());
+    l.insert(labels::ONEOFF.to_string(), "False".to_string());
+    if let Some(s) = svc {
+        l.insert(labels::CONFIG_HASH.to_string(), s.hash.clone());
+    }
+    ObservedContainer {
+        id: format!("{service}{number}0123456789abcdef"),
+        name: format!("{}-{service}-{number}", d.name),
+        labels: l,
+        state,
+    }
+}
+
+/// The state right after a complete `up` of `d`.
+fn converged(d: &DesiredProject) -> Observed {
+    let mut o = Observed::default();
+    for s in &d.services {
+        for n in 1..=s.replicas as u32 {
+            o.containers
+                .push(container(d, &s.name, n, ContainerState::Running));
+        }
+        o.images.push(ObservedImage {
+            reference: s.image.clone(),
+            id: format!("sha256:{}", s.name),
+        });
+    }
+    let mut project = BTreeMap::new();
+    project.insert(labels::PROJECT.to_string(), d.name.clone());
+    for n in &d.networks {
+        o.networks.push(ObservedResource {
+            name: n.name.clone(),
+            labels: project.clone(),
+        });
+    }
+    for v in &d.volumes {
+        o.volumes.push(ObservedResource {
+            name: v.name.clone(),
+            labels: project.clone(),
+        });
+    }
+    o
+}
+
+#[test]
+fn first_up_creates_everything_in_dependency_order() {
+    let d = desired(STACK);
+    let plan = plan_up(&d, &Observed::default(), &UpOptions::default()).unwrap();
+    insta::assert_snapshot!("first_up", plan.to_string());
+}
+
+#[test]
+fn second_up_with_nothing_changed_does_nothing() {
+    let d = desired(STACK);
+    let plan = plan_up(&d, &converged(&d), &UpOptions::default()).unwrap();
+    assert!(plan.is_empty(), "{plan}");
+}
+
+#[test]
+fn changed_service_is_recreated_with_dependents_that_ask_for_it() {
+    let before = desired(STACK);
+    let observed = converged(&before);
+    let changed = desired(&STACK.replace("postgres:16", "postgres:17"));
+    let mut observed = observed;
+    observed.images.push(ObservedImage {
+        reference: "postgres:17".into(),
+        id: "sha256:p17".into(),
+    });
+    let plan = plan_up(&changed, &observed, &UpOptions::default()).unwrap();
+    insta::assert_snapshot!("recreate_db", plan.to_string());
+}
+
+#[test]
+fn scale_down_and_up_keeps_numbers_stable() {
+    let d = desired(STACK);
+    let mut observed = converged(&d);
+    let mut opts = UpOptions {
+        services: vec!["api".into()],
+        no_deps: true,
+        ..Default::default()
+    };
+    opts.scale.insert("api".into(), 1);
+    let down = plan_up(&d, &observed, &opts).unwrap();
+    insta::assert_snapshot!("scale_api_to_1", down.to_string());
+    observed.containers.retain(|c| c.name != "shop-api-2");
+    opts.scale.insert("api".into(), 3);
+    let up = plan_up(&d, &observed, &opts).unwrap();
+    insta::assert_snapshot!("scale_api_to_3", up.to_string());
+}
+
+#[test]
+fn stopped_containers_start_and_force_recreate_replaces_all() {
+    let d = desired(STACK);
+    let mut observed = converged(&d);
+    for c in &mut observed.containers {
+        if c.name == "shop-web-1" {
+            c.state = ContainerState::Exited(0);
+        }
+    }
+    let plan = plan_up(
+        &d,
+        &observed,
+        &UpOptions {
+            services: vec!["web".into()],
+            no_deps: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(plan.to_string(), "#1 start container shop-web-1\n");
+    let opts = UpOptions {
+        services: vec!["db".into()],
+        recreate: Recreate::Force,
+        ..Default::default()
+    };
+    let plan = plan_up(&d, &observed, &opts).unwrap();
+    assert_eq!(
+        plan.to_string(),
+        "#1 recreate container shop-db-1 (replaces db1012345678)\n#2 start container shop-db-1 after #1\n"
+    );
+    let opts = UpOptions {
+        recreate: Recreate::Never,
+        ..Default::default()
+    };
+    let changed = desired(&STACK.replace("postgres:16", "postgres:17"));
+    let plan = plan_up(&changed, &observed, &opts).unwrap();
+    assert!(!plan.to_string().contains("recreate"), "{plan}");
+}
+
+#[test]
+fn orphans_warn_unless_removed() {
+    let d = desired(STACK);
+    let mut observed = converged(&d);
+    observed
+        .containers
+        .push(container(&d, "old", 1, ContainerState::Running));
+    // A container of a service its profile disables is not an orphan.
+    observed
+        .containers
+        .push(container(&d, "debug", 1, ContainerState::Running));
+    let plan = plan_up(&d, &observed, &UpOptions::default()).unwrap();
+    assert_eq!(
+        plan.to_string(),
+        "nothing to do\nwarning: Found orphan containers ([shop-old-1]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.\n"
+    );
+    let plan = plan_up(
+        &d,
+        &observed,
+        &UpOptions {
+            remove_orphans: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        plan.to_string(),
+        "#1 stop container shop-old-1\n#2 remove container shop-old-1 after #1\n"
+    );
+}
+
+#[test]
+fn container_name_conflicts_fail_before_anything_is_done() {
+    let text = "name: p\nservices:\n  a: {image: x, container_name: fixed}\n  b: {image: x, container_name: fixed}\n";
+    let d = desired(text);
+    let e = plan_up(&d, &Observed::default(), &UpOptions::default()).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("container name \"fixed\" is already in use"),
+        "{e}"
+    );
+    let one = UpOptions {
+        services: vec!["a".into()],
+        ..Default::default()
+    };
+    assert!(plan_up(&d, &Observed::default(), &one).is_ok());
+}
+
+#[test]
+fn missing_external_resources_and_never_pulled_images_are_errors() {
+    let d = desired(
+        "name: p\nservices:\n  a: {image: x, networks: [ext]}\nnetworks:\n  ext: {external: true}\n",
+    );
+    let e = plan_up(&d, &Observed::default(), &UpOptions::default()).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("network ext declared as external, but could not be found"),
+        "{e}"
+    );
+    let d = desired("name: p\nservices:\n  a: {image: x, pull_policy: never}\n");
+    let e = plan_up(&d, &Observed::default(), &UpOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("image x is not present"), "{e}");
+}
+
+#[test]
+fn down_removes_dependents_first_then_networks_and_only_with_v_volumes() {
+    let d = desired(STACK);
+    let mut observed = converged(&d);
+    // A network of another project stays.
+    observed.networks.push(ObservedResource {
+        name: "other_default".into(),
+        labels: [(labels::PROJECT.to_string(), "other".to_string())].into(),
+    });
+    insta::assert_snapshot!(
+        "down",
+        plan_down("shop", Some(&d), &observed, &DownOptions::default()).to_string()
+    );
+    let with_volumes = plan_down(
+        "shop",
+        None,
+        &observed,
+        &DownOptions {
+            volumes: true,
+            ..Default::default()
+        },
+    );
+    assert!(
+        with_volumes.to_string().contains("remove volume shop_data"),
+        "{with_volumes}"
+    );
+}
