@@ -4,7 +4,9 @@
 //! filesystem ([`rootfs`]) and moved as files ([`archive`]).
 
 pub mod digest;
+pub mod pull;
 pub mod reference;
+pub mod registry;
 pub mod store;
 pub mod unpack;
 

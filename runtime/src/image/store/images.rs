@@ -268,7 +268,7 @@ impl Store {
 }
 
 /// Pairs a manifest's layers with the configuration's diff IDs.
-fn pair_layers(
+pub(crate) fn pair_layers(
     image: &str,
     manifest: &Manifest,
     config: &ImageConfig,
