@@ -7,6 +7,7 @@ pub mod digest;
 pub mod pull;
 pub mod reference;
 pub mod registry;
+pub mod rootfs;
 pub mod store;
 pub mod unpack;
 
