@@ -3,6 +3,7 @@
 //! kept ([`store`]), how they are fetched ([`registry`], [`pull`]), mounted as a root
 //! filesystem ([`rootfs`]) and moved as files ([`archive`]).
 
+pub mod archive;
 pub mod digest;
 pub mod pull;
 pub mod reference;

@@ -158,11 +158,14 @@ impl RegistryClient {
     /// for, and against the digest the registry announces. Returns the document and its digest.
     pub async fn fetch_manifest(&self, target: &ManifestTarget) -> Result<(Vec<u8>, Digest), RegistryError> {
         let reference = self.target_reference(target);
-        let (body, _announced) = self
+        let (body, _announced) = match self
             .client
             .pull_manifest_raw(&reference, &self.auth, MANIFEST_TYPES)
             .await
-            .map_err(|error| self.classify(error, Some(target)))?;
+        {
+            Ok(found) => found,
+            Err(error) => return Err(self.explain_missing(self.classify(error, Some(target))).await),
+        };
         let algorithm = match target {
             ManifestTarget::Digest(digest) => digest.algorithm(),
             ManifestTarget::Tag(_) => Algorithm::Sha256,
@@ -177,6 +180,21 @@ impl RegistryClient {
             }
         }
         Ok((body.to_vec(), actual))
+    }
+
+    /// Registries answer "manifest unknown" both for a missing tag and for a missing
+    /// repository; listing the repository's tags tells the two apart.
+    async fn explain_missing(&self, error: RegistryError) -> RegistryError {
+        if !matches!(error, RegistryError::ManifestNotFound { .. }) {
+            return error;
+        }
+        match self.client.list_tags(&self.reference, &self.auth, Some(1), None).await {
+            Err(probe) => match self.classify(probe, None) {
+                missing @ RegistryError::RepositoryNotFound { .. } => missing,
+                _ => error,
+            },
+            Ok(_) => error,
+        }
     }
 
     /// Streams blob `descriptor` from byte `offset` (0 for all of it).

@@ -60,14 +60,19 @@ impl Store {
         Ok(digest)
     }
 
-    /// Copies a stream of unknown digest into the store (SHA-256), returning its digest and
-    /// size. Used by load and import, where content arrives without a digest to check.
-    pub fn put_blob_from_reader(&self, reader: &mut dyn Read) -> Result<(Digest, u64), StoreError> {
+    /// Copies a stream of unknown digest into the store, hashed with `algorithm`, returning its
+    /// digest and size. Used by load and import, where content arrives without a digest to
+    /// check beforehand.
+    pub fn put_blob_from_reader(
+        &self,
+        algorithm: Algorithm,
+        reader: &mut dyn Read,
+    ) -> Result<(Digest, u64), StoreError> {
         let temp = fsutil::temp_path_beside(&self.root().join("tmp").join("blob"));
         let result = (|| {
             let mut file = File::create(&temp)
                 .map_err(|source| StoreError::io("creating", &temp, source))?;
-            let mut digester = Digester::new(Algorithm::Sha256);
+            let mut digester = Digester::new(algorithm);
             let mut buffer = vec![0u8; 256 * 1024];
             let mut size = 0u64;
             loop {

@@ -36,7 +36,7 @@ pub use layers::LayerOutcome;
 pub use lock::LockGuard;
 
 pub(crate) use fsutil::{rfc3339, temp_path_beside, unix_now};
-pub(crate) use images::pair_layers;
+pub(crate) use images::{familiar as images_familiar, pair_layers};
 
 use crate::image::digest::{Digest, DigestError};
 use crate::image::reference::ReferenceError;
