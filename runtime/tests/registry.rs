@@ -123,7 +123,13 @@ fn recorder(events: &Events) -> impl Fn(&PullEvent) + Send + Sync + '_ {
     move |event: &PullEvent| events.lock().expect("events").push(event.clone())
 }
 
-fn mount_and_compare(store: &Store, image: &str, work: &Path, expected: &tree::Tree, method: MountMethod) {
+fn mount_and_compare(
+    store: &Store,
+    image: &str,
+    work: &Path,
+    expected: &tree::Tree,
+    method: MountMethod,
+) {
     let dirs = RootfsDirs {
         upper: work.join("upper"),
         work: work.join("work"),
@@ -133,12 +139,19 @@ fn mount_and_compare(store: &Store, image: &str, work: &Path, expected: &tree::T
     let _guard = MountGuard(mounted.target.clone());
     let actual = tree::read(&mounted.target);
     let diff = tree::diff(expected, &actual);
-    assert!(diff.is_empty(), "the merged rootfs differs from the layers:\n{diff}");
+    assert!(
+        diff.is_empty(),
+        "the merged rootfs differs from the layers:\n{diff}"
+    );
 }
 
 #[test]
 fn pulls_layers_with_whiteouts_and_mounts_the_exact_rootfs() {
-    if !prerequisites("pulls_layers_with_whiteouts_and_mounts_the_exact_rootfs", true, TOOLS) {
+    if !prerequisites(
+        "pulls_layers_with_whiteouts_and_mounts_the_exact_rootfs",
+        true,
+        TOOLS,
+    ) {
         return;
     }
     let registry = TestRegistry::start();
@@ -167,22 +180,43 @@ fn pulls_layers_with_whiteouts_and_mounts_the_exact_rootfs() {
         let mine: Vec<_> = events
             .iter()
             .filter_map(|e| match e {
-                PullEvent::Layer { digest, state, done, total } if digest.to_string() == layer.digest => {
-                    Some((state.clone(), *done, *total))
-                }
+                PullEvent::Layer {
+                    digest,
+                    state,
+                    done,
+                    total,
+                } if digest.to_string() == layer.digest => Some((state.clone(), *done, *total)),
                 _ => None,
             })
             .collect();
         let size = layer.blob.len() as u64;
-        assert!(mine.contains(&(LayerState::Downloading, size, size)), "{mine:?}");
-        assert!(mine.contains(&(LayerState::Complete, size, size)), "{mine:?}");
+        assert!(
+            mine.contains(&(LayerState::Downloading, size, size)),
+            "{mine:?}"
+        );
+        assert!(
+            mine.contains(&(LayerState::Complete, size, size)),
+            "{mine:?}"
+        );
     }
 
     let expected = tree::expected(&entries);
     assert!(!expected.contains_key("etc/motd") && expected.contains_key("data/only"));
     let image_name = format!("{}/test/layered:v1", registry.host());
-    mount_and_compare(&store, &image_name, &work.path().join("c1"), &expected, MountMethod::ShortLinks);
-    mount_and_compare(&store, &pulled.id, &work.path().join("c2"), &expected, MountMethod::MountApi);
+    mount_and_compare(
+        &store,
+        &image_name,
+        &work.path().join("c1"),
+        &expected,
+        MountMethod::ShortLinks,
+    );
+    mount_and_compare(
+        &store,
+        &pulled.id,
+        &work.path().join("c2"),
+        &expected,
+        MountMethod::MountApi,
+    );
 
     // The merged tree runs: busybox reads the layer-2 hostname through the overlay.
     let dirs = RootfsDirs {
@@ -211,25 +245,51 @@ fn pulls_layers_with_whiteouts_and_mounts_the_exact_rootfs() {
     assert!(!again.downloaded);
     let summaries = store.list().expect("list");
     assert_eq!(summaries.len(), 1);
-    assert_eq!(summaries[0].repo_tags, vec![format!("{}/test/layered:v1", registry.host())]);
+    assert_eq!(
+        summaries[0].repo_tags,
+        vec![format!("{}/test/layered:v1", registry.host())]
+    );
     let details = store.inspect(&image_name).expect("inspect");
     assert_eq!(details.layers.len(), 3);
     assert_eq!(
-        details.layers.iter().map(|l| l.digest.clone()).collect::<BTreeSet<_>>(),
-        image.layers.iter().map(|l| l.digest.clone()).collect::<BTreeSet<_>>()
+        details
+            .layers
+            .iter()
+            .map(|l| l.digest.clone())
+            .collect::<BTreeSet<_>>(),
+        image
+            .layers
+            .iter()
+            .map(|l| l.digest.clone())
+            .collect::<BTreeSet<_>>()
     );
-    assert_eq!(details.config.and_then(|c| c.cmd), Some(vec!["sh".to_owned()]));
-    assert!(details.size > 1_000_000, "busybox alone is larger: {}", details.size);
+    assert_eq!(
+        details.config.and_then(|c| c.cmd),
+        Some(vec!["sh".to_owned()])
+    );
+    assert!(
+        details.size > 1_000_000,
+        "busybox alone is larger: {}",
+        details.size
+    );
 }
 
 /// Pushes the layered image as `test/layered:v1` and returns it with its entries.
 fn push_layered(registry: &TestRegistry, format: Format) -> (TestImage, Vec<Vec<Entry>>) {
     let (image, entries) = layered_image(format);
-    runtime().block_on(Pusher::new(&registry.host(), None).push_image("test/layered", "v1", &image));
+    runtime().block_on(Pusher::new(&registry.host(), None).push_image(
+        "test/layered",
+        "v1",
+        &image,
+    ));
     (image, entries)
 }
 
-fn pull_quietly(store: &Store, reference: &Reference, options: &PullOptions) -> Result<berth_runtime::image::pull::PulledImage, String> {
+fn pull_quietly(
+    store: &Store,
+    reference: &Reference,
+    options: &PullOptions,
+) -> Result<berth_runtime::image::pull::PulledImage, String> {
     runtime()
         .block_on(pull(store, reference, options, &|_: &PullEvent| {}))
         .map_err(|e| e.to_string())
@@ -247,7 +307,11 @@ fn layer_digests(store: &Store, image: &str) -> Vec<String> {
 
 #[test]
 fn save_then_load_keeps_digests_in_every_format() {
-    if !prerequisites("save_then_load_keeps_digests_in_every_format", true, &["docker-registry", "skopeo"]) {
+    if !prerequisites(
+        "save_then_load_keeps_digests_in_every_format",
+        true,
+        &["docker-registry", "skopeo"],
+    ) {
         return;
     }
     let registry = TestRegistry::start();
@@ -255,16 +319,30 @@ fn save_then_load_keeps_digests_in_every_format() {
     let work = tempfile::tempdir().expect("tempdir");
     let source = Store::open(work.path().join("source")).expect("store");
     let name = format!("{}/test/layered:v1", registry.host());
-    pull_quietly(&source, &reference(&registry, "test/layered:v1"), &options(work.path())).expect("pull");
+    pull_quietly(
+        &source,
+        &reference(&registry, "test/layered:v1"),
+        &options(work.path()),
+    )
+    .expect("pull");
     let original = source.inspect(&name).expect("inspect");
-    assert_eq!(original.manifest_media_type, "application/vnd.docker.distribution.manifest.v2+json");
+    assert_eq!(
+        original.manifest_media_type,
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
     let expected = tree::expected(&entries);
 
     let check = |store: &Store, what: &str| {
-        let loaded = store.inspect(&name).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let loaded = store
+            .inspect(&name)
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
         assert_eq!(loaded.id, original.id, "{what}");
         assert_eq!(loaded.manifest_digest, original.manifest_digest, "{what}");
-        assert_eq!(layer_digests(store, &name), layer_digests(&source, &name), "{what}");
+        assert_eq!(
+            layer_digests(store, &name),
+            layer_digests(&source, &name),
+            "{what}"
+        );
         assert_eq!(loaded.repo_tags, vec![name.clone()], "{what}");
     };
 
@@ -278,10 +356,19 @@ fn save_then_load_keeps_digests_in_every_format() {
     assert_eq!(loaded[0].id, image.config_digest);
     assert_eq!(loaded[0].tags, vec![name.clone()]);
     check(&target, "docker archive");
-    mount_and_compare(&target, &name, &work.path().join("c-docker"), &expected, MountMethod::Auto);
+    mount_and_compare(
+        &target,
+        &name,
+        &work.path().join("c-docker"),
+        &expected,
+        MountMethod::Auto,
+    );
 
     let gzipped = work.path().join("saved.tar.gz");
-    let mut encoder = flate2::write::GzEncoder::new(fs::File::create(&gzipped).expect("gz"), flate2::Compression::fast());
+    let mut encoder = flate2::write::GzEncoder::new(
+        fs::File::create(&gzipped).expect("gz"),
+        flate2::Compression::fast(),
+    );
     std::io::copy(&mut fs::File::open(&archive).expect("open"), &mut encoder).expect("gzip");
     encoder.finish().expect("gzip");
     let target = Store::open(work.path().join("gzip")).expect("store");
@@ -290,7 +377,13 @@ fn save_then_load_keeps_digests_in_every_format() {
 
     // OCI archive and OCI layout directory.
     let oci_archive = work.path().join("saved-oci.tar");
-    save(&source, &[&name], ArchiveFormat::OciArchive, fs::File::create(&oci_archive).expect("file")).expect("save oci");
+    save(
+        &source,
+        &[&name],
+        ArchiveFormat::OciArchive,
+        fs::File::create(&oci_archive).expect("file"),
+    )
+    .expect("save oci");
     let target = Store::open(work.path().join("oci")).expect("store");
     load(&target, fs::File::open(&oci_archive).expect("open")).expect("load oci");
     check(&target, "oci archive");
@@ -308,7 +401,10 @@ fn save_then_load_keeps_digests_in_every_format() {
         .arg(format!("oci:{}:copied", copied.display()))
         .status()
         .expect("skopeo");
-    assert!(status.success(), "skopeo could not read berth's docker archive");
+    assert!(
+        status.success(),
+        "skopeo could not read berth's docker archive"
+    );
     let legacy = work.path().join("legacy.tar");
     let status = std::process::Command::new("skopeo")
         .args(["copy", "--quiet", "--src-tls-verify=false"])
@@ -318,16 +414,30 @@ fn save_then_load_keeps_digests_in_every_format() {
         .expect("skopeo");
     assert!(status.success(), "skopeo copy to docker-archive");
     let target = Store::open(work.path().join("legacy-store")).expect("store");
-    let loaded = load(&target, fs::File::open(&legacy).expect("open")).expect("load legacy archive");
+    let loaded =
+        load(&target, fs::File::open(&legacy).expect("open")).expect("load legacy archive");
     assert_eq!(loaded.len(), 1);
-    assert_eq!(loaded[0].id, original.id, "the configuration survives a legacy archive");
+    assert_eq!(
+        loaded[0].id, original.id,
+        "the configuration survives a legacy archive"
+    );
     assert_eq!(loaded[0].tags, vec![name.clone()]);
-    mount_and_compare(&target, &name, &work.path().join("c-legacy"), &expected, MountMethod::Auto);
+    mount_and_compare(
+        &target,
+        &name,
+        &work.path().join("c-legacy"),
+        &expected,
+        MountMethod::Auto,
+    );
 }
 
 #[test]
 fn import_makes_a_one_layer_image_from_a_rootfs_tarball() {
-    if !prerequisites("import_makes_a_one_layer_image_from_a_rootfs_tarball", true, &[]) {
+    if !prerequisites(
+        "import_makes_a_one_layer_image_from_a_rootfs_tarball",
+        true,
+        &[],
+    ) {
         return;
     }
     let mut entries = busybox::rootfs();
@@ -349,37 +459,71 @@ fn import_makes_a_one_layer_image_from_a_rootfs_tarball() {
     assert_eq!(details.id, id);
     assert_eq!(details.layers.len(), 1);
     assert_eq!(details.layers[0].diff_id, layer.diff_id);
-    assert_eq!(details.layers[0].media_type, "application/vnd.oci.image.layer.v1.tar");
+    assert_eq!(
+        details.layers[0].media_type,
+        "application/vnd.oci.image.layer.v1.tar"
+    );
     assert_eq!(details.repo_tags, vec!["imported/busybox:1".to_owned()]);
-    assert_eq!(details.config.and_then(|c| c.cmd), Some(vec!["sh".to_owned()]));
-    assert_eq!(details.history[0].comment.as_deref(), Some("from a tarball"));
+    assert_eq!(
+        details.config.and_then(|c| c.cmd),
+        Some(vec!["sh".to_owned()])
+    );
+    assert_eq!(
+        details.history[0].comment.as_deref(),
+        Some("from a tarball")
+    );
     let expected = tree::expected(&[entries]);
-    mount_and_compare(&store, "imported/busybox:1", &work.path().join("c"), &expected, MountMethod::Auto);
+    mount_and_compare(
+        &store,
+        "imported/busybox:1",
+        &work.path().join("c"),
+        &expected,
+        MountMethod::Auto,
+    );
 
     // Importing the same content again gives the same layer, stored once.
     let again = import(&store, &layer.blob[..], &ImportOptions::default()).expect("import again");
     assert_ne!(again, id, "the creation time differs, so the image differs");
-    let layers = fs::read_dir(work.path().join("images/layers/sha256")).expect("layers").count();
+    let layers = fs::read_dir(work.path().join("images/layers/sha256"))
+        .expect("layers")
+        .count();
     assert_eq!(layers, 1);
 }
 
 #[test]
 fn errors_name_the_image_and_the_cause_on_one_line() {
-    if !prerequisites("errors_name_the_image_and_the_cause_on_one_line", true, TOOLS) {
+    if !prerequisites(
+        "errors_name_the_image_and_the_cause_on_one_line",
+        true,
+        TOOLS,
+    ) {
         return;
     }
     let open = TestRegistry::start();
     push_layered(&open, Format::Oci);
     let private = TestRegistry::start_with_auth("alice", "secret");
     let (image, _) = layered_image(Format::Oci);
-    runtime().block_on(Pusher::new(&private.host(), private.credentials.as_ref()).push_image("test/private", "v1", &image));
+    runtime().block_on(
+        Pusher::new(&private.host(), private.credentials.as_ref()).push_image(
+            "test/private",
+            "v1",
+            &image,
+        ),
+    );
 
     let work = tempfile::tempdir().expect("tempdir");
     let store = Store::open(work.path().join("images")).expect("store");
     let with_config = |auth: &str| {
         let path = work.path().join(format!("config-{}.json", auth.len()));
         let encoded = base64(auth);
-        fs::write(&path, format!(r#"{{"auths":{{"{}":{{"auth":"{encoded}"}}}}}}"#, private.host())).expect("config");
+        fs::write(
+            &path,
+            format!(
+                r#"{{"auths":{{"{}":{{"auth":"{encoded}"}}}}}}"#,
+                private.host()
+            ),
+        )
+        .expect("config");
         PullOptions {
             docker_config: Some(path),
             retries: 0,
@@ -393,44 +537,72 @@ fn errors_name_the_image_and_the_cause_on_one_line() {
     };
 
     let host = private.host();
-    let message = error_of(reference(&private, "test/private:v1"), &with_config("alice:wrong"));
+    let message = error_of(
+        reference(&private, "test/private:v1"),
+        &with_config("alice:wrong"),
+    );
     assert_eq!(
         message,
-        format!("cannot pull {host}/test/private:v1: authentication failed: {host} rejected the credentials of user \"alice\"")
+        format!(
+            "cannot pull {host}/test/private:v1: authentication failed: {host} rejected the credentials of user \"alice\""
+        )
     );
-    let message = error_of(reference(&private, "test/private:v1"), &options(work.path()));
+    let message = error_of(
+        reference(&private, "test/private:v1"),
+        &options(work.path()),
+    );
     assert!(
         message.starts_with(&format!("cannot pull {host}/test/private:v1: authentication required: {host} refused anonymous access")),
         "{message}"
     );
     // The right credentials, from the same kind of file, work.
-    let pulled = pull_quietly(&store, &reference(&private, "test/private:v1"), &with_config("alice:secret")).expect("pull with credentials");
+    let pulled = pull_quietly(
+        &store,
+        &reference(&private, "test/private:v1"),
+        &with_config("alice:secret"),
+    )
+    .expect("pull with credentials");
     assert_eq!(pulled.id, image.config_digest);
 
     let host = open.host();
     let message = error_of(reference(&open, "test/nothing:v1"), &options(work.path()));
     assert_eq!(
         message,
-        format!("cannot pull {host}/test/nothing:v1: repository {host}/test/nothing not found: it does not exist on {host}")
+        format!(
+            "cannot pull {host}/test/nothing:v1: repository {host}/test/nothing not found: it does not exist on {host}"
+        )
     );
     let message = error_of(reference(&open, "test/layered:nope"), &options(work.path()));
     assert_eq!(
         message,
-        format!("cannot pull {host}/test/layered:nope: tag \"nope\" not found in repository {host}/test/layered")
+        format!(
+            "cannot pull {host}/test/layered:nope: tag \"nope\" not found in repository {host}/test/layered"
+        )
     );
     let digest = format!("sha256:{}", "0".repeat(64));
-    let message = error_of(reference(&open, &format!("test/layered@{digest}")), &options(work.path()));
+    let message = error_of(
+        reference(&open, &format!("test/layered@{digest}")),
+        &options(work.path()),
+    );
     assert_eq!(
         message,
-        format!("cannot pull {host}/test/layered@{digest}: manifest {digest} not found in repository {host}/test/layered")
+        format!(
+            "cannot pull {host}/test/layered@{digest}: manifest {digest} not found in repository {host}/test/layered"
+        )
     );
 
     let port = support::registry::free_port();
-    let unreachable = Reference::parse(&format!("127.0.0.1:{port}/test/layered:v1")).expect("reference");
+    let unreachable =
+        Reference::parse(&format!("127.0.0.1:{port}/test/layered:v1")).expect("reference");
     let message = error_of(unreachable, &options(work.path()));
-    let prefix = format!("cannot pull 127.0.0.1:{port}/test/layered:v1: registry 127.0.0.1:{port} is unreachable: ");
+    let prefix = format!(
+        "cannot pull 127.0.0.1:{port}/test/layered:v1: registry 127.0.0.1:{port} is unreachable: "
+    );
     assert!(message.starts_with(&prefix), "{message}");
-    assert!(message.to_lowercase().contains("connection refused"), "{message}");
+    assert!(
+        message.to_lowercase().contains("connection refused"),
+        "{message}"
+    );
 }
 
 /// Standard base64 (for `auths` entries).
@@ -439,7 +611,11 @@ fn base64(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -455,26 +631,40 @@ fn base64(text: &str) -> String {
 /// An image whose middle layer is large (incompressible), to interrupt mid-transfer.
 fn big_image() -> (TestImage, Vec<Vec<Entry>>) {
     let base = busybox::rootfs();
-    let big = vec![dir("big"), Entry::File("big/blob".to_owned(), support::noise(7, 48 << 20), 0o644)];
+    let big = vec![
+        dir("big"),
+        Entry::File("big/blob".to_owned(), support::noise(7, 48 << 20), 0o644),
+    ];
     let top = vec![file("etc/top", "top\n")];
     let layers = vec![
         LayerBuilder::new().entries(&base).finish(Compress::Gzip),
         LayerBuilder::new().entries(&big).finish(Compress::None),
         LayerBuilder::new().entries(&top).finish(Compress::Zstd),
     ];
-    (build_image(layers, Format::Oci, &host_arch(), &["sh"]), vec![base, big, top])
+    (
+        build_image(layers, Format::Oci, &host_arch(), &["sh"]),
+        vec![base, big, top],
+    )
 }
 
 fn resumed_from(events: &[PullEvent], layer: &str) -> Option<u64> {
     events.iter().find_map(|e| match e {
-        PullEvent::Layer { digest, state: LayerState::Resuming { from }, .. } if digest.to_string() == layer => Some(*from),
+        PullEvent::Layer {
+            digest,
+            state: LayerState::Resuming { from },
+            ..
+        } if digest.to_string() == layer => Some(*from),
         _ => None,
     })
 }
 
 #[test]
 fn a_pull_interrupted_mid_layer_resumes_and_verifies() {
-    if !prerequisites("a_pull_interrupted_mid_layer_resumes_and_verifies", true, TOOLS) {
+    if !prerequisites(
+        "a_pull_interrupted_mid_layer_resumes_and_verifies",
+        true,
+        TOOLS,
+    ) {
         return;
     }
     let mut registry = TestRegistry::start();
@@ -495,11 +685,19 @@ fn a_pull_interrupted_mid_layer_resumes_and_verifies() {
     let pid = registry.pid().expect("registry pid");
     let killed = std::sync::atomic::AtomicBool::new(false);
     let on_event = |event: &PullEvent| {
-        if let PullEvent::Layer { digest, state: LayerState::Downloading, done, .. } = event {
-            if digest.to_string() == big && *done >= 8 << 20 && !killed.swap(true, std::sync::atomic::Ordering::SeqCst) {
-                let pid = rustix::process::Pid::from_raw(pid as i32).expect("pid");
-                rustix::process::kill_process(pid, rustix::process::Signal::KILL).expect("killing the registry");
-            }
+        if let PullEvent::Layer {
+            digest,
+            state: LayerState::Downloading,
+            done,
+            ..
+        } = event
+            && digest.to_string() == big
+            && *done >= 8 << 20
+            && !killed.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            let pid = rustix::process::Pid::from_raw(pid as i32).expect("pid");
+            rustix::process::kill_process(pid, rustix::process::Signal::KILL)
+                .expect("killing the registry");
         }
     };
     let error = runtime()
@@ -507,11 +705,24 @@ fn a_pull_interrupted_mid_layer_resumes_and_verifies() {
         .expect_err("the pull must fail while the registry is gone")
         .to_string();
     assert!(killed.load(std::sync::atomic::Ordering::SeqCst));
-    assert!(error.contains("unreachable") || error.contains("interrupted"), "{error}");
-    let partial = work.path().join(format!("images/ingest/{}.partial", big.replace(':', "-")));
-    let kept = fs::metadata(&partial).expect("the partial download is kept").len();
-    assert!(kept >= 8 << 20 && kept < big_size, "kept {kept} of {big_size}");
-    assert!(store.list().expect("list").is_empty(), "nothing half-pulled is named");
+    assert!(
+        error.contains("unreachable") || error.contains("interrupted"),
+        "{error}"
+    );
+    let partial = work
+        .path()
+        .join(format!("images/ingest/{}.partial", big.replace(':', "-")));
+    let kept = fs::metadata(&partial)
+        .expect("the partial download is kept")
+        .len();
+    assert!(
+        kept >= 8 << 20 && kept < big_size,
+        "kept {kept} of {big_size}"
+    );
+    assert!(
+        store.list().expect("list").is_empty(),
+        "nothing half-pulled is named"
+    );
 
     // 2. With the registry back, the next pull continues from the partial file.
     registry.restart();
@@ -523,16 +734,28 @@ fn a_pull_interrupted_mid_layer_resumes_and_verifies() {
     assert_eq!(resumed_from(&events, &big), Some(kept));
     assert_eq!(pulled.id, image.config_digest);
     assert!(!partial.exists());
-    mount_and_compare(&store, &pulled.id, &work.path().join("c1"), &tree::expected(&entries), MountMethod::Auto);
+    mount_and_compare(
+        &store,
+        &pulled.id,
+        &work.path().join("c1"),
+        &tree::expected(&entries),
+        MountMethod::Auto,
+    );
 
     // 3. A pull cancelled by its caller (the future dropped) resumes the same way.
     let store = Store::open(work.path().join("images2")).expect("store");
     let cancel = tokio::sync::Notify::new();
     let on_event = |event: &PullEvent| {
-        if let PullEvent::Layer { digest, state: LayerState::Downloading, done, .. } = event {
-            if digest.to_string() == big && *done >= 4 << 20 {
-                cancel.notify_one();
-            }
+        if let PullEvent::Layer {
+            digest,
+            state: LayerState::Downloading,
+            done,
+            ..
+        } = event
+            && digest.to_string() == big
+            && *done >= 4 << 20
+        {
+            cancel.notify_one();
         }
     };
     let finished = runtime().block_on(async {
@@ -562,19 +785,32 @@ fn a_corrupt_partial_download_is_not_trusted() {
     // A partial file whose bytes are not the blob's: resuming after it cannot verify, so the
     // pull must fail and drop it; the next pull starts over and succeeds.
     let layer = &image.layers[0];
-    let partial = work.path().join(format!("images/ingest/{}.partial", layer.digest.replace(':', "-")));
+    let partial = work.path().join(format!(
+        "images/ingest/{}.partial",
+        layer.digest.replace(':', "-")
+    ));
     fs::write(&partial, support::noise(3, layer.blob.len() / 2)).expect("partial");
     let name = reference(&registry, "test/layered:v1");
     let error = pull_quietly(&store, &name, &options(work.path())).expect_err("corrupt partial");
     assert!(error.contains("digest mismatch"), "{error}");
     assert!(!partial.exists(), "the corrupt partial file is dropped");
     pull_quietly(&store, &name, &options(work.path())).expect("the next pull");
-    mount_and_compare(&store, &image.config_digest, &work.path().join("c"), &tree::expected(&entries), MountMethod::Auto);
+    mount_and_compare(
+        &store,
+        &image.config_digest,
+        &work.path().join("c"),
+        &tree::expected(&entries),
+        MountMethod::Auto,
+    );
 }
 
 #[test]
 fn concurrent_pulls_of_the_same_image_share_the_work() {
-    if !prerequisites("concurrent_pulls_of_the_same_image_share_the_work", true, TOOLS) {
+    if !prerequisites(
+        "concurrent_pulls_of_the_same_image_share_the_work",
+        true,
+        TOOLS,
+    ) {
         return;
     }
     let registry = TestRegistry::start();
@@ -594,22 +830,48 @@ fn concurrent_pulls_of_the_same_image_share_the_work() {
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("thread")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
     });
     for result in results {
         assert_eq!(result.expect("every pull succeeds"), image.config_digest);
     }
     let store = Store::open(&root).expect("store");
-    assert_eq!(fs::read_dir(root.join("layers/sha256")).expect("layers").count(), 3);
+    assert_eq!(
+        fs::read_dir(root.join("layers/sha256"))
+            .expect("layers")
+            .count(),
+        3
+    );
     assert_eq!(fs::read_dir(root.join("l")).expect("links").count(), 3);
-    assert_eq!(fs::read_dir(root.join("ingest")).expect("ingest").filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "partial"))).count(), 0);
+    assert_eq!(
+        fs::read_dir(root.join("ingest"))
+            .expect("ingest")
+            .filter(|e| e
+                .as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "partial")))
+            .count(),
+        0
+    );
     assert_eq!(store.list().expect("list").len(), 1);
-    mount_and_compare(&store, &image.config_digest, &work.path().join("c"), &tree::expected(&entries), MountMethod::Auto);
+    mount_and_compare(
+        &store,
+        &image.config_digest,
+        &work.path().join("c"),
+        &tree::expected(&entries),
+        MountMethod::Auto,
+    );
 }
 
 #[test]
 fn multi_platform_indexes_resolve_to_the_host_or_the_requested_platform() {
-    if !prerequisites("multi_platform_indexes_resolve_to_the_host_or_the_requested_platform", true, TOOLS) {
+    if !prerequisites(
+        "multi_platform_indexes_resolve_to_the_host_or_the_requested_platform",
+        true,
+        TOOLS,
+    ) {
         return;
     }
     let registry = TestRegistry::start();
@@ -618,7 +880,12 @@ fn multi_platform_indexes_resolve_to_the_host_or_the_requested_platform() {
     let make = |marker: &str, arch: &str, format: Format| {
         let mut entries = busybox::rootfs();
         entries.push(file("platform", marker));
-        build_image(vec![LayerBuilder::new().entries(&entries).finish(Compress::Gzip)], format, arch, &["sh"])
+        build_image(
+            vec![LayerBuilder::new().entries(&entries).finish(Compress::Gzip)],
+            format,
+            arch,
+            &["sh"],
+        )
     };
     // A Docker manifest list with a Docker image for the host and an OCI one for the other.
     let native = make("native\n", &host, Format::Docker);
@@ -638,7 +905,10 @@ fn multi_platform_indexes_resolve_to_the_host_or_the_requested_platform() {
     assert_eq!(pulled.id, native.config_digest);
     assert_eq!(pulled.digest.to_string(), index_digest);
     let details = store.inspect(&pulled.id).expect("inspect");
-    assert_eq!(details.repo_digests, vec![format!("{}/test/multi@{index_digest}", registry.host())]);
+    assert_eq!(
+        details.repo_digests,
+        vec![format!("{}/test/multi@{index_digest}", registry.host())]
+    );
 
     let store = Store::open(work.path().join("other")).expect("store");
     let requested = PullOptions {
@@ -655,7 +925,10 @@ fn multi_platform_indexes_resolve_to_the_host_or_the_requested_platform() {
         ..options(work.path())
     };
     let error = pull_quietly(&store, &name, &missing).expect_err("no such platform");
-    assert!(error.contains("no manifest for platform linux/s390x"), "{error}");
+    assert!(
+        error.contains("no manifest for platform linux/s390x"),
+        "{error}"
+    );
     assert!(error.contains(&format!("linux/{host}")), "{error}");
 }
 
@@ -665,7 +938,10 @@ fn deep_layout(layout: &Path, count: usize, tag: &str) -> Vec<Vec<Entry>> {
     let mut entries = Vec::new();
     let mut layers = Vec::new();
     for i in 0..count {
-        let mut layer = vec![dir("deep"), file(&format!("deep/{i:04}"), &format!("{i}\n"))];
+        let mut layer = vec![
+            dir("deep"),
+            file(&format!("deep/{i:04}"), &format!("{i}\n")),
+        ];
         if i > 0 {
             layer.push(Entry::Whiteout(format!("deep/{:04}", i - 1)));
         }
@@ -675,13 +951,19 @@ fn deep_layout(layout: &Path, count: usize, tag: &str) -> Vec<Vec<Entry>> {
     let image = build_image(layers, Format::Oci, &host_arch(), &["sh"]);
     let blobs = layout.join("blobs/sha256");
     fs::create_dir_all(&blobs).expect("layout");
-    let write = |digest: &str, data: &[u8]| fs::write(blobs.join(digest.trim_start_matches("sha256:")), data).expect("blob");
+    let write = |digest: &str, data: &[u8]| {
+        fs::write(blobs.join(digest.trim_start_matches("sha256:")), data).expect("blob")
+    };
     write(&image.manifest_digest, &image.manifest);
     write(&image.config_digest, &image.config);
     for layer in &image.layers {
         write(&layer.digest, &layer.blob);
     }
-    fs::write(layout.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).expect("oci-layout");
+    fs::write(
+        layout.join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .expect("oci-layout");
     let index = serde_json::json!({
         "schemaVersion": 2,
         "manifests": [{
@@ -697,7 +979,11 @@ fn deep_layout(layout: &Path, count: usize, tag: &str) -> Vec<Vec<Entry>> {
 
 #[test]
 fn deep_images_mount_despite_the_option_length_limit() {
-    if !prerequisites("deep_images_mount_despite_the_option_length_limit", true, &[]) {
+    if !prerequisites(
+        "deep_images_mount_despite_the_option_length_limit",
+        true,
+        &[],
+    ) {
         return;
     }
     let work = tempfile::tempdir().expect("tempdir");
@@ -706,8 +992,18 @@ fn deep_images_mount_despite_the_option_length_limit() {
     let entries = deep_layout(&work.path().join("deep200"), 200, "deep/two-hundred:v1");
     load_oci_layout(&store, &work.path().join("deep200")).expect("load");
     let expected = tree::expected(&entries);
-    assert_eq!(expected.len(), 2, "only the last file is left: {expected:?}");
-    mount_and_compare(&store, "deep/two-hundred:v1", &work.path().join("c1"), &expected, MountMethod::ShortLinks);
+    assert_eq!(
+        expected.len(),
+        2,
+        "only the last file is left: {expected:?}"
+    );
+    mount_and_compare(
+        &store,
+        "deep/two-hundred:v1",
+        &work.path().join("c1"),
+        &expected,
+        MountMethod::ShortLinks,
+    );
     // 400 layers: even short links overflow a page; the mount API takes them one by one.
     let entries = deep_layout(&work.path().join("deep400"), 400, "deep/four-hundred:v1");
     load_oci_layout(&store, &work.path().join("deep400")).expect("load");
@@ -716,7 +1012,8 @@ fn deep_images_mount_despite_the_option_length_limit() {
         work: work.path().join("c2/work"),
         target: work.path().join("c2/merged"),
     };
-    let mounted = mount_rootfs(&store, "deep/four-hundred:v1", &dirs, MountMethod::Auto).expect("mount 400 layers");
+    let mounted = mount_rootfs(&store, "deep/four-hundred:v1", &dirs, MountMethod::Auto)
+        .expect("mount 400 layers");
     let _guard = MountGuard(mounted.target.clone());
     assert_eq!(mounted.method, MountMethod::MountApi);
     assert_eq!(mounted.layers, 400);
@@ -731,8 +1028,12 @@ fn remove_and_prune_collect_unreferenced_content() {
     }
     let work = tempfile::tempdir().expect("tempdir");
     let store = Store::open(work.path().join("images")).expect("store");
-    let shared = LayerBuilder::new().entries(&[file("shared", "s\n")]).finish(Compress::None);
-    let own = LayerBuilder::new().entries(&[file("own", "o\n")]).finish(Compress::None);
+    let shared = LayerBuilder::new()
+        .entries(&[file("shared", "s\n")])
+        .finish(Compress::None);
+    let own = LayerBuilder::new()
+        .entries(&[file("own", "o\n")])
+        .finish(Compress::None);
     let import_named = |layer: &support::image::Layer, name: Option<&str>| {
         import(
             &store,
@@ -751,18 +1052,28 @@ fn remove_and_prune_collect_unreferenced_content() {
     assert_eq!(store.inspect("drop/me:2").expect("tag resolves").id, second);
 
     // An ID with names in two repositories needs force, as in Docker.
-    let error = store.remove(&second, false, &BTreeSet::new()).expect_err("conflict");
+    let error = store
+        .remove(&second, false, &BTreeSet::new())
+        .expect_err("conflict");
     assert!(error.to_string().contains("must be forced"), "{error}");
     // In use: refused.
     let in_use: BTreeSet<String> = [second.clone()].into();
     assert!(store.remove(&second, true, &in_use).is_err());
     // Untagging one name keeps the image.
-    let report = store.remove("drop/me:1", false, &BTreeSet::new()).expect("untag");
+    let report = store
+        .remove("drop/me:1", false, &BTreeSet::new())
+        .expect("untag");
     assert_eq!(report.untagged, vec!["drop/me:1".to_owned()]);
     assert!(report.deleted.is_empty());
-    let report = store.remove(&second, true, &BTreeSet::new()).expect("forced remove");
+    let report = store
+        .remove(&second, true, &BTreeSet::new())
+        .expect("forced remove");
     assert_eq!(report.deleted, vec![second.clone()]);
-    assert!(report.gc.blobs >= 3 && report.gc.layers == 1, "{:?}", report.gc);
+    assert!(
+        report.gc.blobs >= 3 && report.gc.layers == 1,
+        "{:?}",
+        report.gc
+    );
     assert!(store.inspect("drop/me:2").is_err());
     assert!(store.inspect("keep/me:1").is_ok());
 
@@ -772,12 +1083,26 @@ fn remove_and_prune_collect_unreferenced_content() {
     assert_eq!(report.deleted, vec![dangling]);
     assert_eq!(store.list().expect("list").len(), 1);
     let report = store
-        .prune(&PruneOptions { all: true, in_use: [first.clone()].into() })
+        .prune(&PruneOptions {
+            all: true,
+            in_use: [first.clone()].into(),
+        })
         .expect("prune all but in use");
     assert!(report.deleted.is_empty());
-    let report = store.prune(&PruneOptions { all: true, ..PruneOptions::default() }).expect("prune all");
+    let report = store
+        .prune(&PruneOptions {
+            all: true,
+            ..PruneOptions::default()
+        })
+        .expect("prune all");
     assert_eq!(report.deleted, vec![first]);
     for dir in ["blobs/sha256", "layers/sha256", "l"] {
-        assert_eq!(fs::read_dir(work.path().join("images").join(dir)).expect(dir).count(), 0, "{dir} is empty");
+        assert_eq!(
+            fs::read_dir(work.path().join("images").join(dir))
+                .expect(dir)
+                .count(),
+            0,
+            "{dir} is empty"
+        );
     }
 }

@@ -299,7 +299,11 @@ async fn resolve(
         let credentials = match &docker_config {
             Some(path) => {
                 let (host, path) = (endpoint.host.clone(), path.clone());
-                let lookup = if endpoint.mirror { host } else { reference.domain().to_owned() };
+                let lookup = if endpoint.mirror {
+                    host
+                } else {
+                    reference.domain().to_owned()
+                };
                 tokio::task::spawn_blocking(move || credentials_for(&lookup, &path))
                     .await
                     .map_err(|e| PullFailure::Task(e.to_string()))?
@@ -360,7 +364,8 @@ async fn resolve_on(
             let (manifest_body, manifest_digest) = client
                 .fetch_manifest(&ManifestTarget::Digest(entry_digest))
                 .await?;
-            if oci::classify(Some(&entry.media_type), &manifest_body).map_err(PullFailure::Invalid)?
+            if oci::classify(Some(&entry.media_type), &manifest_body)
+                .map_err(PullFailure::Invalid)?
                 != DocumentKind::Manifest
             {
                 return Err(PullFailure::Invalid(
@@ -432,12 +437,14 @@ async fn fetch_config(
         let size = descriptor.size;
         blocking(move || {
             if body.len() as u64 != size {
-                return Err(StoreError::Digest(crate::image::DigestError::SizeMismatch {
-                    digest: check,
-                    expected: size,
-                    actual: body.len() as u64,
-                    truncated: false,
-                }));
+                return Err(StoreError::Digest(
+                    crate::image::DigestError::SizeMismatch {
+                        digest: check,
+                        expected: size,
+                        actual: body.len() as u64,
+                        truncated: false,
+                    },
+                ));
             }
             store.write_blob(&check, &body)
         })
@@ -546,7 +553,9 @@ async fn download_blob(
         .await;
         match result {
             Ok(()) => {}
-            Err(PullFailure::Registry(error)) if error.is_transient() && attempt < options.retries => {
+            Err(PullFailure::Registry(error))
+                if error.is_transient() && attempt < options.retries =>
+            {
                 attempt += 1;
                 event(
                     LayerState::Retrying {

@@ -110,7 +110,8 @@ pub fn mount_rootfs(
     method: MountMethod,
 ) -> Result<MountedRootfs, RootfsError> {
     let record = store.resolve(image)?;
-    let manifest = store.load_manifest(&Digest::parse(&record.manifest).map_err(StoreError::from)?)?;
+    let manifest =
+        store.load_manifest(&Digest::parse(&record.manifest).map_err(StoreError::from)?)?;
     let layers = store.image_layers(&manifest)?;
     // overlayfs lists the top layer first.
     let mut links = Vec::with_capacity(layers.len());
@@ -120,7 +121,10 @@ pub fn mount_rootfs(
     if links.is_empty() {
         // An image without layers: an empty, read-only lower directory.
         let empty = store.root().join("empty");
-        fs::create_dir_all(&empty).map_err(|source| RootfsError::Prepare { path: empty, source })?;
+        fs::create_dir_all(&empty).map_err(|source| RootfsError::Prepare {
+            path: empty,
+            source,
+        })?;
         links.push("empty".to_owned());
     }
     let mut absolute = Vec::with_capacity(3);
@@ -129,15 +133,18 @@ pub fn mount_rootfs(
             path: dir.clone(),
             source,
         })?;
-        absolute.push(fs::canonicalize(dir).map_err(|source| RootfsError::Prepare {
-            path: dir.clone(),
-            source,
-        })?);
+        absolute.push(
+            fs::canonicalize(dir).map_err(|source| RootfsError::Prepare {
+                path: dir.clone(),
+                source,
+            })?,
+        );
     }
-    let [upper, work, target] = <[PathBuf; 3]>::try_from(absolute).map_err(|_| RootfsError::Prepare {
-        path: dirs.target.clone(),
-        source: std::io::Error::other("directory list"),
-    })?;
+    let [upper, work, target] =
+        <[PathBuf; 3]>::try_from(absolute).map_err(|_| RootfsError::Prepare {
+            path: dirs.target.clone(),
+            source: std::io::Error::other("directory list"),
+        })?;
     let options = format!(
         "lowerdir={},upperdir={},workdir={},index=off",
         links.join(":"),
@@ -159,7 +166,8 @@ pub fn mount_rootfs(
     match method {
         MountMethod::MountApi => {
             let lowers: Vec<PathBuf> = links.iter().map(|l| store.root().join(l)).collect();
-            mount_with_api(&lowers, &upper, &work, &target).map_err(|(step, e)| failure(step, e))?;
+            mount_with_api(&lowers, &upper, &work, &target)
+                .map_err(|(step, e)| failure(step, e))?;
         }
         _ => {
             if options.len() > MAX_MOUNT_DATA {
@@ -194,7 +202,13 @@ fn mount_from_dir(root: &Path, options: &str, target: &Path) -> std::io::Result<
             // observe a descriptor table it does not expect.
             unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::FS) }?;
             std::env::set_current_dir(&root)?;
-            rustix::mount::mount("overlay", &target, "overlay", MountFlags::empty(), data.as_c_str())?;
+            rustix::mount::mount(
+                "overlay",
+                &target,
+                "overlay",
+                MountFlags::empty(),
+                data.as_c_str(),
+            )?;
             Ok(())
         })?;
     worker
@@ -209,14 +223,18 @@ fn mount_with_api(
     work: &Path,
     target: &Path,
 ) -> Result<(), (&'static str, std::io::Error)> {
-    let fs = rustix::mount::fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC).map_err(|e| ("fsopen", e.into()))?;
+    let fs = rustix::mount::fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC)
+        .map_err(|e| ("fsopen", e.into()))?;
     for lower in lowers {
         rustix::mount::fsconfig_set_string(&fs, "lowerdir+", lower.as_path())
             .map_err(|e| ("fsconfig lowerdir+ (needs Linux 6.8)", e.into()))?;
     }
-    rustix::mount::fsconfig_set_string(&fs, "upperdir", upper).map_err(|e| ("fsconfig upperdir", e.into()))?;
-    rustix::mount::fsconfig_set_string(&fs, "workdir", work).map_err(|e| ("fsconfig workdir", e.into()))?;
-    rustix::mount::fsconfig_set_string(&fs, "index", "off").map_err(|e| ("fsconfig index", e.into()))?;
+    rustix::mount::fsconfig_set_string(&fs, "upperdir", upper)
+        .map_err(|e| ("fsconfig upperdir", e.into()))?;
+    rustix::mount::fsconfig_set_string(&fs, "workdir", work)
+        .map_err(|e| ("fsconfig workdir", e.into()))?;
+    rustix::mount::fsconfig_set_string(&fs, "index", "off")
+        .map_err(|e| ("fsconfig index", e.into()))?;
     rustix::mount::fsconfig_create(&fs).map_err(|e| ("fsconfig create", e.into()))?;
     let mount = rustix::mount::fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, MountAttrFlags::empty())
         .map_err(|e| ("fsmount", e.into()))?;

@@ -32,7 +32,11 @@ pub fn rootfs() -> Vec<Entry> {
         ("etc/motd", "welcome to the berth test image\n"),
         ("etc/hostname", "berth-test\n"),
     ] {
-        entries.push(Entry::File(path.to_owned(), content.as_bytes().to_vec(), 0o644));
+        entries.push(Entry::File(
+            path.to_owned(),
+            content.as_bytes().to_vec(),
+            0o644,
+        ));
     }
     for applet in applets.lines().map(str::trim).filter(|a| !a.is_empty()) {
         if applet != "bin/busybox" {

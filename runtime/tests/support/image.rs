@@ -206,7 +206,12 @@ fn layer_media_type(format: Format, compression: Compress) -> &'static str {
 }
 
 /// Assembles an image for `architecture` with `cmd`.
-pub fn build_image(layers: Vec<Layer>, format: Format, architecture: &str, cmd: &[&str]) -> TestImage {
+pub fn build_image(
+    layers: Vec<Layer>,
+    format: Format,
+    architecture: &str,
+    cmd: &[&str],
+) -> TestImage {
     let diff_ids: Vec<&str> = layers.iter().map(|l| l.diff_id.as_str()).collect();
     let config = serde_json::json!({
         "created": "2024-01-01T00:00:00Z",
@@ -255,7 +260,10 @@ pub fn build_image(layers: Vec<Layer>, format: Format, architecture: &str, cmd: 
 }
 
 /// An index of `images` with their `(architecture, variant)`.
-pub fn build_index(images: &[(&TestImage, &str, Option<&str>)], format: Format) -> (Vec<u8>, String, &'static str) {
+pub fn build_index(
+    images: &[(&TestImage, &str, Option<&str>)],
+    format: Format,
+) -> (Vec<u8>, String, &'static str) {
     let media_type = match format {
         Format::Oci => "application/vnd.oci.image.index.v1+json",
         Format::Docker => "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -394,7 +402,11 @@ impl Pusher {
         }
         let (index, digest, media_type) = build_index(images, format);
         self.client
-            .push_manifest_raw(&reference, index, http::HeaderValue::from_static(media_type))
+            .push_manifest_raw(
+                &reference,
+                index,
+                http::HeaderValue::from_static(media_type),
+            )
             .await
             .expect("pushing the index");
         digest

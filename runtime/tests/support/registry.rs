@@ -83,15 +83,18 @@ impl TestRegistry {
             if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
                 return;
             }
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    panic!(
-                        "docker-registry exited ({status}) before listening:\n{}",
-                        fs::read_to_string(self.log_path()).unwrap_or_default()
-                    );
-                }
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                panic!(
+                    "docker-registry exited ({status}) before listening:\n{}",
+                    fs::read_to_string(self.log_path()).unwrap_or_default()
+                );
             }
-            assert!(Instant::now() < deadline, "docker-registry did not start listening");
+            assert!(
+                Instant::now() < deadline,
+                "docker-registry did not start listening"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }

@@ -70,7 +70,11 @@ fn walk(dir: &Path, prefix: &str, tree: &mut Tree) {
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let path = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
+        let path = if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}/{name}")
+        };
         let meta = fs::symlink_metadata(entry.path()).expect("metadata");
         let mode = meta.permissions().mode() & 0o7777;
         if meta.file_type().is_symlink() {

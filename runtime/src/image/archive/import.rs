@@ -28,8 +28,16 @@ pub struct ImportOptions {
 }
 
 /// Imports the tarball read from `reader` as a new image; returns its ID.
-pub fn import(store: &Store, reader: impl Read, options: &ImportOptions) -> Result<String, ArchiveError> {
-    if options.reference.as_ref().is_some_and(|r| r.digest().is_some()) {
+pub fn import(
+    store: &Store,
+    reader: impl Read,
+    options: &ImportOptions,
+) -> Result<String, ArchiveError> {
+    if options
+        .reference
+        .as_ref()
+        .is_some_and(|r| r.digest().is_some())
+    {
         return Err(ArchiveError::Invalid(
             "an imported image cannot be named by digest".to_owned(),
         ));
@@ -60,7 +68,8 @@ pub fn import(store: &Store, reader: impl Read, options: &ImportOptions) -> Resu
                 empty_layer: None,
             }]),
         };
-        let config_json = serde_json::to_vec(&config).map_err(|e| ArchiveError::Invalid(e.to_string()))?;
+        let config_json =
+            serde_json::to_vec(&config).map_err(|e| ArchiveError::Invalid(e.to_string()))?;
         let config_digest = store.put_blob(&config_json)?;
         let manifest = Manifest {
             schema_version: 2,
@@ -79,7 +88,8 @@ pub fn import(store: &Store, reader: impl Read, options: &ImportOptions) -> Resu
             }],
             annotations: None,
         };
-        let manifest_json = serde_json::to_vec(&manifest).map_err(|e| ArchiveError::Invalid(e.to_string()))?;
+        let manifest_json =
+            serde_json::to_vec(&manifest).map_err(|e| ArchiveError::Invalid(e.to_string()))?;
         let manifest_digest = store.put_blob(&manifest_json)?;
         let record = store.record_image(NewImage {
             manifest: manifest_digest,

@@ -57,7 +57,9 @@ impl Contents {
                 None => return Ok(current),
             }
         }
-        Err(ArchiveError::Invalid(format!("too many symlinks at {path}")))
+        Err(ArchiveError::Invalid(format!(
+            "too many symlinks at {path}"
+        )))
     }
 
     fn blob_at(&self, path: &str) -> Result<Digest, ArchiveError> {
@@ -89,7 +91,9 @@ fn clean_path(raw: &Path) -> Result<Option<String>, ArchiveError> {
         match component {
             Component::Normal(part) => parts.push(
                 part.to_str()
-                    .ok_or_else(|| ArchiveError::Invalid(format!("entry {} is not UTF-8", raw.display())))?
+                    .ok_or_else(|| {
+                        ArchiveError::Invalid(format!("entry {} is not UTF-8", raw.display()))
+                    })?
                     .to_owned(),
             ),
             Component::CurDir => {}
@@ -113,7 +117,9 @@ fn blob_name(path: &str) -> Option<Result<Digest, String>> {
 }
 
 /// Wraps `reader` in a decompressor if the data is gzip or zstd.
-pub(super) fn decompressed_stream<'a>(reader: impl Read + 'a) -> Result<Box<dyn Read + 'a>, ArchiveError> {
+pub(super) fn decompressed_stream<'a>(
+    reader: impl Read + 'a,
+) -> Result<Box<dyn Read + 'a>, ArchiveError> {
     let mut buffered = BufReader::with_capacity(1 << 20, reader);
     let head = buffered
         .fill_buf()
@@ -158,7 +164,9 @@ pub fn load(store: &Store, reader: impl Read) -> Result<Vec<LoadedImage>, Archiv
                     clean_path(&parent.join(&target))?
                 };
                 let Some(resolved) = joined else {
-                    return Err(ArchiveError::Invalid(format!("symlink {path} leaves the archive")));
+                    return Err(ArchiveError::Invalid(format!(
+                        "symlink {path} leaves the archive"
+                    )));
                 };
                 contents.links.insert(path, resolved);
                 continue;
@@ -177,19 +185,35 @@ pub fn load_oci_layout(store: &Store, dir: &Path) -> Result<Vec<LoadedImage>, Ar
     with_content_guard(store, || {
         let mut contents = Contents::default();
         let index = dir.join("index.json");
-        let data = fs::read(&index).map_err(|source| ArchiveError::Path { path: index, source })?;
+        let data = fs::read(&index).map_err(|source| ArchiveError::Path {
+            path: index,
+            source,
+        })?;
         contents.documents.insert("index.json".to_owned(), data);
         let blobs = dir.join("blobs");
-        let algorithms =
-            fs::read_dir(&blobs).map_err(|source| ArchiveError::Path { path: blobs.clone(), source })?;
+        let algorithms = fs::read_dir(&blobs).map_err(|source| ArchiveError::Path {
+            path: blobs.clone(),
+            source,
+        })?;
         for algorithm in algorithms {
-            let algorithm = algorithm.map_err(|source| ArchiveError::Path { path: blobs.clone(), source })?;
-            let files = fs::read_dir(algorithm.path())
-                .map_err(|source| ArchiveError::Path { path: algorithm.path(), source })?;
+            let algorithm = algorithm.map_err(|source| ArchiveError::Path {
+                path: blobs.clone(),
+                source,
+            })?;
+            let files = fs::read_dir(algorithm.path()).map_err(|source| ArchiveError::Path {
+                path: algorithm.path(),
+                source,
+            })?;
             for file in files {
-                let file = file.map_err(|source| ArchiveError::Path { path: algorithm.path(), source })?;
-                let meta = fs::symlink_metadata(file.path())
-                    .map_err(|source| ArchiveError::Path { path: file.path(), source })?;
+                let file = file.map_err(|source| ArchiveError::Path {
+                    path: algorithm.path(),
+                    source,
+                })?;
+                let meta =
+                    fs::symlink_metadata(file.path()).map_err(|source| ArchiveError::Path {
+                        path: file.path(),
+                        source,
+                    })?;
                 if !meta.is_file() {
                     continue;
                 }
@@ -198,8 +222,11 @@ pub fn load_oci_layout(store: &Store, dir: &Path) -> Result<Vec<LoadedImage>, Ar
                     algorithm.file_name().to_string_lossy(),
                     file.file_name().to_string_lossy()
                 );
-                let mut reader = fs::File::open(file.path())
-                    .map_err(|source| ArchiveError::Path { path: file.path(), source })?;
+                let mut reader =
+                    fs::File::open(file.path()).map_err(|source| ArchiveError::Path {
+                        path: file.path(),
+                        source,
+                    })?;
                 add_file(store, &mut contents, path, meta.len(), &mut reader)?;
             }
         }
@@ -224,7 +251,9 @@ fn add_file(
         contents.blobs.insert(path, actual);
     } else if path.ends_with(".json") || path == "oci-layout" || path == "repositories" {
         if size > MAX_DOCUMENT {
-            return Err(ArchiveError::Invalid(format!("{path} is {size} bytes, too large")));
+            return Err(ArchiveError::Invalid(format!(
+                "{path} is {size} bytes, too large"
+            )));
         }
         let mut data = Vec::new();
         reader
@@ -246,7 +275,10 @@ struct Found {
     names: Vec<Reference>,
 }
 
-fn resolve_and_record(store: &Store, contents: &Contents) -> Result<Vec<LoadedImage>, ArchiveError> {
+fn resolve_and_record(
+    store: &Store,
+    contents: &Contents,
+) -> Result<Vec<LoadedImage>, ArchiveError> {
     let docker_entries: Vec<DockerManifestEntry> = match contents.documents.get("manifest.json") {
         Some(data) => serde_json::from_slice(data)
             .map_err(|e| ArchiveError::Invalid(format!("manifest.json: {e}")))?,
@@ -260,9 +292,11 @@ fn resolve_and_record(store: &Store, contents: &Contents) -> Result<Vec<LoadedIm
             let manifest = resolve_entry(store, entry)?;
             let mut names = Vec::new();
             if let Some(annotations) = &entry.annotations {
-                let name = annotations
-                    .get(ANNOTATION_IMAGE_NAME)
-                    .or_else(|| annotations.get(ANNOTATION_REF_NAME).filter(|r| r.contains(['/', ':'])));
+                let name = annotations.get(ANNOTATION_IMAGE_NAME).or_else(|| {
+                    annotations
+                        .get(ANNOTATION_REF_NAME)
+                        .filter(|r| r.contains(['/', ':']))
+                });
                 if let Some(reference) = name.and_then(|n| Reference::parse(n).ok()) {
                     names.push(reference);
                 }
@@ -274,7 +308,11 @@ fn resolve_and_record(store: &Store, contents: &Contents) -> Result<Vec<LoadedIm
         }
         // Docker's manifest.json may name images the index leaves unnamed.
         for image in &mut found {
-            let config = store.load_manifest(&image.manifest)?.config.digest().map_err(StoreError::from)?;
+            let config = store
+                .load_manifest(&image.manifest)?
+                .config
+                .digest()
+                .map_err(StoreError::from)?;
             for entry in &docker_entries {
                 if contents.blob_at(&entry.config).ok().as_ref() == Some(&config) {
                     image.names.extend(parse_tags(entry.repo_tags.as_deref()));
@@ -301,7 +339,9 @@ fn resolve_and_record(store: &Store, contents: &Contents) -> Result<Vec<LoadedIm
         for layer in store.image_layers(&manifest)? {
             let blob = layer.blob.digest().map_err(StoreError::from)?;
             if !store.has_blob(&blob) {
-                return Err(ArchiveError::Invalid(format!("layer {blob} is missing from the archive")));
+                return Err(ArchiveError::Invalid(format!(
+                    "layer {blob} is missing from the archive"
+                )));
             }
             let compression = Compression::from_media_type(&layer.blob.media_type)
                 .map_err(|e| ArchiveError::Invalid(e.to_string()))?;
@@ -318,7 +358,10 @@ fn resolve_and_record(store: &Store, contents: &Contents) -> Result<Vec<LoadedIm
         })?;
         loaded.push(LoadedImage {
             id: record.id,
-            tags: names.iter().map(|r| images_familiar(&r.to_string())).collect(),
+            tags: names
+                .iter()
+                .map(|r| images_familiar(&r.to_string()))
+                .collect(),
         });
     }
     Ok(loaded)
@@ -336,26 +379,31 @@ fn parse_tags(tags: Option<&[String]>) -> Vec<Reference> {
 /// platform's entry.
 fn resolve_entry(store: &Store, entry: &Descriptor) -> Result<Digest, ArchiveError> {
     let digest = entry.digest().map_err(StoreError::from)?;
-    let body = store
-        .read_blob(&digest)
-        .map_err(|_| ArchiveError::Invalid(format!("manifest {digest} is missing from the archive")))?;
+    let body = store.read_blob(&digest).map_err(|_| {
+        ArchiveError::Invalid(format!("manifest {digest} is missing from the archive"))
+    })?;
     match oci::classify(Some(&entry.media_type), &body).map_err(ArchiveError::Invalid)? {
         DocumentKind::Manifest => Ok(digest),
         DocumentKind::Index => {
-            let nested: Index =
-                serde_json::from_slice(&body).map_err(|e| ArchiveError::Invalid(format!("index {digest}: {e}")))?;
+            let nested: Index = serde_json::from_slice(&body)
+                .map_err(|e| ArchiveError::Invalid(format!("index {digest}: {e}")))?;
             let host = Platform::host();
             let chosen = select_manifest(&nested, &host).ok_or_else(|| {
                 ArchiveError::Invalid(format!("index {digest} has no manifest for {host}"))
             })?;
             let chosen_digest = chosen.digest().map_err(StoreError::from)?;
             let chosen_body = store.read_blob(&chosen_digest).map_err(|_| {
-                ArchiveError::Invalid(format!("manifest {chosen_digest} is missing from the archive"))
+                ArchiveError::Invalid(format!(
+                    "manifest {chosen_digest} is missing from the archive"
+                ))
             })?;
-            if oci::classify(Some(&chosen.media_type), &chosen_body).map_err(ArchiveError::Invalid)?
+            if oci::classify(Some(&chosen.media_type), &chosen_body)
+                .map_err(ArchiveError::Invalid)?
                 != DocumentKind::Manifest
             {
-                return Err(ArchiveError::Invalid(format!("index {digest} nests indexes too deeply")));
+                return Err(ArchiveError::Invalid(format!(
+                    "index {digest} nests indexes too deeply"
+                )));
             }
             Ok(chosen_digest)
         }
@@ -363,22 +411,35 @@ fn resolve_entry(store: &Store, entry: &Descriptor) -> Result<Digest, ArchiveErr
 }
 
 /// Builds (and stores) a Docker manifest for a legacy `manifest.json` entry.
-fn legacy_manifest(store: &Store, contents: &Contents, entry: &DockerManifestEntry) -> Result<Digest, ArchiveError> {
+fn legacy_manifest(
+    store: &Store,
+    contents: &Contents,
+    entry: &DockerManifestEntry,
+) -> Result<Digest, ArchiveError> {
     let config_path = contents.resolve_path(&entry.config)?;
     let config = match contents.documents.get(&config_path) {
         Some(data) => store.put_blob(data)?,
         None => contents.blob_at(&config_path)?,
     };
     let config_size = fs::metadata(store.blob_path(&config))
-        .map_err(|source| ArchiveError::Path { path: store.blob_path(&config), source })?
+        .map_err(|source| ArchiveError::Path {
+            path: store.blob_path(&config),
+            source,
+        })?
         .len();
     let mut layers = Vec::new();
     for path in &entry.layers {
         let digest = contents.blob_at(path)?;
         let blob_path = store.blob_path(&digest);
         let mut head = [0u8; 4];
-        let mut file = fs::File::open(&blob_path).map_err(|source| ArchiveError::Path { path: blob_path.clone(), source })?;
-        let read = file.read(&mut head).map_err(|source| ArchiveError::Path { path: blob_path.clone(), source })?;
+        let mut file = fs::File::open(&blob_path).map_err(|source| ArchiveError::Path {
+            path: blob_path.clone(),
+            source,
+        })?;
+        let read = file.read(&mut head).map_err(|source| ArchiveError::Path {
+            path: blob_path.clone(),
+            source,
+        })?;
         let media_type = match Compression::detect(head.get(..read).unwrap_or_default()) {
             Some(Compression::Gzip) => DOCKER_LAYER_GZIP,
             Some(Compression::Zstd) => OCI_LAYER_ZSTD,
@@ -386,7 +447,10 @@ fn legacy_manifest(store: &Store, contents: &Contents, entry: &DockerManifestEnt
         };
         let size = file
             .metadata()
-            .map_err(|source| ArchiveError::Path { path: blob_path, source })?
+            .map_err(|source| ArchiveError::Path {
+                path: blob_path,
+                source,
+            })?
             .len();
         layers.push(Descriptor {
             media_type: media_type.to_owned(),
@@ -418,9 +482,15 @@ mod tests {
     #[test]
     fn paths() {
         let clean = |p: &str| clean_path(Path::new(p)).map_err(|e| e.to_string());
-        assert_eq!(clean("./blobs/sha256/ab"), Ok(Some("blobs/sha256/ab".to_owned())));
+        assert_eq!(
+            clean("./blobs/sha256/ab"),
+            Ok(Some("blobs/sha256/ab".to_owned()))
+        );
         assert_eq!(clean("a//b"), Ok(Some("a/b".to_owned())));
-        assert_eq!(clean("b/../a/layer.tar"), Ok(Some("a/layer.tar".to_owned())));
+        assert_eq!(
+            clean("b/../a/layer.tar"),
+            Ok(Some("a/layer.tar".to_owned()))
+        );
         assert_eq!(clean("./"), Ok(None));
         for bad in ["../x", "/etc/passwd", "a/../../x"] {
             assert!(clean(bad).unwrap_err().contains("escapes"), "{bad}");

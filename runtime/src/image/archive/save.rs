@@ -60,22 +60,32 @@ impl<W: Write> Sink<W> {
             Sink::Dir(root) => {
                 let target = root.join(path);
                 if let Some(parent) = target.parent() {
-                    fs::create_dir_all(parent)
-                        .map_err(|source| ArchiveError::Path { path: parent.to_owned(), source })?;
+                    fs::create_dir_all(parent).map_err(|source| ArchiveError::Path {
+                        path: parent.to_owned(),
+                        source,
+                    })?;
                 }
-                fs::write(&target, data).map_err(|source| ArchiveError::Path { path: target, source })
+                fs::write(&target, data).map_err(|source| ArchiveError::Path {
+                    path: target,
+                    source,
+                })
             }
         }
     }
 
     fn add_file(&mut self, path: &str, source: &Path) -> Result<(), ArchiveError> {
-        let mut file =
-            File::open(source).map_err(|e| ArchiveError::Path { path: source.to_owned(), source: e })?;
+        let mut file = File::open(source).map_err(|e| ArchiveError::Path {
+            path: source.to_owned(),
+            source: e,
+        })?;
         match self {
             Sink::Tar(builder) => {
                 let size = file
                     .metadata()
-                    .map_err(|e| ArchiveError::Path { path: source.to_owned(), source: e })?
+                    .map_err(|e| ArchiveError::Path {
+                        path: source.to_owned(),
+                        source: e,
+                    })?
                     .len();
                 let mut header = file_header(size);
                 builder
@@ -88,13 +98,19 @@ impl<W: Write> Sink<W> {
                     return Ok(());
                 }
                 if let Some(parent) = target.parent() {
-                    fs::create_dir_all(parent)
-                        .map_err(|source| ArchiveError::Path { path: parent.to_owned(), source })?;
+                    fs::create_dir_all(parent).map_err(|source| ArchiveError::Path {
+                        path: parent.to_owned(),
+                        source,
+                    })?;
                 }
-                let mut out = File::create(&target)
-                    .map_err(|source| ArchiveError::Path { path: target.clone(), source })?;
-                io::copy(&mut file, &mut out)
-                    .map_err(|source| ArchiveError::Path { path: target, source })?;
+                let mut out = File::create(&target).map_err(|source| ArchiveError::Path {
+                    path: target.clone(),
+                    source,
+                })?;
+                io::copy(&mut file, &mut out).map_err(|source| ArchiveError::Path {
+                    path: target,
+                    source,
+                })?;
                 Ok(())
             }
         }
@@ -132,7 +148,10 @@ pub fn save(
 
 /// Writes the images as an OCI image layout directory `dir` (created if missing).
 pub fn save_oci_layout(store: &Store, images: &[&str], dir: &Path) -> Result<(), ArchiveError> {
-    fs::create_dir_all(dir).map_err(|source| ArchiveError::Path { path: dir.to_owned(), source })?;
+    fs::create_dir_all(dir).map_err(|source| ArchiveError::Path {
+        path: dir.to_owned(),
+        source,
+    })?;
     let mut sink: Sink<io::Sink> = Sink::Dir(dir.to_owned());
     write_layout(store, images, false, &mut sink)
 }
@@ -148,7 +167,8 @@ fn select(store: &Store, images: &[&str]) -> Result<Vec<Selected>, ArchiveError>
             .filter(|r| r.digest().is_none())
             .map(|r| r.to_string())
             .filter(|canonical| index.tags.get(canonical) == Some(&record.id));
-        let manifest = Digest::parse(&record.manifest).map_err(crate::image::store::StoreError::from)?;
+        let manifest =
+            Digest::parse(&record.manifest).map_err(crate::image::store::StoreError::from)?;
         match selected.iter_mut().find(|s| s.record.id == record.id) {
             Some(existing) => existing.tags.extend(tag),
             None => selected.push(Selected {
@@ -179,10 +199,18 @@ fn write_layout<W: Write>(
     for image in &selected {
         let manifest = store.load_manifest(&image.manifest)?;
         let layers = store.image_layers(&manifest)?;
-        let config = manifest.config.digest().map_err(crate::image::store::StoreError::from)?;
+        let config = manifest
+            .config
+            .digest()
+            .map_err(crate::image::store::StoreError::from)?;
         let mut blobs = vec![image.manifest.clone(), config.clone()];
         for layer in &layers {
-            blobs.push(layer.blob.digest().map_err(crate::image::store::StoreError::from)?);
+            blobs.push(
+                layer
+                    .blob
+                    .digest()
+                    .map_err(crate::image::store::StoreError::from)?,
+            );
         }
         for digest in blobs {
             if written.insert(digest.clone()) {
@@ -190,7 +218,10 @@ fn write_layout<W: Write>(
             }
         }
         let manifest_size = fs::metadata(store.blob_path(&image.manifest))
-            .map_err(|source| ArchiveError::Path { path: store.blob_path(&image.manifest), source })?
+            .map_err(|source| ArchiveError::Path {
+                path: store.blob_path(&image.manifest),
+                source,
+            })?
             .len();
         let descriptor = |annotations: Option<BTreeMap<String, String>>| Descriptor {
             media_type: image.record.manifest_media_type.clone(),
@@ -226,11 +257,12 @@ fn write_layout<W: Write>(
         manifests: entries,
         annotations: None,
     };
-    let index_json = serde_json::to_vec(&index).map_err(|e| ArchiveError::Invalid(e.to_string()))?;
+    let index_json =
+        serde_json::to_vec(&index).map_err(|e| ArchiveError::Invalid(e.to_string()))?;
     sink.add_bytes("index.json", &index_json)?;
     if docker_manifest {
-        let manifest_json =
-            serde_json::to_vec(&docker_entries).map_err(|e| ArchiveError::Invalid(e.to_string()))?;
+        let manifest_json = serde_json::to_vec(&docker_entries)
+            .map_err(|e| ArchiveError::Invalid(e.to_string()))?;
         sink.add_bytes("manifest.json", &manifest_json)?;
     }
     Ok(())

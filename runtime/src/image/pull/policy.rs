@@ -137,20 +137,22 @@ pub fn decide(
     match (policy, local) {
         (PullPolicy::Always, _) => PullAction::Pull,
         (PullPolicy::Never, Some(_)) => PullAction::UseLocal,
-        (PullPolicy::Never, None) => PullAction::Fail(
-            "the image is not present locally and pull_policy is never".to_owned(),
-        ),
+        (PullPolicy::Never, None) => {
+            PullAction::Fail("the image is not present locally and pull_policy is never".to_owned())
+        }
         (PullPolicy::Missing, Some(_)) => PullAction::UseLocal,
         (PullPolicy::Missing, None) if buildable => PullAction::Build,
         (PullPolicy::Missing, None) => PullAction::Pull,
         (PullPolicy::Build, _) if buildable => PullAction::Build,
-        (PullPolicy::Build, _) => PullAction::Fail(
-            "pull_policy is build but the service has no build section".to_owned(),
-        ),
+        (PullPolicy::Build, _) => {
+            PullAction::Fail("pull_policy is build but the service has no build section".to_owned())
+        }
         (PullPolicy::Every(_), None) => PullAction::Pull,
         (PullPolicy::Every(period), Some(image)) => {
             // A clock that went backwards counts as fresh rather than pulling in a loop.
-            let age = now.duration_since(image.refreshed).unwrap_or(Duration::ZERO);
+            let age = now
+                .duration_since(image.refreshed)
+                .unwrap_or(Duration::ZERO);
             if age >= period {
                 PullAction::Pull
             } else {
@@ -178,7 +180,16 @@ mod tests {
             Ok(PullPolicy::Every(HOUR + Duration::from_secs(1800)))
         );
         assert_eq!("every_2d".parse(), Ok(PullPolicy::Every(48 * HOUR)));
-        for bad in ["", "sometimes", "every_", "every_0s", "every_12", "every_h", "every_5y", "Always"] {
+        for bad in [
+            "",
+            "sometimes",
+            "every_",
+            "every_0s",
+            "every_12",
+            "every_h",
+            "every_5y",
+            "Always",
+        ] {
             let error = bad.parse::<PullPolicy>().unwrap_err();
             assert!(error.to_string().contains("invalid pull_policy"), "{bad}");
         }
@@ -195,14 +206,38 @@ mod tests {
             refreshed: now - 30 * HOUR,
         });
         let daily = PullPolicy::Every(24 * HOUR);
-        assert_eq!(decide(PullPolicy::Always, fresh, false, now), PullAction::Pull);
-        assert_eq!(decide(PullPolicy::Never, fresh, false, now), PullAction::UseLocal);
-        assert!(matches!(decide(PullPolicy::Never, None, false, now), PullAction::Fail(_)));
-        assert_eq!(decide(PullPolicy::Missing, fresh, true, now), PullAction::UseLocal);
-        assert_eq!(decide(PullPolicy::Missing, None, true, now), PullAction::Build);
-        assert_eq!(decide(PullPolicy::Missing, None, false, now), PullAction::Pull);
-        assert_eq!(decide(PullPolicy::Build, fresh, true, now), PullAction::Build);
-        assert!(matches!(decide(PullPolicy::Build, None, false, now), PullAction::Fail(_)));
+        assert_eq!(
+            decide(PullPolicy::Always, fresh, false, now),
+            PullAction::Pull
+        );
+        assert_eq!(
+            decide(PullPolicy::Never, fresh, false, now),
+            PullAction::UseLocal
+        );
+        assert!(matches!(
+            decide(PullPolicy::Never, None, false, now),
+            PullAction::Fail(_)
+        ));
+        assert_eq!(
+            decide(PullPolicy::Missing, fresh, true, now),
+            PullAction::UseLocal
+        );
+        assert_eq!(
+            decide(PullPolicy::Missing, None, true, now),
+            PullAction::Build
+        );
+        assert_eq!(
+            decide(PullPolicy::Missing, None, false, now),
+            PullAction::Pull
+        );
+        assert_eq!(
+            decide(PullPolicy::Build, fresh, true, now),
+            PullAction::Build
+        );
+        assert!(matches!(
+            decide(PullPolicy::Build, None, false, now),
+            PullAction::Fail(_)
+        ));
         assert_eq!(decide(daily, fresh, false, now), PullAction::UseLocal);
         assert_eq!(decide(daily, stale, false, now), PullAction::Pull);
         assert_eq!(decide(daily, None, false, now), PullAction::Pull);

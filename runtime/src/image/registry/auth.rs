@@ -107,7 +107,10 @@ pub fn credentials_for(registry: &str, config: &Path) -> Result<Credentials, Cre
         Err(CredentialRetrievalError::NoCredentialConfigured) => Ok(Credentials::Anonymous),
         Err(CredentialRetrievalError::HelperFailure { helper, stderr, .. }) => {
             // Helpers answer "credentials not found" on stderr when they hold nothing.
-            if stderr.to_ascii_lowercase().contains("credentials not found") {
+            if stderr
+                .to_ascii_lowercase()
+                .contains("credentials not found")
+            {
                 Ok(Credentials::Anonymous)
             } else {
                 Err(error(format!(
@@ -146,7 +149,9 @@ mod tests {
             }
         );
         assert_eq!(
-            credentials_for("docker.io", file.path()).unwrap().username(),
+            credentials_for("docker.io", file.path())
+                .unwrap()
+                .username(),
             Some("bob")
         );
         assert_eq!(
@@ -164,7 +169,10 @@ mod tests {
         );
         let file = config("{not json");
         let error = credentials_for("x", file.path()).unwrap_err();
-        assert!(error.to_string().contains("reading credentials for x"), "{error}");
+        assert!(
+            error.to_string().contains("reading credentials for x"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -115,10 +115,11 @@ impl RegistryClient {
             user_agent: concat!("berth/", env!("CARGO_PKG_VERSION")),
             ..ClientConfig::default()
         };
-        let client = oci_client::Client::try_from(config).map_err(|error| RegistryError::Protocol {
-            registry: endpoint.host.clone(),
-            reason: one_line(&error.to_string()),
-        })?;
+        let client =
+            oci_client::Client::try_from(config).map_err(|error| RegistryError::Protocol {
+                registry: endpoint.host.clone(),
+                reason: one_line(&error.to_string()),
+            })?;
         let mut reference = oci_client::Reference::with_tag(
             image.domain().to_owned(),
             image.path().to_owned(),
@@ -156,7 +157,10 @@ impl RegistryClient {
 
     /// Fetches a manifest or index by tag or digest and verifies it: against the digest asked
     /// for, and against the digest the registry announces. Returns the document and its digest.
-    pub async fn fetch_manifest(&self, target: &ManifestTarget) -> Result<(Vec<u8>, Digest), RegistryError> {
+    pub async fn fetch_manifest(
+        &self,
+        target: &ManifestTarget,
+    ) -> Result<(Vec<u8>, Digest), RegistryError> {
         let reference = self.target_reference(target);
         let (body, _announced) = match self
             .client
@@ -164,20 +168,24 @@ impl RegistryClient {
             .await
         {
             Ok(found) => found,
-            Err(error) => return Err(self.explain_missing(self.classify(error, Some(target))).await),
+            Err(error) => {
+                return Err(self
+                    .explain_missing(self.classify(error, Some(target)))
+                    .await);
+            }
         };
         let algorithm = match target {
             ManifestTarget::Digest(digest) => digest.algorithm(),
             ManifestTarget::Tag(_) => Algorithm::Sha256,
         };
         let actual = Digest::of_bytes(algorithm, &body);
-        if let ManifestTarget::Digest(expected) = target {
-            if &actual != expected {
-                return Err(RegistryError::Protocol {
-                    registry: self.endpoint.host.clone(),
-                    reason: format!("manifest {expected} has digest {actual}"),
-                });
-            }
+        if let ManifestTarget::Digest(expected) = target
+            && &actual != expected
+        {
+            return Err(RegistryError::Protocol {
+                registry: self.endpoint.host.clone(),
+                reason: format!("manifest {expected} has digest {actual}"),
+            });
         }
         Ok((body.to_vec(), actual))
     }
@@ -188,7 +196,11 @@ impl RegistryClient {
         if !matches!(error, RegistryError::ManifestNotFound { .. }) {
             return error;
         }
-        match self.client.list_tags(&self.reference, &self.auth, Some(1), None).await {
+        match self
+            .client
+            .list_tags(&self.reference, &self.auth, Some(1), None)
+            .await
+        {
             Err(probe) => match self.classify(probe, None) {
                 missing @ RegistryError::RepositoryNotFound { .. } => missing,
                 _ => error,
@@ -198,7 +210,11 @@ impl RegistryClient {
     }
 
     /// Streams blob `descriptor` from byte `offset` (0 for all of it).
-    pub async fn fetch_blob(&self, descriptor: &Descriptor, offset: u64) -> Result<BlobStream, RegistryError> {
+    pub async fn fetch_blob(
+        &self,
+        descriptor: &Descriptor,
+        offset: u64,
+    ) -> Result<BlobStream, RegistryError> {
         let layer = OciDescriptor {
             media_type: descriptor.media_type.clone(),
             digest: descriptor.digest.clone(),
@@ -262,7 +278,11 @@ impl RegistryClient {
     }
 
     /// Turns an `oci-client` error into the user's terms.
-    fn classify(&self, error: OciDistributionError, target: Option<&ManifestTarget>) -> RegistryError {
+    fn classify(
+        &self,
+        error: OciDistributionError,
+        target: Option<&ManifestTarget>,
+    ) -> RegistryError {
         let registry = self.endpoint.host.clone();
         let not_found = || match target {
             Some(target) => RegistryError::ManifestNotFound {
@@ -401,7 +421,10 @@ mod tests {
         )
         .unwrap();
         let hub = endpoints(&config, "docker.io");
-        let hosts: Vec<_> = hub.iter().map(|e| (e.host.as_str(), e.plain_http, e.mirror)).collect();
+        let hosts: Vec<_> = hub
+            .iter()
+            .map(|e| (e.host.as_str(), e.plain_http, e.mirror))
+            .collect();
         assert_eq!(
             hosts,
             vec![

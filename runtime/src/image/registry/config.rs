@@ -104,7 +104,8 @@ impl RegistryConfig {
 
     /// Parses the text of a configuration file.
     pub fn from_toml(text: &str) -> Result<RegistryConfig, String> {
-        let contents: FileContents = toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))?;
+        let contents: FileContents =
+            toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))?;
         let mut config = RegistryConfig::default();
         for url in &contents.registry_mirrors {
             config.mirrors.push(parse_mirror(url)?);
@@ -113,9 +114,13 @@ impl RegistryConfig {
             match parse_cidr(entry) {
                 Some(range) => config.insecure_ranges.push(range),
                 None if entry.contains('/') => {
-                    return Err(format!("insecure-registries: invalid entry {entry:?} (host[:port] or CIDR)"));
+                    return Err(format!(
+                        "insecure-registries: invalid entry {entry:?} (host[:port] or CIDR)"
+                    ));
                 }
-                None => config.insecure_hosts.push(entry.trim_end_matches('/').to_owned()),
+                None => config
+                    .insecure_hosts
+                    .push(entry.trim_end_matches('/').to_owned()),
             }
         }
         Ok(config)
@@ -173,11 +178,15 @@ fn parse_mirror(url: &str) -> Result<Mirror, String> {
     } else if let Some(rest) = url.strip_prefix("http://") {
         (true, rest)
     } else {
-        return Err(format!("registry-mirrors: {url:?} must start with https:// or http://"));
+        return Err(format!(
+            "registry-mirrors: {url:?} must start with https:// or http://"
+        ));
     };
     let host = rest.trim_end_matches('/');
     if host.is_empty() || host.contains('/') {
-        return Err(format!("registry-mirrors: {url:?} must be a scheme and a host[:port], without a path"));
+        return Err(format!(
+            "registry-mirrors: {url:?} must be a scheme and a host[:port], without a path"
+        ));
     }
     Ok(Mirror {
         host: host.to_owned(),
@@ -247,7 +256,13 @@ mod tests {
     #[test]
     fn loopback_is_plain_http_without_configuration() {
         let config = RegistryConfig::default();
-        for domain in ["localhost:5000", "127.0.0.1:5000", "127.3.4.5", "[::1]:5000", "localhost"] {
+        for domain in [
+            "localhost:5000",
+            "127.0.0.1:5000",
+            "127.3.4.5",
+            "[::1]:5000",
+            "localhost",
+        ] {
             assert!(config.is_plain_http(domain), "{domain}");
         }
         for domain in ["docker.io", "128.0.0.1:5000", "localhost.example.com"] {

@@ -51,7 +51,11 @@ impl Platform {
             ("armel", _) => ("arm".to_owned(), Some("v6".to_owned())),
             ("arm", None) => ("arm".to_owned(), Some("v7".to_owned())),
             ("arm", Some(v)) => {
-                let v = if v.starts_with('v') { v } else { format!("v{v}") };
+                let v = if v.starts_with('v') {
+                    v
+                } else {
+                    format!("v{v}")
+                };
                 ("arm".to_owned(), Some(v))
             }
             ("i386" | "i686" | "386", v) => ("386".to_owned(), v),
@@ -83,7 +87,11 @@ impl Platform {
         if wanted.variant == candidate.variant {
             return Some(0);
         }
-        match (wanted.architecture.as_str(), &wanted.variant, &candidate.variant) {
+        match (
+            wanted.architecture.as_str(),
+            &wanted.variant,
+            &candidate.variant,
+        ) {
             ("arm", Some(want), Some(have)) => {
                 let number = |v: &str| v.trim_start_matches('v').parse::<u32>().ok();
                 match (number(want), number(have)) {
@@ -116,13 +124,18 @@ impl FromStr for Platform {
     /// `os/arch[/variant]`, as `--platform` takes it.
     fn from_str(text: &str) -> Result<Platform, String> {
         let parts: Vec<&str> = text.split('/').collect();
-        let bad = || format!("invalid platform {text:?}: expected os/arch[/variant], like linux/arm64");
+        let bad =
+            || format!("invalid platform {text:?}: expected os/arch[/variant], like linux/arm64");
         let (os, architecture, variant) = match parts.as_slice() {
             [os, arch] => (*os, *arch, None),
             [os, arch, variant] => (*os, *arch, Some(*variant)),
             _ => return Err(bad()),
         };
-        let valid = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        let valid = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        };
         if !valid(os) || !valid(architecture) || variant.is_some_and(|v| !valid(v)) {
             return Err(bad());
         }
@@ -217,8 +230,14 @@ mod tests {
 
     #[test]
     fn parses_and_prints() {
-        assert_eq!("linux/arm64/v8".parse::<Platform>().unwrap().to_string(), "linux/arm64");
-        assert_eq!("linux/armhf".parse::<Platform>().unwrap().to_string(), "linux/arm/v7");
+        assert_eq!(
+            "linux/arm64/v8".parse::<Platform>().unwrap().to_string(),
+            "linux/arm64"
+        );
+        assert_eq!(
+            "linux/armhf".parse::<Platform>().unwrap().to_string(),
+            "linux/arm/v7"
+        );
         for bad in ["linux", "linux/", "a/b/c/d", "linux/am d64"] {
             assert!(bad.parse::<Platform>().is_err(), "{bad}");
         }

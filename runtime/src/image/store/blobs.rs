@@ -70,8 +70,8 @@ impl Store {
     ) -> Result<(Digest, u64), StoreError> {
         let temp = fsutil::temp_path_beside(&self.root().join("tmp").join("blob"));
         let result = (|| {
-            let mut file = File::create(&temp)
-                .map_err(|source| StoreError::io("creating", &temp, source))?;
+            let mut file =
+                File::create(&temp).map_err(|source| StoreError::io("creating", &temp, source))?;
             let mut digester = Digester::new(algorithm);
             let mut buffer = vec![0u8; 256 * 1024];
             let mut size = 0u64;
@@ -111,10 +111,11 @@ impl Store {
         if self.has_blob(digest) {
             return Ok(None);
         }
-        let partial = self
-            .root()
-            .join("ingest")
-            .join(format!("{}-{}.partial", digest.algorithm(), digest.hex()));
+        let partial = self.root().join("ingest").join(format!(
+            "{}-{}.partial",
+            digest.algorithm(),
+            digest.hex()
+        ));
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -221,12 +222,14 @@ impl Ingest {
     pub fn write(&mut self, chunk: &[u8]) -> Result<(), StoreError> {
         let end = self.offset.saturating_add(chunk.len() as u64);
         if end > self.size {
-            return Err(StoreError::Digest(crate::image::DigestError::SizeMismatch {
-                digest: self.expected.clone(),
-                expected: self.size,
-                actual: end,
-                truncated: true,
-            }));
+            return Err(StoreError::Digest(
+                crate::image::DigestError::SizeMismatch {
+                    digest: self.expected.clone(),
+                    expected: self.size,
+                    actual: end,
+                    truncated: true,
+                },
+            ));
         }
         let Some(file) = self.file.as_mut() else {
             return Err(StoreError::io(
@@ -284,23 +287,23 @@ impl Ingest {
     }
 }
 
-/// The blobs present in the store, and files in the blob directories that are not blobs
-/// (temporary leftovers of interrupted writes).
-pub(crate) struct BlobListing {
-    /// Verified blobs.
-    pub(crate) blobs: Vec<(Digest, PathBuf)>,
+/// The entries of a content-addressed directory (`blobs/` or `layers/`): those named by a
+/// digest, and anything else (leftovers of interrupted writes).
+pub(crate) struct Listing {
+    /// Entries named `<alg>/<hex>`.
+    pub(crate) present: Vec<(Digest, PathBuf)>,
     /// Anything else.
     pub(crate) leftovers: Vec<PathBuf>,
 }
 
-/// Lists the blob directories.
-pub(crate) fn list_blobs(root: &Path) -> io::Result<BlobListing> {
-    let mut listing = BlobListing {
-        blobs: Vec::new(),
+/// Lists `<base>/<alg>/<hex>` entries.
+pub(crate) fn list_by_digest(base: &Path) -> io::Result<Listing> {
+    let mut listing = Listing {
+        present: Vec::new(),
         leftovers: Vec::new(),
     };
     for algorithm in [Algorithm::Sha256, Algorithm::Sha512] {
-        let dir = root.join("blobs").join(algorithm.name());
+        let dir = base.join(algorithm.name());
         let entries = match fs::read_dir(&dir) {
             Ok(entries) => entries,
             Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
@@ -310,7 +313,7 @@ pub(crate) fn list_blobs(root: &Path) -> io::Result<BlobListing> {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
             match Digest::new(algorithm, &name) {
-                Ok(digest) => listing.blobs.push((digest, entry.path())),
+                Ok(digest) => listing.present.push((digest, entry.path())),
                 Err(_) => listing.leftovers.push(entry.path()),
             }
         }

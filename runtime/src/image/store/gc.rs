@@ -74,16 +74,14 @@ impl Store {
             let mut report = RemoveReport::default();
             let id = index.lookup(text)?.id.clone();
             let tags = index.tags_of(&id);
-            let by_name = Reference::parse(text)
-                .ok()
-                .filter(|r| {
-                    let canonical = r.to_string();
-                    tags.contains(&canonical)
-                        || index
-                            .images
-                            .get(&id)
-                            .is_some_and(|i| i.repo_digests.contains(&canonical))
-                });
+            let by_name = Reference::parse(text).ok().filter(|r| {
+                let canonical = r.to_string();
+                tags.contains(&canonical)
+                    || index
+                        .images
+                        .get(&id)
+                        .is_some_and(|i| i.repo_digests.contains(&canonical))
+            });
             if let Some(reference) = by_name {
                 let canonical = reference.to_string();
                 let name = reference.name();
@@ -176,14 +174,17 @@ impl Store {
             move |source| StoreError::io("collecting garbage in", &path, source)
         };
 
-        let listing = blobs::list_blobs(root).map_err(io(&root.join("blobs")))?;
-        for (digest, path) in listing.blobs {
+        let listing =
+            blobs::list_by_digest(&root.join("blobs")).map_err(io(&root.join("blobs")))?;
+        for (digest, path) in listing.present {
             if !keep_blobs.contains(&digest) {
                 report.reclaimed_bytes += fs::metadata(&path).map_or(0, |m| m.len());
                 fsutil::remove_any(&path).map_err(io(&path))?;
-                let _ = fs::remove_file(
-                    self.lock_path(&format!("blob-{}-{}", digest.algorithm(), digest.hex())),
-                );
+                let _ = fs::remove_file(self.lock_path(&format!(
+                    "blob-{}-{}",
+                    digest.algorithm(),
+                    digest.hex()
+                )));
                 report.blobs += 1;
             }
         }
@@ -191,18 +192,21 @@ impl Store {
             fsutil::remove_any(&path).map_err(io(&path))?;
         }
 
-        let (present, leftovers) = layers::list_layers(root).map_err(io(&root.join("layers")))?;
-        for (diff_id, path) in present {
+        let listing =
+            blobs::list_by_digest(&root.join("layers")).map_err(io(&root.join("layers")))?;
+        for (diff_id, path) in listing.present {
             if !keep_layers.contains(&diff_id) {
                 report.reclaimed_bytes += self.layer_size(&diff_id).unwrap_or(0);
                 fsutil::remove_any(&path).map_err(io(&path))?;
-                let _ = fs::remove_file(
-                    self.lock_path(&format!("layer-{}-{}", diff_id.algorithm(), diff_id.hex())),
-                );
+                let _ = fs::remove_file(self.lock_path(&format!(
+                    "layer-{}-{}",
+                    diff_id.algorithm(),
+                    diff_id.hex()
+                )));
                 report.layers += 1;
             }
         }
-        for path in leftovers {
+        for path in listing.leftovers {
             fsutil::remove_any(&path).map_err(io(&path))?;
         }
         // Links whose layer is gone (or never got published).
@@ -237,7 +241,10 @@ impl Store {
         for record in index.images.values() {
             let manifest_digest = Digest::parse(&record.manifest)?;
             for repo_digest in &record.repo_digests {
-                if let Some(digest) = repo_digest.rsplit_once('@').and_then(|(_, d)| Digest::parse(d).ok()) {
+                if let Some(digest) = repo_digest
+                    .rsplit_once('@')
+                    .and_then(|(_, d)| Digest::parse(d).ok())
+                {
                     blobs.insert(digest);
                 }
             }

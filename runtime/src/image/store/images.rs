@@ -118,8 +118,9 @@ impl Store {
     /// Reads and parses a stored image configuration.
     pub fn load_config(&self, digest: &Digest) -> Result<ImageConfig, StoreError> {
         let data = self.read_blob(digest)?;
-        serde_json::from_slice(&data)
-            .map_err(|error| StoreError::invalid(digest.to_string(), format!("configuration: {error}")))
+        serde_json::from_slice(&data).map_err(|error| {
+            StoreError::invalid(digest.to_string(), format!("configuration: {error}"))
+        })
     }
 
     /// The layers of the image with manifest `manifest`, lowest first, paired with their diff
@@ -151,14 +152,17 @@ impl Store {
         let id = config_digest.to_string();
         self.update_index(|index| {
             let now = unix_now();
-            let record = index.images.entry(id.clone()).or_insert_with(|| ImageRecord {
-                id: id.clone(),
-                manifest: new.manifest.to_string(),
-                manifest_media_type: media_type.clone(),
-                repo_digests: Vec::new(),
-                added: now,
-                last_pulled: None,
-            });
+            let record = index
+                .images
+                .entry(id.clone())
+                .or_insert_with(|| ImageRecord {
+                    id: id.clone(),
+                    manifest: new.manifest.to_string(),
+                    manifest_media_type: media_type.clone(),
+                    repo_digests: Vec::new(),
+                    added: now,
+                    last_pulled: None,
+                });
             record.manifest = new.manifest.to_string();
             record.manifest_media_type = media_type;
             if let Some(repo_digest) = &new.repo_digest {
@@ -229,7 +233,11 @@ impl Store {
         let blob_size = manifest.config.size + layers.iter().map(|l| l.size).sum::<u64>();
         Ok(ImageDetails {
             id: record.id.clone(),
-            repo_tags: index.tags_of(&record.id).iter().map(|t| familiar(t)).collect(),
+            repo_tags: index
+                .tags_of(&record.id)
+                .iter()
+                .map(|t| familiar(t))
+                .collect(),
             repo_digests: record.repo_digests.iter().map(|d| familiar(d)).collect(),
             created: config.created.clone(),
             author: config.author.clone(),

@@ -91,8 +91,8 @@ impl Store {
             return Ok(LayerOutcome::Present);
         }
         let blob_path = self.blob_path(blob);
-        let file =
-            File::open(&blob_path).map_err(|source| StoreError::io("opening", &blob_path, source))?;
+        let file = File::open(&blob_path)
+            .map_err(|source| StoreError::io("opening", &blob_path, source))?;
         let final_path = self.layer_path(diff_id);
         let parent = final_path.parent().unwrap_or(self.root());
         fs::create_dir_all(parent).map_err(|source| StoreError::io("creating", parent, source))?;
@@ -185,7 +185,12 @@ fn random_link_id(diff_id: &Digest) -> String {
                 .ok()
                 .and_then(|text| u8::from_str_radix(text, 16).ok())
                 .unwrap_or(0);
-            char::from(ALPHABET.get(usize::from(byte % 32)).copied().unwrap_or(b'A'))
+            char::from(
+                ALPHABET
+                    .get(usize::from(byte % 32))
+                    .copied()
+                    .unwrap_or(b'A'),
+            )
         })
         .collect()
 }
@@ -241,29 +246,6 @@ pub(crate) fn list_links(root: &Path) -> io::Result<Vec<(PathBuf, PathBuf)>> {
     Ok(links)
 }
 
-/// The unpacked layers present, and leftovers of interrupted unpacks.
-pub(crate) fn list_layers(root: &Path) -> io::Result<(Vec<(Digest, PathBuf)>, Vec<PathBuf>)> {
-    let mut layers = Vec::new();
-    let mut leftovers = Vec::new();
-    for algorithm in [Algorithm::Sha256, Algorithm::Sha512] {
-        let dir = root.join("layers").join(algorithm.name());
-        let entries = match fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
-            Err(error) => return Err(error),
-        };
-        for entry in entries {
-            let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            match Digest::new(algorithm, &name) {
-                Ok(digest) => layers.push((digest, entry.path())),
-                Err(_) => leftovers.push(entry.path()),
-            }
-        }
-    }
-    Ok((layers, leftovers))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,7 +256,10 @@ mod tests {
         let a = random_link_id(&digest);
         let b = random_link_id(&digest);
         assert_eq!(a.len(), LINK_ID_LEN);
-        assert!(a.bytes().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()));
+        assert!(
+            a.bytes()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        );
         assert_ne!(a, b);
     }
 

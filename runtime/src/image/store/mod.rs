@@ -97,7 +97,9 @@ pub enum StoreError {
         reason: String,
     },
     /// Removing the image needs `force`.
-    #[error("conflict: unable to delete {id} (must be forced) - image is referenced in multiple repositories")]
+    #[error(
+        "conflict: unable to delete {id} (must be forced) - image is referenced in multiple repositories"
+    )]
     Conflict {
         /// The image ID.
         id: String,
@@ -157,11 +159,13 @@ impl Store {
             "tmp",
         ] {
             let path = root.join(dir);
-            fs::create_dir_all(&path).map_err(|source| StoreError::io("creating", &path, source))?;
+            fs::create_dir_all(&path)
+                .map_err(|source| StoreError::io("creating", &path, source))?;
         }
         // Absolute, so that short layer links and mount options stay valid whatever the
         // current directory.
-        let root = fs::canonicalize(&root).map_err(|source| StoreError::io("resolving", &root, source))?;
+        let root =
+            fs::canonicalize(&root).map_err(|source| StoreError::io("resolving", &root, source))?;
         Ok(Store { root })
     }
 

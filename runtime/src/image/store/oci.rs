@@ -38,7 +38,12 @@ pub const DOCKER_SCHEMA1: &[&str] = &[
 ];
 
 /// Every manifest type berth asks registries for, best first.
-pub const MANIFEST_TYPES: &[&str] = &[OCI_INDEX, DOCKER_MANIFEST_LIST, OCI_MANIFEST, DOCKER_MANIFEST];
+pub const MANIFEST_TYPES: &[&str] = &[
+    OCI_INDEX,
+    DOCKER_MANIFEST_LIST,
+    OCI_MANIFEST,
+    DOCKER_MANIFEST,
+];
 
 /// Whether `media_type` is a manifest list or image index.
 pub fn is_index(media_type: &str) -> bool {
