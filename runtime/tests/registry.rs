@@ -804,6 +804,26 @@ fn a_corrupt_partial_download_is_not_trusted() {
     );
 }
 
+/// Environment of the helper process of the concurrency test.
+const CHILD_ROOT: &str = "BERTH_TEST_PULL_CHILD_ROOT";
+const CHILD_REFERENCE: &str = "BERTH_TEST_PULL_CHILD_REFERENCE";
+
+/// Not a test of its own: the body of the second process of
+/// `concurrent_pulls_of_the_same_image_share_the_work`, which runs this test binary again with
+/// `--ignored --exact` and the store and image in the environment.
+#[test]
+#[ignore = "helper process of concurrent_pulls_of_the_same_image_share_the_work"]
+fn concurrent_pull_child_process() {
+    let root = std::env::var(CHILD_ROOT)
+        .expect("run by concurrent_pulls_of_the_same_image_share_the_work");
+    let name =
+        Reference::parse(&std::env::var(CHILD_REFERENCE).expect("reference")).expect("reference");
+    let store = Store::open(&root).expect("store");
+    let options = options(Path::new(&root));
+    let id = pull_quietly(&store, &name, &options).expect("the child's pull");
+    println!("pulled {}", id.id);
+}
+
 #[test]
 fn concurrent_pulls_of_the_same_image_share_the_work() {
     if !prerequisites(
@@ -818,10 +838,28 @@ fn concurrent_pulls_of_the_same_image_share_the_work() {
     let work = tempfile::tempdir().expect("tempdir");
     let root = work.path().join("images");
     let name = reference(&registry, "test/layered:v1");
-    // Each thread opens its own store handle and runtime: the file locks are per open file,
-    // so this is what two processes do.
+    // Two other processes (this binary again) and two threads of this one pull at once; the
+    // threads open their own store handles, and file locks are per open file, so they contend
+    // exactly as processes do.
+    let children: Vec<std::process::Child> = (0..2)
+        .map(|_| {
+            std::process::Command::new(std::env::current_exe().expect("test binary"))
+                .args([
+                    "--ignored",
+                    "--exact",
+                    "concurrent_pull_child_process",
+                    "--nocapture",
+                ])
+                .env(CHILD_ROOT, &root)
+                .env(CHILD_REFERENCE, name.to_string())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("starting a child process")
+        })
+        .collect();
     let results: Vec<Result<String, String>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..4)
+        let handles: Vec<_> = (0..2)
             .map(|_| {
                 let (root, name, options) = (root.clone(), name.clone(), options(work.path()));
                 scope.spawn(move || {
@@ -838,6 +876,15 @@ fn concurrent_pulls_of_the_same_image_share_the_work() {
     for result in results {
         assert_eq!(result.expect("every pull succeeds"), image.config_digest);
     }
+    for child in children {
+        let output = child.wait_with_output().expect("child");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && stdout.contains(&format!("pulled {}", image.config_digest)),
+            "child pull failed: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
     let store = Store::open(&root).expect("store");
     assert_eq!(
         fs::read_dir(root.join("layers/sha256"))
@@ -846,15 +893,14 @@ fn concurrent_pulls_of_the_same_image_share_the_work() {
         3
     );
     assert_eq!(fs::read_dir(root.join("l")).expect("links").count(), 3);
-    assert_eq!(
-        fs::read_dir(root.join("ingest"))
-            .expect("ingest")
-            .filter(|e| e
-                .as_ref()
-                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "partial")))
-            .count(),
-        0
-    );
+    let partials = fs::read_dir(root.join("ingest"))
+        .expect("ingest")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "partial"))
+        })
+        .count();
+    assert_eq!(partials, 0);
     assert_eq!(store.list().expect("list").len(), 1);
     mount_and_compare(
         &store,
@@ -1105,4 +1151,49 @@ fn remove_and_prune_collect_unreferenced_content() {
             "{dir} is empty"
         );
     }
+}
+
+#[test]
+fn anonymous_pulls_use_the_registry_token_flow() {
+    if !prerequisites(
+        "anonymous_pulls_use_the_registry_token_flow",
+        true,
+        &["docker-registry", "openssl"],
+    ) {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let tokens = support::token::TokenServer::start(work.path(), "test/tokened");
+    let registry = TestRegistry::start_with_auth_config(&tokens.registry_auth);
+    let (image, entries) = layered_image(Format::Oci);
+    runtime().block_on(Pusher::new(&registry.host(), None).push_image(
+        "test/tokened",
+        "v1",
+        &image,
+    ));
+    tokens.requests.lock().expect("requests").clear();
+
+    let store = Store::open(work.path().join("images")).expect("store");
+    let pulled = pull_quietly(
+        &store,
+        &reference(&registry, "test/tokened:v1"),
+        &options(work.path()),
+    )
+    .expect("anonymous pull through the token flow");
+    assert_eq!(pulled.id, image.config_digest);
+    let requests = tokens.requests.lock().expect("requests").clone();
+    assert!(!requests.is_empty(), "the pull asked the token server");
+    assert!(
+        requests
+            .iter()
+            .all(|r| !r.authorized && r.line.contains("scope=repository%3Atest%2Ftokened%3Apull")),
+        "{requests:?}"
+    );
+    mount_and_compare(
+        &store,
+        &pulled.id,
+        &work.path().join("c"),
+        &tree::expected(&entries),
+        MountMethod::Auto,
+    );
 }

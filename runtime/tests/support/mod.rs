@@ -9,6 +9,7 @@
 pub mod busybox;
 pub mod image;
 pub mod registry;
+pub mod token;
 pub mod tree;
 
 /// Whether the test may run: `tools` are installed and, with `root`, we are root. When not,

@@ -28,7 +28,19 @@ impl TestRegistry {
         TestRegistry::launch(Some((user.to_owned(), password.to_owned())))
     }
 
+    /// Starts a registry with an `auth:` section given as YAML (indented under `auth:`).
+    pub fn start_with_auth_config(auth_yaml: &str) -> TestRegistry {
+        TestRegistry::launch_with(None, Some(auth_yaml.to_owned()))
+    }
+
     fn launch(credentials: Option<(String, String)>) -> TestRegistry {
+        TestRegistry::launch_with(credentials, None)
+    }
+
+    fn launch_with(
+        credentials: Option<(String, String)>,
+        auth_yaml: Option<String>,
+    ) -> TestRegistry {
         let dir = tempfile::Builder::new()
             .prefix("berth-registry-")
             .tempdir()
@@ -55,6 +67,10 @@ impl TestRegistry {
                 "auth:\n  htpasswd:\n    realm: berth-test\n    path: {}\n",
                 htpasswd.display()
             ));
+        }
+        if let Some(auth) = auth_yaml {
+            config.push_str("auth:\n");
+            config.push_str(&auth);
         }
         fs::write(dir.path().join("config.yml"), config).expect("writing registry config");
         let mut registry = TestRegistry {

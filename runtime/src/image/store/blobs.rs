@@ -320,3 +320,76 @@ pub(crate) fn list_by_digest(base: &Path) -> io::Result<Listing> {
     }
     Ok(listing)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("images")).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn ingest_resumes_from_a_partial_file() {
+        let (_dir, store) = store();
+        let data = b"hello, resumable world".to_vec();
+        let digest = Digest::of_bytes(Algorithm::Sha256, &data);
+        let size = data.len() as u64;
+        let mut first = store.begin_ingest(&digest, size).unwrap().unwrap();
+        first.write(&data[..5]).unwrap();
+        first.keep_for_resume();
+        let mut second = store.begin_ingest(&digest, size).unwrap().unwrap();
+        assert_eq!(second.offset(), 5);
+        second.write(&data[5..]).unwrap();
+        second.commit().unwrap();
+        assert!(store.has_blob(&digest));
+        assert_eq!(store.read_blob(&digest).unwrap(), data);
+        assert!(store.begin_ingest(&digest, size).unwrap().is_none());
+    }
+
+    #[test]
+    fn ingest_refuses_wrong_content_and_drops_it() {
+        let (_dir, store) = store();
+        let digest = Digest::of_bytes(Algorithm::Sha256, b"expected");
+        let mut ingest = store.begin_ingest(&digest, 8).unwrap().unwrap();
+        assert!(ingest.write(b"too long!").is_err());
+        ingest.write(b"unexpect").unwrap();
+        let error = ingest.commit().unwrap_err();
+        assert!(error.to_string().contains("digest mismatch"), "{error}");
+        assert!(!store.has_blob(&digest));
+        let again = store.begin_ingest(&digest, 8).unwrap().unwrap();
+        assert_eq!(again.offset(), 0, "nothing unverified is resumed from");
+    }
+
+    #[test]
+    fn restart_starts_over_and_short_content_fails() {
+        let (_dir, store) = store();
+        let digest = Digest::of_bytes(Algorithm::Sha256, b"abc");
+        let mut ingest = store.begin_ingest(&digest, 3).unwrap().unwrap();
+        ingest.write(b"xy").unwrap();
+        ingest.restart().unwrap();
+        assert_eq!(ingest.offset(), 0);
+        ingest.write(b"ab").unwrap();
+        assert!(matches!(
+            ingest.commit(),
+            Err(StoreError::Digest(
+                crate::image::DigestError::SizeMismatch { .. }
+            ))
+        ));
+    }
+
+    #[test]
+    fn blobs_from_readers_are_named_by_their_digest() {
+        let (_dir, store) = store();
+        let (digest, size) = store
+            .put_blob_from_reader(Algorithm::Sha256, &mut &b"content"[..])
+            .unwrap();
+        assert_eq!(size, 7);
+        assert_eq!(digest, Digest::of_bytes(Algorithm::Sha256, b"content"));
+        assert!(store.has_blob(&digest));
+        let wrong = Digest::of_bytes(Algorithm::Sha256, b"other");
+        assert!(store.write_blob(&wrong, b"content").is_err());
+    }
+}
