@@ -8,6 +8,9 @@
 //! with range requests, within the pull (a few retries) and by the next pull (the partial file
 //! stays in the store). Only when everything is in place is the image named in the index.
 //!
+//! Mirrors are only consulted for the manifest: the endpoint that serves it also serves the
+//! configuration and the layers.
+//!
 //! Progress is reported through a callback as [`PullEvent`]s: per layer, bytes done and total.
 
 mod policy;
@@ -37,7 +40,8 @@ use crate::image::unpack::Compression;
 pub struct PullOptions {
     /// The platform to pull from a multi-platform image; the host's when `None`.
     pub platform: Option<Platform>,
-    /// Mirrors and plain-HTTP registries.
+    /// Mirrors and plain-HTTP registries; commands read them with [`RegistryConfig::load`]
+    /// (`/etc/berth/config.toml` or `$BERTH_CONFIG`).
     pub registry_config: RegistryConfig,
     /// The Docker client configuration with credentials; `$DOCKER_CONFIG/config.json` or
     /// `~/.docker/config.json` when `None`.

@@ -151,8 +151,15 @@ pub fn mount_rootfs(
         upper.display(),
         work.display()
     );
+    // `mount(2)` options separate with ',' and ':'; paths containing them only work with
+    // the mount API, which takes each path as a value of its own.
+    let separators = [&upper, &work]
+        .iter()
+        .any(|p| p.to_string_lossy().contains([',', ':']));
     let method = match method {
-        MountMethod::Auto if options.len() <= MAX_MOUNT_DATA => MountMethod::ShortLinks,
+        MountMethod::Auto if options.len() <= MAX_MOUNT_DATA && !separators => {
+            MountMethod::ShortLinks
+        }
         MountMethod::Auto => MountMethod::MountApi,
         other => other,
     };
@@ -170,6 +177,14 @@ pub fn mount_rootfs(
                 .map_err(|(step, e)| failure(step, e))?;
         }
         _ => {
+            if separators {
+                return Err(failure(
+                    "options",
+                    std::io::Error::other(
+                        "the upper or work directory contains ',' or ':'; use the mount API",
+                    ),
+                ));
+            }
             if options.len() > MAX_MOUNT_DATA {
                 return Err(failure(
                     "options",

@@ -270,3 +270,40 @@ fn delete_image(index: &mut IndexFile, id: &str, untagged: &mut Vec<String>) {
         untagged.extend(record.repo_digests.iter().map(|d| familiar(d)));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collects_leftovers_of_interrupted_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("images")).unwrap();
+        let root = store.root().to_owned();
+        let orphan = store.put_blob(b"nobody refers to me").unwrap();
+        fs::create_dir_all(root.join("layers/sha256/.tmp-abc-1/diff")).unwrap();
+        fs::write(root.join("blobs/sha256/.tmp-def-2"), b"half").unwrap();
+        std::os::unix::fs::symlink("../layers/sha256/gone/diff", root.join("l/ABCDEFGHIJKL"))
+            .unwrap();
+        fs::write(root.join("tmp/.tmp-blob-3"), b"x").unwrap();
+        fs::write(root.join("ingest/sha256-00.partial"), b"resume me").unwrap();
+
+        let report = store.collect_garbage(false).unwrap();
+        assert_eq!(report.blobs, 1);
+        assert!(!store.has_blob(&orphan));
+        for gone in [
+            "layers/sha256/.tmp-abc-1",
+            "blobs/sha256/.tmp-def-2",
+            "l/ABCDEFGHIJKL",
+            "tmp/.tmp-blob-3",
+        ] {
+            assert!(fs::symlink_metadata(root.join(gone)).is_err(), "{gone}");
+        }
+        assert!(
+            root.join("ingest/sha256-00.partial").exists(),
+            "kept for resuming"
+        );
+        store.prune(&PruneOptions::default()).unwrap();
+        assert!(!root.join("ingest/sha256-00.partial").exists());
+    }
+}
