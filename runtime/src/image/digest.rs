@@ -260,15 +260,15 @@ impl Expectation {
 
     /// The final check once the content is complete.
     fn check_complete(&self, seen: u64, actual: Digest) -> Result<(), DigestError> {
-        if let Some(expected) = self.size {
-            if seen != expected {
-                return Err(DigestError::SizeMismatch {
-                    digest: self.digest.clone(),
-                    expected,
-                    actual: seen,
-                    truncated: false,
-                });
-            }
+        if let Some(expected) = self.size
+            && seen != expected
+        {
+            return Err(DigestError::SizeMismatch {
+                digest: self.digest.clone(),
+                expected,
+                actual: seen,
+                truncated: false,
+            });
         }
         if actual != self.digest {
             return Err(DigestError::Mismatch {

@@ -123,13 +123,13 @@ impl Reference {
                 })
             })
             .transpose()?;
-        if let Some(tag) = tag {
-            if !is_valid_tag(tag) {
-                return Err(ReferenceError::Tag {
-                    reference: text.to_owned(),
-                    tag: tag.to_owned(),
-                });
-            }
+        if let Some(tag) = tag
+            && !is_valid_tag(tag)
+        {
+            return Err(ReferenceError::Tag {
+                reference: text.to_owned(),
+                tag: tag.to_owned(),
+            });
         }
 
         let (domain, path) = split_domain(name);
@@ -344,10 +344,10 @@ fn is_valid_domain(domain: &str) -> bool {
             None => (Some(domain), None),
         }
     };
-    if let Some(port) = port {
-        if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
-            return false;
-        }
+    if let Some(port) = port
+        && (port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return false;
     }
     match host {
         None => true,
