@@ -1,1 +1,11 @@
-//! placeholder
+//! berth's networking: per-project bridge networks with IPAM, veth attachment of container
+//! network namespaces, NAT/isolation/port publishing with nftables, and a DNS server that
+//! answers service and container names.
+//!
+//! The pure parts (IPAM decisions, the DNS name table, hosts/resolv.conf text, nftables rule
+//! generation) are usable and testable without privileges; the plumbing modules talk to the
+//! kernel (rtnetlink, netns, nft) and need root.
+
+pub mod ipam;
+pub mod state;
+pub mod subnet;
