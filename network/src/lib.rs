@@ -6,6 +6,9 @@
 //! generation) are usable and testable without privileges; the plumbing modules talk to the
 //! kernel (rtnetlink, netns, nft) and need root.
 
+pub mod dns;
+pub mod firewall;
+pub mod hosts;
 pub mod ipam;
 pub mod state;
 pub mod subnet;

@@ -42,7 +42,10 @@ impl Subnet {
             return None;
         }
         let bits = to_bits(addr) & mask(prefix, width);
-        Some(Subnet { addr: from_bits(bits, addr.is_ipv4()), prefix })
+        Some(Subnet {
+            addr: from_bits(bits, addr.is_ipv4()),
+            prefix,
+        })
     }
 
     /// The network address (all host bits zero).
@@ -99,7 +102,10 @@ impl Subnet {
     /// The last address of the subnet (the broadcast address for IPv4).
     pub fn last(&self) -> IpAddr {
         let width = width(&self.addr);
-        from_bits(to_bits(self.addr) | !mask(self.prefix, width) & all_ones(width), self.is_ipv4())
+        from_bits(
+            to_bits(self.addr) | !mask(self.prefix, width) & all_ones(width),
+            self.is_ipv4(),
+        )
     }
 
     /// The `index`-th subnet of `prefix` bits inside this one (`None` past the end or when
@@ -113,7 +119,11 @@ impl Subnet {
             return None;
         }
         let step_bits = width(&self.addr) - prefix;
-        let step = if step_bits >= 128 { 0 } else { index << step_bits };
+        let step = if step_bits >= 128 {
+            0
+        } else {
+            index << step_bits
+        };
         Subnet::new(from_bits(to_bits(self.addr) + step, self.is_ipv4()), prefix)
     }
 
@@ -132,7 +142,11 @@ fn width(addr: &IpAddr) -> u8 {
 }
 
 fn all_ones(width: u8) -> u128 {
-    if width == 128 { u128::MAX } else { (1u128 << width) - 1 }
+    if width == 128 {
+        u128::MAX
+    } else {
+        (1u128 << width) - 1
+    }
 }
 
 fn mask(prefix: u8, width: u8) -> u128 {
@@ -172,7 +186,11 @@ impl FromStr for Subnet {
         let prefix: u32 = prefix.parse().map_err(|_| syntax())?;
         let max = width(&addr);
         if prefix > u32::from(max) {
-            return Err(SubnetError::Prefix { text: text.to_string(), prefix, max });
+            return Err(SubnetError::Prefix {
+                text: text.to_string(),
+                prefix,
+                max,
+            });
         }
         Subnet::new(addr, prefix as u8).ok_or_else(syntax)
     }
@@ -210,8 +228,18 @@ mod tests {
         assert_eq!(s("10.1.2.3/24").to_string(), "10.1.2.0/24");
         assert_eq!(s("fd00:1::5/64").to_string(), "fd00:1::/64");
         assert_eq!(s("0.0.0.0/0").prefix(), 0);
-        assert!(matches!("10.0.0.0/33".parse::<Subnet>(), Err(SubnetError::Prefix { .. })));
-        for bad in ["10.0.0.0", "10.0.0.0/", "x/8", "10.0.0.0/-1", "10.0.0.0/+8", "::/129"] {
+        assert!(matches!(
+            "10.0.0.0/33".parse::<Subnet>(),
+            Err(SubnetError::Prefix { .. })
+        ));
+        for bad in [
+            "10.0.0.0",
+            "10.0.0.0/",
+            "x/8",
+            "10.0.0.0/-1",
+            "10.0.0.0/+8",
+            "::/129",
+        ] {
             assert!(bad.parse::<Subnet>().is_err(), "{bad}");
         }
     }
@@ -239,7 +267,12 @@ mod tests {
         assert_eq!(s("172.16.0.0/12").child(16, 1), Some(s("172.17.0.0/16")));
         assert_eq!(s("172.16.0.0/12").child(16, 16), None);
         assert_eq!(s("fd00::/48").child(64, 3), Some(s("fd00:0:0:3::/64")));
-        assert_eq!(s("::/0").last(), "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            s("::/0").last(),
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
+                .parse::<IpAddr>()
+                .unwrap()
+        );
         assert!(a.is_usable_host("192.168.4.1".parse().unwrap()));
         assert!(!a.is_usable_host("192.168.4.0".parse().unwrap()));
         assert!(!a.is_usable_host("192.168.7.255".parse().unwrap()));
@@ -250,7 +283,10 @@ mod tests {
     fn serde_round_trip() {
         let json = serde_json::to_string(&s("10.9.0.0/24")).unwrap();
         assert_eq!(json, "\"10.9.0.0/24\"");
-        assert_eq!(serde_json::from_str::<Subnet>(&json).unwrap(), s("10.9.0.0/24"));
+        assert_eq!(
+            serde_json::from_str::<Subnet>(&json).unwrap(),
+            s("10.9.0.0/24")
+        );
         assert!(serde_json::from_str::<Subnet>("\"nope\"").is_err());
     }
 }

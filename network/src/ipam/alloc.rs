@@ -49,20 +49,38 @@ pub fn reserved_reason(record: &SubnetRecord, addr: IpAddr) -> Option<String> {
     if addr == record.gateway {
         return Some("gateway".to_string());
     }
-    record.aux_addresses.iter().find(|(_, a)| **a == addr).map(|(name, _)| format!("aux address {name}"))
+    record
+        .aux_addresses
+        .iter()
+        .find(|(_, a)| **a == addr)
+        .map(|(name, _)| format!("aux address {name}"))
 }
 
 /// Checks that `addr` may be given to a container in `record`. `holder` names the container
 /// that currently holds it, if any other does.
-pub fn check_fixed(record: &SubnetRecord, addr: IpAddr, holder: Option<&str>) -> Result<(), AllocError> {
+pub fn check_fixed(
+    record: &SubnetRecord,
+    addr: IpAddr,
+    holder: Option<&str>,
+) -> Result<(), AllocError> {
     if !record.subnet.is_usable_host(addr) {
-        return Err(AllocError::OutsideSubnet { addr, subnet: record.subnet.to_string() });
+        return Err(AllocError::OutsideSubnet {
+            addr,
+            subnet: record.subnet.to_string(),
+        });
     }
     if let Some(what) = reserved_reason(record, addr) {
-        return Err(AllocError::Reserved { addr, subnet: record.subnet.to_string(), what });
+        return Err(AllocError::Reserved {
+            addr,
+            subnet: record.subnet.to_string(),
+            what,
+        });
     }
     if let Some(holder) = holder {
-        return Err(AllocError::InUse { addr, holder: holder.to_string() });
+        return Err(AllocError::InUse {
+            addr,
+            holder: holder.to_string(),
+        });
     }
     Ok(())
 }
@@ -83,7 +101,9 @@ pub fn first_free(record: &SubnetRecord, used: &HashSet<IpAddr>) -> Result<IpAdd
             return Ok(addr);
         }
     }
-    Err(AllocError::Exhausted { range: range.to_string() })
+    Err(AllocError::Exhausted {
+        range: range.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -134,14 +154,23 @@ mod tests {
     fn fixed_addresses_are_checked() {
         let r = record("10.5.0.0/24", "10.5.0.1", None);
         assert_eq!(check_fixed(&r, ip("10.5.0.9"), None), Ok(()));
-        assert!(matches!(check_fixed(&r, ip("10.6.0.9"), None), Err(AllocError::OutsideSubnet { .. })));
-        assert!(matches!(check_fixed(&r, ip("10.5.0.255"), None), Err(AllocError::OutsideSubnet { .. })));
+        assert!(matches!(
+            check_fixed(&r, ip("10.6.0.9"), None),
+            Err(AllocError::OutsideSubnet { .. })
+        ));
+        assert!(matches!(
+            check_fixed(&r, ip("10.5.0.255"), None),
+            Err(AllocError::OutsideSubnet { .. })
+        ));
         let gw = check_fixed(&r, ip("10.5.0.1"), None).unwrap_err();
         assert!(gw.to_string().contains("gateway"), "{gw}");
         let aux = check_fixed(&r, ip("10.5.0.3"), None).unwrap_err();
         assert!(aux.to_string().contains("aux address printer"), "{aux}");
         let held = check_fixed(&r, ip("10.5.0.9"), Some("p-web-1")).unwrap_err();
-        assert_eq!(held.to_string(), "address 10.5.0.9 is already in use by p-web-1");
+        assert_eq!(
+            held.to_string(),
+            "address 10.5.0.9 is already in use by p-web-1"
+        );
     }
 
     #[test]

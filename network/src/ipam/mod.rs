@@ -165,7 +165,9 @@ pub enum IpamError {
         source: serde_json::Error,
     },
     /// A network name that cannot be a file name.
-    #[error("invalid network name {0:?}: use letters, digits, '_', '.' and '-', starting with a letter or digit")]
+    #[error(
+        "invalid network name {0:?}: use letters, digits, '_', '.' and '-', starting with a letter or digit"
+    )]
     InvalidName(String),
     /// No such network.
     #[error("network {0} does not exist")]
@@ -191,7 +193,9 @@ pub enum IpamError {
         other_subnet: Subnet,
     },
     /// Every pool is used up.
-    #[error("network {network}: no free {family} subnet left in the address pools (all overlap host routes or other networks)")]
+    #[error(
+        "network {network}: no free {family} subnet left in the address pools (all overlap host routes or other networks)"
+    )]
     PoolsExhausted {
         /// The network.
         network: String,
@@ -234,13 +238,30 @@ impl Ipam {
             pool.validate()?;
         }
         if let Some(p) = pools_v4.iter().find(|p| !p.base.is_ipv4()) {
-            return Err(PoolError { base: p.base, size: p.size, reason: "not an IPv4 pool" }.into());
+            return Err(PoolError {
+                base: p.base,
+                size: p.size,
+                reason: "not an IPv4 pool",
+            }
+            .into());
         }
         if let Some(p) = pools_v6.iter().find(|p| p.base.is_ipv4()) {
-            return Err(PoolError { base: p.base, size: p.size, reason: "not an IPv6 pool" }.into());
+            return Err(PoolError {
+                base: p.base,
+                size: p.size,
+                reason: "not an IPv6 pool",
+            }
+            .into());
         }
-        fs::create_dir_all(&dir).map_err(|source| IpamError::Io { path: dir.clone(), source })?;
-        Ok(Ipam { dir, pools_v4, pools_v6 })
+        fs::create_dir_all(&dir).map_err(|source| IpamError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        Ok(Ipam {
+            dir,
+            pools_v4,
+            pools_v6,
+        })
     }
 
     /// The state directory.
@@ -262,7 +283,13 @@ impl Ipam {
             return Ok(existing);
         }
         let others = self.networks()?;
-        let record = plan_network(request, &others, host_routes, &self.pools_v4, &self.pools_v6)?;
+        let record = plan_network(
+            request,
+            &others,
+            host_routes,
+            &self.pools_v4,
+            &self.pools_v6,
+        )?;
         self.write(&record)?;
         Ok(record)
     }
@@ -275,10 +302,17 @@ impl Ipam {
 
     /// Every recorded network, by name.
     pub fn networks(&self) -> Result<Vec<NetworkRecord>, IpamError> {
-        let io = |source| IpamError::Io { path: self.dir.clone(), source };
+        let io = |source| IpamError::Io {
+            path: self.dir.clone(),
+            source,
+        };
         let mut names = Vec::new();
         for entry in fs::read_dir(&self.dir).map_err(io)? {
-            let name = entry.map_err(io)?.file_name().to_string_lossy().into_owned();
+            let name = entry
+                .map_err(io)?
+                .file_name()
+                .to_string_lossy()
+                .into_owned();
             if let Some(stem) = name.strip_suffix(".json").filter(|s| state::valid_name(s)) {
                 names.push(stem.to_string());
             }
@@ -305,15 +339,23 @@ impl Ipam {
     /// The addresses of `container` on `network`: its existing lease when it has one (so a
     /// re-attached or restarted container keeps its addresses), else new ones; fixed
     /// addresses in `request` are honoured or refused with the reason.
-    pub fn lease(&self, network: &str, container: &str, request: &LeaseRequest) -> Result<Lease, IpamError> {
+    pub fn lease(
+        &self,
+        network: &str,
+        container: &str,
+        request: &LeaseRequest,
+    ) -> Result<Lease, IpamError> {
         self.check_name(network)?;
         let _lock = self.lock()?;
-        let mut record = self.read(network)?.ok_or_else(|| IpamError::UnknownNetwork(network.to_string()))?;
-        let lease = plan_lease(&record, container, request).map_err(|source| IpamError::Address {
-            network: network.to_string(),
-            container: container.to_string(),
-            source,
-        })?;
+        let mut record = self
+            .read(network)?
+            .ok_or_else(|| IpamError::UnknownNetwork(network.to_string()))?;
+        let lease =
+            plan_lease(&record, container, request).map_err(|source| IpamError::Address {
+                network: network.to_string(),
+                container: container.to_string(),
+                source,
+            })?;
         if record.leases.get(container) != Some(&lease) {
             record.leases.insert(container.to_string(), lease.clone());
             self.write(&record)?;
@@ -325,7 +367,9 @@ impl Ipam {
     pub fn release(&self, network: &str, container: &str) -> Result<bool, IpamError> {
         self.check_name(network)?;
         let _lock = self.lock()?;
-        let Some(mut record) = self.read(network)? else { return Ok(false) };
+        let Some(mut record) = self.read(network)? else {
+            return Ok(false);
+        };
         if record.leases.remove(container).is_none() {
             return Ok(false);
         }
@@ -334,7 +378,11 @@ impl Ipam {
     }
 
     fn check_name(&self, name: &str) -> Result<(), IpamError> {
-        if state::valid_name(name) { Ok(()) } else { Err(IpamError::InvalidName(name.to_string())) }
+        if state::valid_name(name) {
+            Ok(())
+        } else {
+            Err(IpamError::InvalidName(name.to_string()))
+        }
     }
 
     fn lock(&self) -> Result<state::LockGuard, IpamError> {
@@ -349,12 +397,17 @@ impl Ipam {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(IpamError::Io { path, source }),
         };
-        serde_json::from_slice(&data).map(Some).map_err(|source| IpamError::Corrupt { path, source })
+        serde_json::from_slice(&data)
+            .map(Some)
+            .map_err(|source| IpamError::Corrupt { path, source })
     }
 
     fn write(&self, record: &NetworkRecord) -> Result<(), IpamError> {
         let path = state::json_path(&self.dir, &record.name);
-        let data = serde_json::to_vec_pretty(record).map_err(|source| IpamError::Corrupt { path: path.clone(), source })?;
+        let data = serde_json::to_vec_pretty(record).map_err(|source| IpamError::Corrupt {
+            path: path.clone(),
+            source,
+        })?;
         state::write_atomic(&path, &data).map_err(|source| IpamError::Io { path, source })
     }
 }
@@ -368,23 +421,42 @@ pub fn plan_network(
     pools_v6: &[AddressPool],
 ) -> Result<NetworkRecord, IpamError> {
     let network = request.name.clone();
-    let config = |reason: String| IpamError::Config { network: network.clone(), reason };
-    if let Some(other) = others.iter().find(|o| o.bridge == request.bridge && o.name != request.name) {
-        return Err(config(format!("bridge {} is already used by network {}", request.bridge, other.name)));
+    let config = |reason: String| IpamError::Config {
+        network: network.clone(),
+        reason,
+    };
+    if let Some(other) = others
+        .iter()
+        .find(|o| o.bridge == request.bridge && o.name != request.name)
+    {
+        return Err(config(format!(
+            "bridge {} is already used by network {}",
+            request.bridge, other.name
+        )));
     }
     let mut subnets: Vec<SubnetRecord> = Vec::new();
     for entry in &request.ipam {
         let Some(subnet) = entry.subnet else {
-            if entry.gateway.is_some() || entry.ip_range.is_some() || !entry.aux_addresses.is_empty() {
-                return Err(config("an ipam config entry with gateway, ip_range or aux_addresses needs a subnet".into()));
+            if entry.gateway.is_some()
+                || entry.ip_range.is_some()
+                || !entry.aux_addresses.is_empty()
+            {
+                return Err(config(
+                    "an ipam config entry with gateway, ip_range or aux_addresses needs a subnet"
+                        .into(),
+                ));
             }
             continue;
         };
         if !subnet.is_ipv4() && !request.enable_ipv6 {
-            return Err(config(format!("IPv6 subnet {subnet} given but enable_ipv6 is not set")));
+            return Err(config(format!(
+                "IPv6 subnet {subnet} given but enable_ipv6 is not set"
+            )));
         }
         if subnet.host_bits() < 2 {
-            return Err(config(format!("subnet {subnet} is too small for a gateway and a container")));
+            return Err(config(format!(
+                "subnet {subnet} is too small for a gateway and a container"
+            )));
         }
         for other in others {
             if let Some(o) = other.subnets.iter().find(|o| o.subnet.overlaps(&subnet)) {
@@ -399,29 +471,53 @@ pub fn plan_network(
         if let Some(o) = subnets.iter().find(|o| o.subnet.overlaps(&subnet)) {
             return Err(config(format!("subnets {} and {subnet} overlap", o.subnet)));
         }
-        if let Some(route) = host_routes.iter().find(|r| r.prefix() > 0 && r.overlaps(&subnet)) {
+        if let Some(route) = host_routes
+            .iter()
+            .find(|r| r.prefix() > 0 && r.overlaps(&subnet))
+        {
             tracing::warn!(network = %network, %subnet, %route, "subnet overlaps a host route");
         }
         if let Some(range) = entry.ip_range
             && !subnet.contains_subnet(&range)
         {
-            return Err(config(format!("ip_range {range} is not inside subnet {subnet}")));
+            return Err(config(format!(
+                "ip_range {range} is not inside subnet {subnet}"
+            )));
         }
         let gateway = match entry.gateway {
             Some(g) if subnet.is_usable_host(g) => g,
-            Some(g) => return Err(config(format!("gateway {g} is not a usable address of subnet {subnet}"))),
+            Some(g) => {
+                return Err(config(format!(
+                    "gateway {g} is not a usable address of subnet {subnet}"
+                )));
+            }
             // host_bits >= 2, so the first host address exists.
             None => subnet.nth(1).unwrap_or(subnet.addr()),
         };
         for (name, addr) in &entry.aux_addresses {
             if !subnet.contains(*addr) {
-                return Err(config(format!("aux address {name}={addr} is not inside subnet {subnet}")));
+                return Err(config(format!(
+                    "aux address {name}={addr} is not inside subnet {subnet}"
+                )));
             }
         }
-        subnets.push(SubnetRecord { subnet, gateway, ip_range: entry.ip_range, aux_addresses: entry.aux_addresses.clone() });
+        subnets.push(SubnetRecord {
+            subnet,
+            gateway,
+            ip_range: entry.ip_range,
+            aux_addresses: entry.aux_addresses.clone(),
+        });
     }
-    let mut taken: Vec<Subnet> = host_routes.iter().copied().filter(|r| r.prefix() > 0).collect();
-    taken.extend(others.iter().flat_map(|o| o.subnets.iter().map(|s| s.subnet)));
+    let mut taken: Vec<Subnet> = host_routes
+        .iter()
+        .copied()
+        .filter(|r| r.prefix() > 0)
+        .collect();
+    taken.extend(
+        others
+            .iter()
+            .flat_map(|o| o.subnets.iter().map(|s| s.subnet)),
+    );
     taken.extend(subnets.iter().map(|s| s.subnet));
     let families: &[(bool, &[AddressPool], &'static str)] =
         &[(true, pools_v4, "IPv4"), (false, pools_v6, "IPv6")];
@@ -429,11 +525,18 @@ pub fn plan_network(
         if (!v4 && !request.enable_ipv6) || subnets.iter().any(|s| s.subnet.is_ipv4() == v4) {
             continue;
         }
-        let subnet = pick_subnet(pools, &taken)
-            .ok_or_else(|| IpamError::PoolsExhausted { network: network.clone(), family })?;
+        let subnet = pick_subnet(pools, &taken).ok_or_else(|| IpamError::PoolsExhausted {
+            network: network.clone(),
+            family,
+        })?;
         taken.push(subnet);
         let gateway = subnet.nth(1).unwrap_or(subnet.addr());
-        subnets.push(SubnetRecord { subnet, gateway, ip_range: None, aux_addresses: BTreeMap::new() });
+        subnets.push(SubnetRecord {
+            subnet,
+            gateway,
+            ip_range: None,
+            aux_addresses: BTreeMap::new(),
+        });
     }
     // IPv4 first: the order interfaces get addresses and resolv.conf lists servers.
     subnets.sort_by_key(|s| !s.subnet.is_ipv4());
@@ -449,33 +552,57 @@ pub fn plan_network(
 }
 
 /// Decides the container's lease on `record` (pure).
-pub fn plan_lease(record: &NetworkRecord, container: &str, request: &LeaseRequest) -> Result<Lease, AllocError> {
+pub fn plan_lease(
+    record: &NetworkRecord,
+    container: &str,
+    request: &LeaseRequest,
+) -> Result<Lease, AllocError> {
     let existing = record.leases.get(container);
     let mut addresses = Vec::new();
-    let wanted = [(true, request.ipv4.map(IpAddr::V4)), (false, request.ipv6.map(IpAddr::V6))];
+    let wanted = [
+        (true, request.ipv4.map(IpAddr::V4)),
+        (false, request.ipv6.map(IpAddr::V6)),
+    ];
     for (v4, fixed) in wanted {
-        let family: Vec<&SubnetRecord> = record.subnets.iter().filter(|s| s.subnet.is_ipv4() == v4).collect();
+        let family: Vec<&SubnetRecord> = record
+            .subnets
+            .iter()
+            .filter(|s| s.subnet.is_ipv4() == v4)
+            .collect();
         if family.is_empty() {
             if let Some(addr) = fixed {
                 return Err(AllocError::OutsideSubnet {
                     addr,
-                    subnet: format!("(network {} has no {} subnet)", record.name, if v4 { "IPv4" } else { "IPv6" }),
+                    subnet: format!(
+                        "(network {} has no {} subnet)",
+                        record.name,
+                        if v4 { "IPv4" } else { "IPv6" }
+                    ),
                 });
             }
             continue;
         }
         let holder = |addr: IpAddr| {
-            record.leases.iter().find(|(c, l)| c.as_str() != container && l.addresses.contains(&addr)).map(|(c, _)| c.as_str())
+            record
+                .leases
+                .iter()
+                .find(|(c, l)| c.as_str() != container && l.addresses.contains(&addr))
+                .map(|(c, _)| c.as_str())
         };
         if let Some(addr) = fixed {
-            let subnet = family.iter().find(|s| s.subnet.contains(addr)).unwrap_or(&family[0]);
+            let subnet = family
+                .iter()
+                .find(|s| s.subnet.contains(addr))
+                .unwrap_or(&family[0]);
             alloc::check_fixed(subnet, addr, holder(addr))?;
             addresses.push(addr);
             continue;
         }
         let kept = existing.and_then(|l| {
             l.addresses.iter().copied().find(|a| {
-                family.iter().any(|s| s.subnet.is_usable_host(*a) && alloc::reserved_reason(s, *a).is_none())
+                family
+                    .iter()
+                    .any(|s| s.subnet.is_usable_host(*a) && alloc::reserved_reason(s, *a).is_none())
                     && holder(*a).is_none()
             })
         });

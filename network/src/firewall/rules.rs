@@ -1,0 +1,563 @@
+//! The nftables ruleset berth installs, as data (pure: no `nft` is run here).
+//!
+//! One `inet` table holds fixed chains and rules that refer only to named sets and maps.
+//! Networks and published ports are *elements* of those sets and maps, so adding or removing
+//! one is an atomic element change that never touches rules, never needs rule handles, and
+//! cannot disturb another project's entries:
+//!
+//! ```text
+//! set bridges, internal : ifname            every berth bridge / the internal ones
+//! set same_bridge : ifname . ifname         "br . br" for every bridge
+//! set nat_v4, nat_v6 : interval             subnets of networks with outside access
+//! map {tcp,udp}{4,6}     : port -> addr . port          published on every host address
+//! map {tcp,udp}{4,6}_ip  : addr . port -> addr . port   published on one host address
+//!
+//! forward (filter):  same bridge -> accept; from/to internal -> drop;
+//!                    to a bridge, DNATed (published port) -> accept;
+//!                    bridge to another bridge -> drop;
+//!                    to a bridge, established/related -> accept; to a bridge otherwise -> drop
+//! prerouting/output (dnat): DNS to a gateway -> no DNAT; addr.port maps, then port maps on
+//!                    local destinations
+//! postrouting (snat): nat subnets leaving by a non-bridge -> masquerade;
+//!                    loopback sources into a bridge (127.0.0.1 published ports, needs
+//!                    route_localnet) -> masquerade; hairpin DNAT from a bridge -> masquerade
+//! ```
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::net::IpAddr;
+
+use nftables::expr::{
+    self, Expression, Fib, FibFlag, FibResult, Meta, MetaKey, NamedExpression, Payload,
+    PayloadField,
+};
+use nftables::schema::{
+    Chain, Element, NfCmd, NfListObject, NfObject, Nftables, Rule, Set, SetFlag, SetType,
+    SetTypeValue, Table,
+};
+use nftables::stmt::{Match, NAT, NATFamily, Operator, Statement};
+use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook};
+
+use crate::subnet::Subnet;
+
+/// The default table name.
+pub const DEFAULT_TABLE: &str = "berth";
+
+/// A network as the firewall sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FirewallNetwork {
+    /// Its bridge.
+    pub bridge: String,
+    /// Its subnets.
+    pub subnets: Vec<Subnet>,
+    /// No outside access: no NAT, no forwarding in or out.
+    pub internal: bool,
+}
+
+/// Transport protocol of a published port.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+}
+
+impl Protocol {
+    /// `tcp` or `udp`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        }
+    }
+}
+
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One published port: `host_ip:host_port/protocol` forwarded to `container_ip:container_port`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PortMapping {
+    /// TCP or UDP.
+    pub protocol: Protocol,
+    /// The host address it is published on; `None` (or an unspecified address) for all.
+    pub host_ip: Option<IpAddr>,
+    /// The host port.
+    pub host_port: u16,
+    /// The container's address (its family decides the map).
+    pub container_ip: IpAddr,
+    /// The container port.
+    pub container_port: u16,
+}
+
+impl PortMapping {
+    fn specific_host_ip(&self) -> Option<IpAddr> {
+        self.host_ip.filter(|ip| !ip.is_unspecified())
+    }
+
+    /// The map this mapping is an element of.
+    pub fn map_name(&self) -> String {
+        let family = if self.container_ip.is_ipv4() {
+            "4"
+        } else {
+            "6"
+        };
+        let scope = if self.specific_host_ip().is_some() {
+            "_ip"
+        } else {
+            ""
+        };
+        format!("{}{family}{scope}", self.protocol)
+    }
+
+    /// Checks that host and container address families agree.
+    pub fn check(&self) -> Result<(), String> {
+        match self.host_ip {
+            Some(h) if h.is_ipv4() != self.container_ip.is_ipv4() => Err(format!(
+                "host address {h} and container address {} are of different IP families",
+                self.container_ip
+            )),
+            _ if self.host_port == 0 || self.container_port == 0 => {
+                Err("port 0 cannot be published".into())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn key(&self) -> Expression<'static> {
+        match self.specific_host_ip() {
+            Some(ip) => concat(vec![
+                string(ip.to_string()),
+                Expression::Number(u32::from(self.host_port)),
+            ]),
+            None => Expression::Number(u32::from(self.host_port)),
+        }
+    }
+
+    fn value(&self) -> Expression<'static> {
+        concat(vec![
+            string(self.container_ip.to_string()),
+            Expression::Number(u32::from(self.container_port)),
+        ])
+    }
+}
+
+const PORT_MAPS: [(&str, bool); 4] = [("tcp", true), ("udp", true), ("tcp", false), ("udp", false)];
+
+fn string(s: impl Into<Cow<'static, str>>) -> Expression<'static> {
+    Expression::String(s.into())
+}
+
+fn set_ref(name: &str) -> Expression<'static> {
+    string(format!("@{name}"))
+}
+
+fn concat(items: Vec<Expression<'static>>) -> Expression<'static> {
+    Expression::Named(NamedExpression::Concat(items))
+}
+
+fn meta(key: MetaKey) -> Expression<'static> {
+    Expression::Named(NamedExpression::Meta(Meta { key }))
+}
+
+fn payload(protocol: &'static str, field: &'static str) -> Expression<'static> {
+    Expression::Named(NamedExpression::Payload(Payload::PayloadField(
+        PayloadField {
+            protocol: protocol.into(),
+            field: field.into(),
+        },
+    )))
+}
+
+fn ct(key: &'static str) -> Expression<'static> {
+    Expression::Named(NamedExpression::CT(expr::CT {
+        key: key.into(),
+        family: None,
+        dir: None,
+    }))
+}
+
+fn matches(
+    left: Expression<'static>,
+    op: Operator,
+    right: Expression<'static>,
+) -> Statement<'static> {
+    Statement::Match(Match { left, right, op })
+}
+
+fn is(left: Expression<'static>, right: Expression<'static>) -> Statement<'static> {
+    matches(left, Operator::EQ, right)
+}
+
+fn local_destination() -> Statement<'static> {
+    let flags = HashSet::from([FibFlag::Daddr]);
+    is(
+        Expression::Named(NamedExpression::Fib(Fib {
+            result: FibResult::Type,
+            flags,
+        })),
+        string("local"),
+    )
+}
+
+fn nfproto(v4: bool) -> Statement<'static> {
+    is(
+        meta(MetaKey::Nfproto),
+        string(if v4 { "ipv4" } else { "ipv6" }),
+    )
+}
+
+fn masquerade() -> Statement<'static> {
+    Statement::Masquerade(None)
+}
+
+fn add(object: NfListObject<'static>) -> NfObject<'static> {
+    NfObject::CmdObject(NfCmd::Add(object))
+}
+
+fn delete(object: NfListObject<'static>) -> NfObject<'static> {
+    NfObject::CmdObject(NfCmd::Delete(object))
+}
+
+/// Wraps commands into an nftables document.
+pub fn document(objects: Vec<NfObject<'static>>) -> Nftables<'static> {
+    Nftables {
+        objects: objects.into(),
+    }
+}
+
+/// Commands creating the table with its sets, maps, chains and rules.
+pub fn base_ruleset(table: &str) -> Vec<NfObject<'static>> {
+    let table: Cow<'static, str> = table.to_string().into();
+    let family = NfFamily::INet;
+    let mut out = vec![add(NfListObject::Table(Table {
+        family,
+        name: table.clone(),
+        handle: None,
+    }))];
+
+    let set = |name: &str, kind: SetTypeValue<'static>, interval: bool| {
+        add(NfListObject::Set(Box::new(Set {
+            family,
+            table: table.clone(),
+            name: name.to_string().into(),
+            set_type: kind,
+            flags: interval.then(|| HashSet::from([SetFlag::Interval])),
+            ..Set::default()
+        })))
+    };
+    out.push(set("bridges", SetTypeValue::Single(SetType::Ifname), false));
+    out.push(set(
+        "internal",
+        SetTypeValue::Single(SetType::Ifname),
+        false,
+    ));
+    out.push(set(
+        "same_bridge",
+        SetTypeValue::Concatenated(vec![SetType::Ifname, SetType::Ifname].into()),
+        false,
+    ));
+    out.push(set("nat_v4", SetTypeValue::Single(SetType::Ipv4Addr), true));
+    out.push(set("nat_v6", SetTypeValue::Single(SetType::Ipv6Addr), true));
+    for (proto, v4) in PORT_MAPS {
+        let addr = if v4 {
+            SetType::Ipv4Addr
+        } else {
+            SetType::Ipv6Addr
+        };
+        let data = SetTypeValue::Concatenated(vec![addr, SetType::InetService].into());
+        for specific in [false, true] {
+            let key = if specific {
+                SetTypeValue::Concatenated(vec![addr, SetType::InetService].into())
+            } else {
+                SetTypeValue::Single(SetType::InetService)
+            };
+            let name = format!(
+                "{proto}{}{}",
+                if v4 { "4" } else { "6" },
+                if specific { "_ip" } else { "" }
+            );
+            out.push(add(NfListObject::Map(Box::new(nftables::schema::Map {
+                family,
+                table: table.clone(),
+                name: name.into(),
+                set_type: key,
+                map: data.clone(),
+                ..nftables::schema::Map::default()
+            }))));
+        }
+    }
+
+    let chain = |name: &'static str, kind: NfChainType, hook: NfHook, prio: i32| {
+        add(NfListObject::Chain(Chain {
+            family,
+            table: table.clone(),
+            name: name.into(),
+            _type: Some(kind),
+            hook: Some(hook),
+            prio: Some(prio),
+            policy: Some(NfChainPolicy::Accept),
+            ..Chain::default()
+        }))
+    };
+    out.push(chain("forward", NfChainType::Filter, NfHook::Forward, 0));
+    out.push(chain(
+        "prerouting",
+        NfChainType::NAT,
+        NfHook::Prerouting,
+        -100,
+    ));
+    out.push(chain("output", NfChainType::NAT, NfHook::Output, -100));
+    out.push(chain(
+        "postrouting",
+        NfChainType::NAT,
+        NfHook::Postrouting,
+        100,
+    ));
+
+    let rule = |chain: &'static str, expr: Vec<Statement<'static>>| {
+        add(NfListObject::Rule(Rule {
+            family,
+            table: table.clone(),
+            chain: chain.into(),
+            expr: expr.into(),
+            ..Rule::default()
+        }))
+    };
+    let iif = || meta(MetaKey::Iifname);
+    let oif = || meta(MetaKey::Oifname);
+    let accept = || Statement::Accept(None);
+    let drop = || Statement::Drop(None);
+
+    out.push(rule(
+        "forward",
+        vec![
+            is(concat(vec![iif(), oif()]), set_ref("same_bridge")),
+            accept(),
+        ],
+    ));
+    out.push(rule(
+        "forward",
+        vec![is(iif(), set_ref("internal")), drop()],
+    ));
+    out.push(rule(
+        "forward",
+        vec![is(oif(), set_ref("internal")), drop()],
+    ));
+    out.push(rule(
+        "forward",
+        vec![
+            is(oif(), set_ref("bridges")),
+            matches(ct("status"), Operator::IN, string("dnat")),
+            accept(),
+        ],
+    ));
+    out.push(rule(
+        "forward",
+        vec![
+            is(iif(), set_ref("bridges")),
+            is(oif(), set_ref("bridges")),
+            drop(),
+        ],
+    ));
+    out.push(rule(
+        "forward",
+        vec![
+            is(oif(), set_ref("bridges")),
+            matches(
+                ct("state"),
+                Operator::IN,
+                Expression::List(vec![string("established"), string("related")]),
+            ),
+            accept(),
+        ],
+    ));
+    out.push(rule("forward", vec![is(oif(), set_ref("bridges")), drop()]));
+
+    for chain in ["prerouting", "output"] {
+        if chain == "prerouting" {
+            // Containers' DNS queries to their gateway must reach berth's server even when
+            // port 53 is published.
+            out.push(rule(
+                chain,
+                vec![
+                    is(iif(), set_ref("bridges")),
+                    is(payload("th", "dport"), Expression::Number(53)),
+                    local_destination(),
+                    Statement::Return(None),
+                ],
+            ));
+        }
+        for (proto, v4) in PORT_MAPS {
+            let (ip, nat_family) = if v4 {
+                ("ip", NATFamily::IP)
+            } else {
+                ("ip6", NATFamily::IP6)
+            };
+            let suffix = if v4 { "4" } else { "6" };
+            let dnat = |key: Expression<'static>, map: String| {
+                Statement::DNAT(Some(NAT {
+                    addr: Some(Expression::Named(NamedExpression::Map(Box::new(
+                        expr::Map {
+                            key,
+                            data: set_ref(&map),
+                        },
+                    )))),
+                    family: Some(nat_family),
+                    port: None,
+                    flags: None,
+                }))
+            };
+            out.push(rule(
+                chain,
+                vec![
+                    nfproto(v4),
+                    dnat(
+                        concat(vec![payload(ip, "daddr"), payload(proto, "dport")]),
+                        format!("{proto}{suffix}_ip"),
+                    ),
+                ],
+            ));
+            out.push(rule(
+                chain,
+                vec![
+                    nfproto(v4),
+                    local_destination(),
+                    dnat(payload(proto, "dport"), format!("{proto}{suffix}")),
+                ],
+            ));
+        }
+    }
+
+    out.push(rule(
+        "postrouting",
+        vec![
+            nfproto(true),
+            is(payload("ip", "saddr"), set_ref("nat_v4")),
+            matches(oif(), Operator::NEQ, set_ref("bridges")),
+            masquerade(),
+        ],
+    ));
+    out.push(rule(
+        "postrouting",
+        vec![
+            nfproto(false),
+            is(payload("ip6", "saddr"), set_ref("nat_v6")),
+            matches(oif(), Operator::NEQ, set_ref("bridges")),
+            masquerade(),
+        ],
+    ));
+    let loopback = Expression::Named(NamedExpression::Prefix(expr::Prefix {
+        addr: Box::new(string("127.0.0.0")),
+        len: 8,
+    }));
+    out.push(rule(
+        "postrouting",
+        vec![
+            is(oif(), set_ref("bridges")),
+            nfproto(true),
+            is(payload("ip", "saddr"), loopback),
+            masquerade(),
+        ],
+    ));
+    out.push(rule(
+        "postrouting",
+        vec![
+            is(oif(), set_ref("bridges")),
+            matches(ct("status"), Operator::IN, string("dnat")),
+            is(iif(), set_ref("bridges")),
+            masquerade(),
+        ],
+    ));
+    out
+}
+
+/// A set or map element berth adds for a network or a port: (set or map name, element).
+pub type SetElement = (String, Expression<'static>);
+
+/// The elements that put a network under the rules.
+pub fn network_elements(network: &FirewallNetwork) -> Vec<SetElement> {
+    let bridge = || string(network.bridge.clone());
+    let mut out = vec![
+        ("bridges".to_string(), bridge()),
+        ("same_bridge".to_string(), concat(vec![bridge(), bridge()])),
+    ];
+    if network.internal {
+        out.push(("internal".to_string(), bridge()));
+    } else {
+        for subnet in &network.subnets {
+            let set = if subnet.is_ipv4() { "nat_v4" } else { "nat_v6" };
+            let prefix = expr::Prefix {
+                addr: Box::new(string(subnet.addr().to_string())),
+                len: u32::from(subnet.prefix()),
+            };
+            out.push((
+                set.to_string(),
+                Expression::Named(NamedExpression::Prefix(prefix)),
+            ));
+        }
+    }
+    out
+}
+
+/// The map element publishing a port.
+pub fn port_element(mapping: &PortMapping) -> SetElement {
+    (
+        mapping.map_name(),
+        Expression::List(vec![mapping.key(), mapping.value()]),
+    )
+}
+
+/// The element as it is named when deleting (maps are keyed by the key alone).
+pub fn deletion_key(element: &SetElement) -> SetElement {
+    match &element.1 {
+        Expression::List(pair) if pair.len() == 2 => (element.0.clone(), pair[0].clone()),
+        other => (element.0.clone(), other.clone()),
+    }
+}
+
+/// Commands adding (or deleting) elements, grouped by set.
+pub fn element_commands(
+    table: &str,
+    elements: &[SetElement],
+    adding: bool,
+) -> Vec<NfObject<'static>> {
+    let mut out = Vec::new();
+    let mut names: Vec<&String> = elements.iter().map(|(n, _)| n).collect();
+    names.dedup();
+    let mut seen = HashSet::new();
+    for name in names {
+        if !seen.insert(name) {
+            continue;
+        }
+        let elem: Vec<Expression<'static>> = elements
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|e| {
+                if adding {
+                    e.1.clone()
+                } else {
+                    deletion_key(e).1
+                }
+            })
+            .collect();
+        let object = NfListObject::Element(Element {
+            family: NfFamily::INet,
+            table: table.to_string().into(),
+            name: name.clone().into(),
+            elem: elem.into(),
+        });
+        out.push(if adding { add(object) } else { delete(object) });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
