@@ -12,3 +12,10 @@ pub mod hosts;
 pub mod ipam;
 pub mod state;
 pub mod subnet;
+pub mod bridge;
+pub mod netlink;
+pub mod netns;
+pub mod routes;
+pub mod veth;
+#[cfg(feature = "testkit")]
+pub mod testkit;
