@@ -58,7 +58,8 @@ pub async fn ensure_bridge(handle: &Handle, spec: &BridgeSpec) -> Result<u32, Ne
             match handle.link().add(builder.build()).execute().await {
                 Ok(()) => {}
                 // Created concurrently by another berth process: use it.
-                Err(rtnetlink::Error::NetlinkError(msg)) if msg.code.map(|c| -c.get()) == Some(nix::errno::Errno::EEXIST as i32) => {}
+                Err(rtnetlink::Error::NetlinkError(msg))
+                    if msg.code.map(|c| -c.get()) == Some(nix::errno::Errno::EEXIST as i32) => {}
                 Err(e) => return Err(request(format!("creating bridge {}", spec.name))(e)),
             }
             netlink::link_index(handle, &spec.name).await?
@@ -67,7 +68,14 @@ pub async fn ensure_bridge(handle: &Handle, spec: &BridgeSpec) -> Result<u32, Ne
     let present = netlink::addresses(handle, index).await?;
     for (addr, prefix) in &spec.addresses {
         if !present.iter().any(|(a, _)| a == addr) {
-            netlink::add_address(handle, index, *addr, *prefix, &format!("bridge {}", spec.name)).await?;
+            netlink::add_address(
+                handle,
+                index,
+                *addr,
+                *prefix,
+                &format!("bridge {}", spec.name),
+            )
+            .await?;
         }
     }
     // route_localnet lets DNATed packets from 127.0.0.1 leave through the bridge (they are

@@ -6,16 +6,16 @@
 //! generation) are usable and testable without privileges; the plumbing modules talk to the
 //! kernel (rtnetlink, netns, nft) and need root.
 
+pub mod bridge;
 pub mod dns;
 pub mod firewall;
 pub mod hosts;
 pub mod ipam;
-pub mod state;
-pub mod subnet;
-pub mod bridge;
 pub mod netlink;
 pub mod netns;
 pub mod routes;
-pub mod veth;
+pub mod state;
+pub mod subnet;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod veth;

@@ -39,11 +39,19 @@ pub enum NetnsError {
 }
 
 fn sys<'a>(path: &'a Path, action: &'static str) -> impl FnOnce(Errno) -> NetnsError + 'a {
-    move |errno| NetnsError::Sys { path: path.to_path_buf(), action, source: io::Error::from(errno) }
+    move |errno| NetnsError::Sys {
+        path: path.to_path_buf(),
+        action,
+        source: io::Error::from(errno),
+    }
 }
 
 fn io_err<'a>(path: &'a Path, action: &'static str) -> impl FnOnce(io::Error) -> NetnsError + 'a {
-    move |source| NetnsError::Sys { path: path.to_path_buf(), action, source }
+    move |source| NetnsError::Sys {
+        path: path.to_path_buf(),
+        action,
+        source,
+    }
 }
 
 /// An open network namespace.
@@ -75,8 +83,14 @@ impl Netns {
             scope
                 .spawn(|| -> Result<(), NetnsError> {
                     unshare(CloneFlags::CLONE_NEWNET).map_err(sys(path, "unshare"))?;
-                    mount(Some("/proc/thread-self/ns/net"), path, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-                        .map_err(sys(path, "bind-mounting the namespace"))
+                    mount(
+                        Some("/proc/thread-self/ns/net"),
+                        path,
+                        None::<&str>,
+                        MsFlags::MS_BIND,
+                        None::<&str>,
+                    )
+                    .map_err(sys(path, "bind-mounting the namespace"))
                 })
                 .join()
                 .map_err(|_| NetnsError::Panicked(path.to_path_buf()))?
@@ -95,14 +109,20 @@ impl Netns {
             return Err(NetnsError::NotNetns(path.to_path_buf()));
         }
         let file = File::open(path).map_err(io_err(path, "open"))?;
-        Ok(Netns { path: path.to_path_buf(), file })
+        Ok(Netns {
+            path: path.to_path_buf(),
+            file,
+        })
     }
 
     /// The namespace of the calling thread (the host's, for berth's own threads).
     pub fn current() -> Result<Netns, NetnsError> {
         let path = Path::new("/proc/thread-self/ns/net");
         let file = File::open(path).map_err(io_err(path, "open"))?;
-        Ok(Netns { path: path.to_path_buf(), file })
+        Ok(Netns {
+            path: path.to_path_buf(),
+            file,
+        })
     }
 
     /// Unpins the namespace at `path` and removes the file. The namespace itself goes away
@@ -154,7 +174,10 @@ impl Netns {
     /// Another handle on the same namespace.
     pub fn try_clone(&self) -> Result<Netns, NetnsError> {
         let file = self.file.try_clone().map_err(io_err(&self.path, "dup"))?;
-        Ok(Netns { path: self.path.clone(), file })
+        Ok(Netns {
+            path: self.path.clone(),
+            file,
+        })
     }
 
     /// Whether both handles refer to the same namespace.
@@ -189,9 +212,16 @@ pub fn prepare_dir(dir: &Path) -> Result<(), NetnsError> {
         Err(Errno::EINVAL) => {}
         Err(e) => return Err(sys(dir, "making the directory a shared mount")(e)),
     }
-    mount(Some(dir), dir, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-        .map_err(sys(dir, "bind-mounting the directory on itself"))?;
-    mount(None::<&str>, dir, None::<&str>, shared, None::<&str>).map_err(sys(dir, "making the directory a shared mount"))
+    mount(
+        Some(dir),
+        dir,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(sys(dir, "bind-mounting the directory on itself"))?;
+    mount(None::<&str>, dir, None::<&str>, shared, None::<&str>)
+        .map_err(sys(dir, "making the directory a shared mount"))
 }
 
 /// Undoes [`prepare_dir`] (for run directories that are themselves removed, as in tests).
@@ -207,10 +237,15 @@ pub fn release_dir(dir: &Path) -> Result<(), NetnsError> {
 
 /// Whether `dir` is a mount point (its own entry in /proc/self/mountinfo).
 fn is_mount_point(dir: &Path) -> bool {
-    let Ok(canonical) = dir.canonicalize() else { return false };
-    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else { return false };
+    let Ok(canonical) = dir.canonicalize() else {
+        return false;
+    };
+    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
     let wanted = canonical.to_string_lossy();
-    info.lines().any(|line| line.split(' ').nth(4).map(unescape_mountinfo).as_deref() == Some(&*wanted))
+    info.lines()
+        .any(|line| line.split(' ').nth(4).map(unescape_mountinfo).as_deref() == Some(&*wanted))
 }
 
 fn unescape_mountinfo(field: &str) -> String {
@@ -221,7 +256,9 @@ fn unescape_mountinfo(field: &str) -> String {
     while i < bytes.len() {
         if bytes[i] == b'\\'
             && i + 3 < bytes.len()
-            && let Some(code) = field.get(i + 1..i + 4).and_then(|o| u8::from_str_radix(o, 8).ok())
+            && let Some(code) = field
+                .get(i + 1..i + 4)
+                .and_then(|o| u8::from_str_radix(o, 8).ok())
         {
             out.push(code);
             i += 4;
@@ -250,6 +287,12 @@ mod tests {
         let file = dir.path().join("plain");
         fs::write(&file, "").unwrap();
         assert!(matches!(Netns::open(&file), Err(NetnsError::NotNetns(_))));
-        assert!(matches!(Netns::open(&dir.path().join("missing")), Err(NetnsError::Sys { action: "statfs", .. })));
+        assert!(matches!(
+            Netns::open(&dir.path().join("missing")),
+            Err(NetnsError::Sys {
+                action: "statfs",
+                ..
+            })
+        ));
     }
 }

@@ -5,7 +5,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use futures::TryStreamExt;
 use rtnetlink::Handle;
 use rtnetlink::RouteMessageBuilder;
-use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteType};
+use rtnetlink::packet_route::route::{
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteType,
+};
 
 use crate::netlink::{NetlinkError, request};
 use crate::subnet::Subnet;
@@ -14,10 +16,17 @@ use crate::subnet::Subnet;
 /// excluded: an address pool subnet overlapping one of these would hijack or lose traffic.
 pub async fn host_subnets(handle: &Handle) -> Result<Vec<Subnet>, NetlinkError> {
     let mut out = Vec::new();
-    let queries = [RouteMessageBuilder::<Ipv4Addr>::new().build(), RouteMessageBuilder::<Ipv6Addr>::new().build()];
+    let queries = [
+        RouteMessageBuilder::<Ipv4Addr>::new().build(),
+        RouteMessageBuilder::<Ipv6Addr>::new().build(),
+    ];
     for query in queries {
         let mut routes = handle.route().get(query).execute();
-        while let Some(route) = routes.try_next().await.map_err(request("listing the host's routes"))? {
+        while let Some(route) = routes
+            .try_next()
+            .await
+            .map_err(request("listing the host's routes"))?
+        {
             out.extend(route_subnet(&route));
         }
     }

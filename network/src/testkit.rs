@@ -24,9 +24,19 @@ use crate::netns::Netns;
 pub fn privileged(test: &str) -> bool {
     let reason = if !nix::unistd::geteuid().is_root() {
         Some("not running as root".to_string())
-    } else if Command::new("nft").arg("--version").output().map(|o| !o.status.success()).unwrap_or(true) {
+    } else if Command::new("nft")
+        .arg("--version")
+        .output()
+        .map(|o| !o.status.success())
+        .unwrap_or(true)
+    {
         Some("the nft binary (package nftables) is not installed".to_string())
-    } else if Command::new("ip").arg("-V").output().map(|o| !o.status.success()).unwrap_or(true) {
+    } else if Command::new("ip")
+        .arg("-V")
+        .output()
+        .map(|o| !o.status.success())
+        .unwrap_or(true)
+    {
         Some("the ip binary (package iproute2) is not installed".to_string())
     } else {
         None
@@ -50,7 +60,11 @@ pub fn egress_guard() {
     ONCE.call_once(|| {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.ci/egress-guard");
         let status = Command::new("bash").arg(&script).status();
-        assert!(matches!(status, Ok(s) if s.success()), "egress guard {} failed: {status:?}", script.display());
+        assert!(
+            matches!(status, Ok(s) if s.success()),
+            "egress guard {} failed: {status:?}",
+            script.display()
+        );
     });
 }
 
@@ -64,14 +78,25 @@ pub fn unique(prefix: &str) -> String {
 
 /// Runs a command and returns its stdout; panics with its stderr when it fails.
 pub fn run(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program}: {e}"));
-    assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Whether a host interface called `name` exists.
 pub fn link_exists(name: &str) -> bool {
-    Command::new("ip").args(["link", "show", "dev", name]).output().map(|o| o.status.success()).unwrap_or(false)
+    Command::new("ip")
+        .args(["link", "show", "dev", name])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
 }
 
 /// What a server does with a connection.
@@ -108,12 +133,19 @@ impl Server {
                         let r = r.clone();
                         std::thread::spawn(move || serve_tcp(stream, mode, &r));
                     }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(5)),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(5))
+                    }
                     Err(_) => break,
                 }
             }
         });
-        Ok(Server { addr, stop, received, thread: Some(thread) })
+        Ok(Server {
+            addr,
+            stop,
+            received,
+            thread: Some(thread),
+        })
     }
 
     /// A UDP echo server on `addr` in `netns`.
@@ -133,7 +165,12 @@ impl Server {
                 }
             }
         });
-        Ok(Server { addr, stop, received, thread: Some(thread) })
+        Ok(Server {
+            addr,
+            stop,
+            received,
+            thread: Some(thread),
+        })
     }
 
     /// Bytes received so far.
@@ -183,20 +220,33 @@ pub fn tcp_roundtrip(netns: Option<&Netns>, addr: SocketAddr, timeout: Duration)
         stream.write_all(b"berth\n")?;
         let mut buf = [0u8; 6];
         stream.read_exact(&mut buf)?;
-        if &buf == b"berth\n" { Ok(()) } else { Err(io::Error::other("wrong echo")) }
+        if &buf == b"berth\n" {
+            Ok(())
+        } else {
+            Err(io::Error::other("wrong echo"))
+        }
     })
 }
 
 /// Sends a datagram from `netns` to `addr` and waits for the echo.
 pub fn udp_roundtrip(netns: Option<&Netns>, addr: SocketAddr, timeout: Duration) -> io::Result<()> {
     in_netns(netns, || {
-        let bind: SocketAddr = if addr.is_ipv4() { "0.0.0.0:0".parse() } else { "[::]:0".parse() }.map_err(io::Error::other)?;
+        let bind: SocketAddr = if addr.is_ipv4() {
+            "0.0.0.0:0".parse()
+        } else {
+            "[::]:0".parse()
+        }
+        .map_err(io::Error::other)?;
         let socket = UdpSocket::bind(bind)?;
         socket.set_read_timeout(Some(timeout))?;
         socket.send_to(b"berth-udp", addr)?;
         let mut buf = [0u8; 64];
         let (n, _) = socket.recv_from(&mut buf)?;
-        if &buf[..n] == b"berth-udp" { Ok(()) } else { Err(io::Error::other("wrong echo")) }
+        if &buf[..n] == b"berth-udp" {
+            Ok(())
+        } else {
+            Err(io::Error::other("wrong echo"))
+        }
     })
 }
 
@@ -223,7 +273,11 @@ pub fn dns_query_bytes(id: u16, name: &str, qtype: RecordType) -> io::Result<Vec
 /// Decodes a response.
 pub fn dns_parse_reply(bytes: &[u8]) -> io::Result<(u16, DnsReply)> {
     let message = Message::from_vec(bytes).map_err(io::Error::other)?;
-    let mut reply = DnsReply { rcode: message.metadata.response_code, addresses: Vec::new(), names: Vec::new() };
+    let mut reply = DnsReply {
+        rcode: message.metadata.response_code,
+        addresses: Vec::new(),
+        names: Vec::new(),
+    };
     for record in &message.answers {
         match &record.data {
             RData::A(a) => reply.addresses.push(IpAddr::V4(a.0)),
@@ -237,9 +291,21 @@ pub fn dns_parse_reply(bytes: &[u8]) -> io::Result<(u16, DnsReply)> {
 }
 
 /// Asks `server` (over UDP, from `netns`) for `name`.
-pub fn dns_query(netns: Option<&Netns>, server: SocketAddr, name: &str, qtype: RecordType, timeout: Duration) -> io::Result<DnsReply> {
+pub fn dns_query(
+    netns: Option<&Netns>,
+    server: SocketAddr,
+    name: &str,
+    qtype: RecordType,
+    timeout: Duration,
+) -> io::Result<DnsReply> {
     in_netns(netns, || {
-        let bind: SocketAddr = if server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().map_err(io::Error::other)?;
+        let bind: SocketAddr = if server.is_ipv4() {
+            "0.0.0.0:0"
+        } else {
+            "[::]:0"
+        }
+        .parse()
+        .map_err(io::Error::other)?;
         let socket = UdpSocket::bind(bind)?;
         socket.set_read_timeout(Some(timeout))?;
         socket.connect(server)?;
@@ -286,21 +352,33 @@ impl UpstreamDns {
         let queries = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let (q, s) = (queries.clone(), stop.clone());
-        let records: HashMap<String, Ipv4Addr> =
-            records.into_iter().map(|(k, v)| (k.trim_end_matches('.').to_ascii_lowercase(), v)).collect();
+        let records: HashMap<String, Ipv4Addr> = records
+            .into_iter()
+            .map(|(k, v)| (k.trim_end_matches('.').to_ascii_lowercase(), v))
+            .collect();
         let thread = std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while !s.load(Ordering::Relaxed) {
-                let Ok((n, from)) = socket.recv_from(&mut buf) else { continue };
+                let Ok((n, from)) = socket.recv_from(&mut buf) else {
+                    continue;
+                };
                 q.fetch_add(1, Ordering::Relaxed);
-                let Ok(request) = Message::from_vec(&buf[..n]) else { continue };
+                let Ok(request) = Message::from_vec(&buf[..n]) else {
+                    continue;
+                };
                 let mut response = Message::response(request.metadata.id, OpCode::Query);
                 response.metadata.recursion_desired = request.metadata.recursion_desired;
                 response.metadata.recursion_available = true;
                 response.add_queries(request.queries.clone());
                 let found = request.queries.first().and_then(|query| {
-                    let key = query.name().to_ascii().trim_end_matches('.').to_ascii_lowercase();
-                    records.get(&key).map(|ip| (query.name().clone(), query.query_type(), *ip))
+                    let key = query
+                        .name()
+                        .to_ascii()
+                        .trim_end_matches('.')
+                        .to_ascii_lowercase();
+                    records
+                        .get(&key)
+                        .map(|ip| (query.name().clone(), query.query_type(), *ip))
                 });
                 match found {
                     Some((name, RecordType::A, ip)) => {
@@ -314,7 +392,12 @@ impl UpstreamDns {
                 }
             }
         });
-        Ok(UpstreamDns { addr, queries, stop, thread: Some(thread) })
+        Ok(UpstreamDns {
+            addr,
+            queries,
+            stop,
+            thread: Some(thread),
+        })
     }
 }
 
@@ -352,9 +435,24 @@ impl OutsideHost {
         let host_addr = Ipv4Addr::from(base + 1);
         let addr = Ipv4Addr::from(base + 2);
         let peer = format!("{name}p");
-        run("ip", &["link", "add", &name, "type", "veth", "peer", "name", &peer]);
-        run("ip", &["link", "set", &peer, "netns", path.to_str().unwrap_or_default()]);
-        run("ip", &["addr", "add", &format!("{host_addr}/30"), "dev", &name]);
+        run(
+            "ip",
+            &["link", "add", &name, "type", "veth", "peer", "name", &peer],
+        );
+        run(
+            "ip",
+            &[
+                "link",
+                "set",
+                &peer,
+                "netns",
+                path.to_str().unwrap_or_default(),
+            ],
+        );
+        run(
+            "ip",
+            &["addr", "add", &format!("{host_addr}/30"), "dev", &name],
+        );
         run("ip", &["link", "set", &name, "up"]);
         let inside = |args: &[&str]| {
             let netns_arg = format!("--net={}", path.display());
@@ -366,13 +464,21 @@ impl OutsideHost {
         inside(&["link", "set", &peer, "up"]);
         inside(&["link", "set", "lo", "up"]);
         inside(&["route", "add", "default", "via", &host_addr.to_string()]);
-        OutsideHost { netns, path, host_ifname: name, host_addr, addr }
+        OutsideHost {
+            netns,
+            path,
+            host_ifname: name,
+            host_addr,
+            addr,
+        }
     }
 }
 
 impl Drop for OutsideHost {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["link", "del", &self.host_ifname]).output();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.host_ifname])
+            .output();
         let _ = Netns::remove(&self.path);
     }
 }

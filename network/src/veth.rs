@@ -95,7 +95,11 @@ pub async fn attach(host: &Handle, netns: &Netns, spec: &Attachment) -> Result<(
     if let Some(mtu) = spec.mtu {
         veth = veth.mtu(mtu);
     }
-    host.link().add(veth.build()).execute().await.map_err(request(format!("creating veth pair {}", spec.host_ifname)))?;
+    host.link()
+        .add(veth.build())
+        .execute()
+        .await
+        .map_err(request(format!("creating veth pair {}", spec.host_ifname)))?;
     let result = configure(host, netns, spec, &peer, bridge).await;
     if result.is_err() {
         // Deleting one end deletes the pair, wherever the other end is.
@@ -104,19 +108,40 @@ pub async fn attach(host: &Handle, netns: &Netns, spec: &Attachment) -> Result<(
     result
 }
 
-async fn configure(host: &Handle, netns: &Netns, spec: &Attachment, peer: &str, bridge: u32) -> Result<(), NetlinkError> {
+async fn configure(
+    host: &Handle,
+    netns: &Netns,
+    spec: &Attachment,
+    peer: &str,
+    bridge: u32,
+) -> Result<(), NetlinkError> {
     let peer_index = netlink::link_index(host, peer).await?;
     host.link()
-        .change(LinkUnspec::new_with_index(peer_index).setns_by_fd(netns.as_raw_fd()).build())
+        .change(
+            LinkUnspec::new_with_index(peer_index)
+                .setns_by_fd(netns.as_raw_fd())
+                .build(),
+        )
         .execute()
         .await
-        .map_err(request(format!("moving {peer} into {}", netns.path().display())))?;
+        .map_err(request(format!(
+            "moving {peer} into {}",
+            netns.path().display()
+        )))?;
     let host_index = netlink::link_index(host, &spec.host_ifname).await?;
     host.link()
-        .change(LinkUnspec::new_with_index(host_index).controller(bridge).up().build())
+        .change(
+            LinkUnspec::new_with_index(host_index)
+                .controller(bridge)
+                .up()
+                .build(),
+        )
         .execute()
         .await
-        .map_err(request(format!("adding {} to bridge {}", spec.host_ifname, spec.bridge)))?;
+        .map_err(request(format!(
+            "adding {} to bridge {}",
+            spec.host_ifname, spec.bridge
+        )))?;
 
     let inner = netlink::connect_in(netns)?;
     let lo = netlink::link_index(&inner, "lo").await?;
@@ -139,7 +164,12 @@ async fn configure(host: &Handle, netns: &Netns, spec: &Attachment, peer: &str, 
     if let Some(mtu) = spec.mtu {
         change = change.mtu(mtu);
     }
-    inner.link().change(change.build()).execute().await.map_err(request(format!("configuring {}", spec.ifname)))?;
+    inner
+        .link()
+        .change(change.build())
+        .execute()
+        .await
+        .map_err(request(format!("configuring {}", spec.ifname)))?;
     for (addr, prefix) in &spec.addresses {
         netlink::add_address(&inner, index, *addr, *prefix, &spec.ifname).await?;
     }
@@ -167,9 +197,20 @@ mod tests {
         assert_ne!(a, veth_name("p-web-1", "p_other"));
         assert_eq!(peer_name(&a)[2..], a[2..]);
         assert_eq!(interface_name(1), "eth1");
-        assert_eq!(mac_from_ipv4(Ipv4Addr::new(172, 18, 0, 2)), [0x02, 0x42, 172, 18, 0, 2]);
-        assert_eq!(parse_mac("02:42:AC:12:00:02"), Some([2, 0x42, 0xac, 0x12, 0, 2]));
-        for bad in ["02:42:ac:12:00", "02:42:ac:12:00:02:03", "zz:42:ac:12:00:02", "2:42:ac:12:00:02"] {
+        assert_eq!(
+            mac_from_ipv4(Ipv4Addr::new(172, 18, 0, 2)),
+            [0x02, 0x42, 172, 18, 0, 2]
+        );
+        assert_eq!(
+            parse_mac("02:42:AC:12:00:02"),
+            Some([2, 0x42, 0xac, 0x12, 0, 2])
+        );
+        for bad in [
+            "02:42:ac:12:00",
+            "02:42:ac:12:00:02:03",
+            "zz:42:ac:12:00:02",
+            "2:42:ac:12:00:02",
+        ] {
             assert_eq!(parse_mac(bad), None, "{bad}");
         }
     }

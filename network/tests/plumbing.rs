@@ -19,7 +19,11 @@ struct Cleanup {
 
 impl Cleanup {
     fn new() -> Cleanup {
-        Cleanup { dir: tempfile::tempdir().unwrap(), links: Vec::new(), namespaces: Vec::new() }
+        Cleanup {
+            dir: tempfile::tempdir().unwrap(),
+            links: Vec::new(),
+            namespaces: Vec::new(),
+        }
     }
 
     fn netns(&mut self, name: &str) -> Netns {
@@ -32,7 +36,9 @@ impl Cleanup {
 impl Drop for Cleanup {
     fn drop(&mut self) {
         for link in &self.links {
-            let _ = std::process::Command::new("ip").args(["link", "del", link]).output();
+            let _ = std::process::Command::new("ip")
+                .args(["link", "del", link])
+                .output();
         }
         for ns in &self.namespaces {
             let _ = Netns::remove(ns);
@@ -78,18 +84,40 @@ async fn veth_pairs_join_namespaces_through_a_bridge() {
     let br = testkit::unique("bt");
     let br2 = testkit::unique("bt");
     cleanup.links.extend([br.clone(), br2.clone()]);
-    let spec = BridgeSpec { name: br.clone(), addresses: vec![(ip("10.251.0.1"), 24)], mtu: None };
+    let spec = BridgeSpec {
+        name: br.clone(),
+        addresses: vec![(ip("10.251.0.1"), 24)],
+        mtu: None,
+    };
     let index = bridge::ensure_bridge(&host, &spec).await.unwrap();
     // Ensuring again changes nothing and finds the same bridge.
     assert_eq!(bridge::ensure_bridge(&host, &spec).await.unwrap(), index);
-    assert_eq!(netlink::addresses(&host, index).await.unwrap(), vec![(ip("10.251.0.1"), 24)]);
-    let spec2 = BridgeSpec { name: br2.clone(), addresses: vec![(ip("10.251.1.1"), 24)], mtu: Some(1400) };
+    assert_eq!(
+        netlink::addresses(&host, index).await.unwrap(),
+        vec![(ip("10.251.0.1"), 24)]
+    );
+    let spec2 = BridgeSpec {
+        name: br2.clone(),
+        addresses: vec![(ip("10.251.1.1"), 24)],
+        mtu: Some(1400),
+    };
     bridge::ensure_bridge(&host, &spec2).await.unwrap();
-    assert_eq!(std::fs::read_to_string(format!("/proc/sys/net/ipv4/conf/{br}/route_localnet")).unwrap().trim(), "1");
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/sys/net/ipv4/conf/{br}/route_localnet"))
+            .unwrap()
+            .trim(),
+        "1"
+    );
 
     let c1 = cleanup.netns("c1");
     let c2 = cleanup.netns("c2");
-    let attach = |container: &str, addr: &str, ifname: &str, bridge: &str, prefix: u8, gw: Option<&str>, mac: Option<[u8; 6]>| Attachment {
+    let attach = |container: &str,
+                  addr: &str,
+                  ifname: &str,
+                  bridge: &str,
+                  prefix: u8,
+                  gw: Option<&str>,
+                  mac: Option<[u8; 6]>| Attachment {
         bridge: bridge.to_string(),
         host_ifname: veth::veth_name(&format!("{}{container}", br), bridge),
         ifname: ifname.to_string(),
@@ -98,10 +126,33 @@ async fn veth_pairs_join_namespaces_through_a_bridge() {
         default_gateways: gw.map(ip).into_iter().collect(),
         mtu: None,
     };
-    let a1 = attach("c1", "10.251.0.2", "eth0", &br, 24, Some("10.251.0.1"), None);
-    let a2 = attach("c2", "10.251.0.3", "eth0", &br, 24, Some("10.251.0.1"), Some([0x02, 0, 0, 0, 0, 0x33]));
-    let a2b = Attachment { mtu: Some(1400), ..attach("c2", "10.251.1.3", "backend", &br2, 24, None, None) };
-    cleanup.links.extend([a1.host_ifname.clone(), a2.host_ifname.clone(), a2b.host_ifname.clone()]);
+    let a1 = attach(
+        "c1",
+        "10.251.0.2",
+        "eth0",
+        &br,
+        24,
+        Some("10.251.0.1"),
+        None,
+    );
+    let a2 = attach(
+        "c2",
+        "10.251.0.3",
+        "eth0",
+        &br,
+        24,
+        Some("10.251.0.1"),
+        Some([0x02, 0, 0, 0, 0, 0x33]),
+    );
+    let a2b = Attachment {
+        mtu: Some(1400),
+        ..attach("c2", "10.251.1.3", "backend", &br2, 24, None, None)
+    };
+    cleanup.links.extend([
+        a1.host_ifname.clone(),
+        a2.host_ifname.clone(),
+        a2b.host_ifname.clone(),
+    ]);
     veth::attach(&host, &c1, &a1).await.unwrap();
     veth::attach(&host, &c2, &a2).await.unwrap();
     veth::attach(&host, &c2, &a2b).await.unwrap();
@@ -120,28 +171,51 @@ async fn veth_pairs_join_namespaces_through_a_bridge() {
     let eth0 = ip_in(&c2, &["-o", "link", "show", "dev", "eth0"]);
     assert!(eth0.contains("link/ether 02:00:00:00:00:33"), "{eth0}");
     let eth0 = ip_in(&c1, &["-o", "link", "show", "dev", "eth0"]);
-    assert!(eth0.contains("link/ether 02:42:0a:fb:00:02"), "derived from the IPv4 address: {eth0}");
+    assert!(
+        eth0.contains("link/ether 02:42:0a:fb:00:02"),
+        "derived from the IPv4 address: {eth0}"
+    );
     let backend = ip_in(&c2, &["-o", "link", "show", "dev", "backend"]);
-    assert!(backend.contains("mtu 1400") && backend.contains("state UP"), "{backend}");
+    assert!(
+        backend.contains("mtu 1400") && backend.contains("state UP"),
+        "{backend}"
+    );
     let routes = ip_in(&c1, &["route"]);
-    assert!(routes.contains("default via 10.251.0.1 dev eth0"), "{routes}");
+    assert!(
+        routes.contains("default via 10.251.0.1 dev eth0"),
+        "{routes}"
+    );
 
     let server = Server::tcp(Some(&c2), "10.251.0.3:7000".parse().unwrap(), Mode::Echo).unwrap();
     let addr: SocketAddr = server.addr;
     let c1_ref = &c1;
-    tokio::task::block_in_place(|| testkit::tcp_roundtrip(Some(c1_ref), addr, Duration::from_secs(3))).unwrap();
+    tokio::task::block_in_place(|| {
+        testkit::tcp_roundtrip(Some(c1_ref), addr, Duration::from_secs(3))
+    })
+    .unwrap();
     // The host reaches containers through the bridge.
-    tokio::task::block_in_place(|| testkit::tcp_roundtrip(None, addr, Duration::from_secs(3))).unwrap();
+    tokio::task::block_in_place(|| testkit::tcp_roundtrip(None, addr, Duration::from_secs(3)))
+        .unwrap();
     drop(server);
 
     // Attaching again (after a crash, or a restart) replaces the old pair.
     veth::attach(&host, &c1, &a1).await.unwrap();
-    tokio::task::block_in_place(|| testkit::tcp_roundtrip(None, "10.251.0.2:1".parse().unwrap(), Duration::from_secs(1)))
-        .expect_err("nothing listens there, but the address answers (connection refused)");
+    tokio::task::block_in_place(|| {
+        testkit::tcp_roundtrip(
+            None,
+            "10.251.0.2:1".parse().unwrap(),
+            Duration::from_secs(1),
+        )
+    })
+    .expect_err("nothing listens there, but the address answers (connection refused)");
     assert!(veth::detach(&host, &a1.host_ifname).await.unwrap());
     assert!(!veth::detach(&host, &a1.host_ifname).await.unwrap());
     let inner1 = netlink::connect_in(&c1).unwrap();
-    assert_eq!(netlink::link_names(&inner1).await.unwrap(), ["lo"], "the container end goes with the host end");
+    assert_eq!(
+        netlink::link_names(&inner1).await.unwrap(),
+        ["lo"],
+        "the container end goes with the host end"
+    );
     veth::attach(&host, &c1, &a1).await.unwrap();
 
     for link in [&a1.host_ifname, &a2.host_ifname, &a2b.host_ifname] {
@@ -151,7 +225,13 @@ async fn veth_pairs_join_namespaces_through_a_bridge() {
     assert!(bridge::delete_bridge(&host, &br2).await.unwrap());
     assert!(!bridge::delete_bridge(&host, &br).await.unwrap());
     let all = netlink::link_names(&host).await.unwrap();
-    for link in [&br, &br2, &a1.host_ifname, &a2.host_ifname, &a2b.host_ifname] {
+    for link in [
+        &br,
+        &br2,
+        &a1.host_ifname,
+        &a2.host_ifname,
+        &a2b.host_ifname,
+    ] {
         assert!(!all.contains(link), "{link} left behind");
     }
 }
