@@ -11,11 +11,15 @@ pub mod dns;
 pub mod firewall;
 pub mod hosts;
 pub mod ipam;
+pub mod manager;
 pub mod netlink;
 pub mod netns;
+pub mod ports;
 pub mod routes;
 pub mod state;
 pub mod subnet;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod veth;
+
+pub use manager::{EndpointInfo, EndpointRequest, Error, Networks, Options, TeardownError};

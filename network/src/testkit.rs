@@ -426,10 +426,12 @@ pub struct OutsideHost {
 }
 
 impl OutsideHost {
-    /// Creates it; `slot` (0..16383) picks the /30 so that parallel tests do not collide.
+    /// Creates it under `dir`; `slot` (0..16383) picks the /30 so that parallel tests do not
+    /// collide.
     pub fn create(dir: &Path, slot: u16) -> OutsideHost {
         let name = unique("bo");
-        let path = dir.join(&name);
+        // A directory of its own: it becomes a mount point, released again on drop.
+        let path = dir.join(&name).join("net");
         let netns = Netns::create(&path).expect("creating the outside namespace");
         let base = u32::from(Ipv4Addr::new(198, 18, 0, 0)) + u32::from(slot % 16384) * 4;
         let host_addr = Ipv4Addr::from(base + 1);
@@ -480,5 +482,8 @@ impl Drop for OutsideHost {
             .args(["link", "del", &self.host_ifname])
             .output();
         let _ = Netns::remove(&self.path);
+        if let Some(dir) = self.path.parent() {
+            let _ = crate::netns::release_dir(dir);
+        }
     }
 }

@@ -103,7 +103,7 @@ impl Firewall {
         }
         let _lock = self.lock()?;
         self.ensure_table()?;
-        let elements: Vec<SetElement> = mappings.iter().map(rules::port_element).collect();
+        let elements: Vec<SetElement> = mappings.iter().flat_map(rules::port_elements).collect();
         let what: Vec<String> = mappings.iter().map(describe).collect();
         self.apply(
             rules::element_commands(&self.table, &elements, true),
@@ -113,7 +113,7 @@ impl Firewall {
 
     /// Withdraws published ports; like [`Firewall::remove_network`], keeps going on errors.
     pub fn unpublish(&self, mappings: &[PortMapping]) -> Vec<FirewallError> {
-        let elements: Vec<SetElement> = mappings.iter().map(rules::port_element).collect();
+        let elements: Vec<SetElement> = mappings.iter().flat_map(rules::port_elements).collect();
         let what: Vec<String> = mappings.iter().map(describe).collect();
         self.remove_elements(&elements, &format!("unpublishing {}", what.join(", ")))
     }

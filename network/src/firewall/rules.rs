@@ -9,8 +9,10 @@
 //! set bridges, internal : ifname            every berth bridge / the internal ones
 //! set same_bridge : ifname . ifname         "br . br" for every bridge
 //! set nat_v4, nat_v6 : interval             subnets of networks with outside access
-//! map {tcp,udp}{4,6}     : port -> addr . port          published on every host address
-//! map {tcp,udp}{4,6}_ip  : addr . port -> addr . port   published on one host address
+//! map {tcp,udp}{4,6}_addr, _port       : port -> container addr, container port
+//!                                        (published on every host address)
+//! map {tcp,udp}{4,6}_ip_addr, _ip_port : host addr . port -> container addr, container port
+//!                                        (published on one host address)
 //!
 //! forward (filter):  same bridge -> accept; from/to internal -> drop;
 //!                    to a bridge, DNATed (published port) -> accept;
@@ -22,6 +24,9 @@
 //!                    loopback sources into a bridge (127.0.0.1 published ports, needs
 //!                    route_localnet) -> masquerade; hairpin DNAT from a bridge -> masquerade
 //! ```
+//!
+//! Container address and port live in two maps rather than one map to `addr . port`: nft
+//! 1.0.6 (Debian 12) crashes parsing JSON maps with concatenated data.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -102,7 +107,8 @@ impl PortMapping {
         self.host_ip.filter(|ip| !ip.is_unspecified())
     }
 
-    /// The map this mapping is an element of.
+    /// The stem of the maps this mapping is an element of (`tcp4`, `udp6_ip`, ...); the
+    /// maps are `<stem>_addr` and `<stem>_port`.
     pub fn map_name(&self) -> String {
         let family = if self.container_ip.is_ipv4() {
             "4"
@@ -139,13 +145,6 @@ impl PortMapping {
             ]),
             None => Expression::Number(u32::from(self.host_port)),
         }
-    }
-
-    fn value(&self) -> Expression<'static> {
-        concat(vec![
-            string(self.container_ip.to_string()),
-            Expression::Number(u32::from(self.container_port)),
-        ])
     }
 }
 
@@ -272,26 +271,27 @@ pub fn base_ruleset(table: &str) -> Vec<NfObject<'static>> {
         } else {
             SetType::Ipv6Addr
         };
-        let data = SetTypeValue::Concatenated(vec![addr, SetType::InetService].into());
         for specific in [false, true] {
             let key = if specific {
                 SetTypeValue::Concatenated(vec![addr, SetType::InetService].into())
             } else {
                 SetTypeValue::Single(SetType::InetService)
             };
-            let name = format!(
+            let stem = format!(
                 "{proto}{}{}",
                 if v4 { "4" } else { "6" },
                 if specific { "_ip" } else { "" }
             );
-            out.push(add(NfListObject::Map(Box::new(nftables::schema::Map {
-                family,
-                table: table.clone(),
-                name: name.into(),
-                set_type: key,
-                map: data.clone(),
-                ..nftables::schema::Map::default()
-            }))));
+            for (suffix, data) in [("addr", addr), ("port", SetType::InetService)] {
+                out.push(add(NfListObject::Map(Box::new(nftables::schema::Map {
+                    family,
+                    table: table.clone(),
+                    name: format!("{stem}_{suffix}").into(),
+                    set_type: key.clone(),
+                    map: SetTypeValue::Single(data),
+                    ..nftables::schema::Map::default()
+                }))));
+            }
         }
     }
 
@@ -402,16 +402,17 @@ pub fn base_ruleset(table: &str) -> Vec<NfObject<'static>> {
                 ("ip6", NATFamily::IP6)
             };
             let suffix = if v4 { "4" } else { "6" };
-            let dnat = |key: Expression<'static>, map: String| {
+            let dnat = |key: Expression<'static>, stem: String| {
+                let lookup = |suffix: &str| {
+                    Expression::Named(NamedExpression::Map(Box::new(expr::Map {
+                        key: key.clone(),
+                        data: set_ref(&format!("{stem}_{suffix}")),
+                    })))
+                };
                 Statement::DNAT(Some(NAT {
-                    addr: Some(Expression::Named(NamedExpression::Map(Box::new(
-                        expr::Map {
-                            key,
-                            data: set_ref(&map),
-                        },
-                    )))),
+                    addr: Some(lookup("addr")),
                     family: Some(nat_family),
-                    port: None,
+                    port: Some(lookup("port")),
                     flags: None,
                 }))
             };
@@ -507,12 +508,25 @@ pub fn network_elements(network: &FirewallNetwork) -> Vec<SetElement> {
     out
 }
 
-/// The map element publishing a port.
-pub fn port_element(mapping: &PortMapping) -> SetElement {
-    (
-        mapping.map_name(),
-        Expression::List(vec![mapping.key(), mapping.value()]),
-    )
+/// The map elements publishing a port (container address, container port).
+pub fn port_elements(mapping: &PortMapping) -> Vec<SetElement> {
+    let stem = mapping.map_name();
+    vec![
+        (
+            format!("{stem}_addr"),
+            Expression::List(vec![
+                mapping.key(),
+                string(mapping.container_ip.to_string()),
+            ]),
+        ),
+        (
+            format!("{stem}_port"),
+            Expression::List(vec![
+                mapping.key(),
+                Expression::Number(u32::from(mapping.container_port)),
+            ]),
+        ),
+    ]
 }
 
 /// The element as it is named when deleting (maps are keyed by the key alone).

@@ -42,11 +42,15 @@ fn base_ruleset_declares_table_sets_maps_and_hooked_chains() {
         names("set"),
         ["bridges", "internal", "same_bridge", "nat_v4", "nat_v6"]
     );
+    let maps = names("map");
+    assert_eq!(maps.len(), 16);
     assert_eq!(
-        names("map"),
-        [
-            "tcp4", "tcp4_ip", "udp4", "udp4_ip", "tcp6", "tcp6_ip", "udp6", "udp6_ip"
-        ]
+        maps[..4],
+        ["tcp4_addr", "tcp4_port", "tcp4_ip_addr", "tcp4_ip_port"]
+    );
+    assert_eq!(
+        maps[12..],
+        ["udp6_addr", "udp6_port", "udp6_ip_addr", "udp6_ip_port"]
     );
     assert_eq!(
         names("chain"),
@@ -57,12 +61,19 @@ fn base_ruleset_declares_table_sets_maps_and_hooked_chains() {
         .find_map(|a| a.get("set").filter(|s| s["name"] == "nat_v4"))
         .unwrap();
     assert_eq!(nat_v4["flags"], json!(["interval"]));
-    let tcp6_ip = adds
-        .iter()
-        .find_map(|a| a.get("map").filter(|s| s["name"] == "tcp6_ip"))
-        .unwrap();
-    assert_eq!(tcp6_ip["type"], json!(["ipv6_addr", "inet_service"]));
-    assert_eq!(tcp6_ip["map"], json!(["ipv6_addr", "inet_service"]));
+    let map = |name: &str| {
+        adds.iter()
+            .find_map(|a| a.get("map").filter(|s| s["name"] == name))
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        map("tcp6_ip_addr")["type"],
+        json!(["ipv6_addr", "inet_service"])
+    );
+    assert_eq!(map("tcp6_ip_addr")["map"], "ipv6_addr");
+    assert_eq!(map("tcp6_ip_port")["map"], "inet_service");
+    assert_eq!(map("udp4_addr")["type"], "inet_service");
     let forward = adds
         .iter()
         .find_map(|a| a.get("chain").filter(|c| c["name"] == "forward"))
@@ -119,10 +130,16 @@ fn dnat_rules_use_the_port_maps() {
         rules[1],
         json!([
             {"match": {"op": "==", "left": {"meta": {"key": "nfproto"}}, "right": "ipv4"}},
-            {"dnat": {"family": "ip", "addr": {"map": {
-                "key": {"concat": [{"payload": {"protocol": "ip", "field": "daddr"}}, {"payload": {"protocol": "tcp", "field": "dport"}}]},
-                "data": "@tcp4_ip"
-            }}}}
+            {"dnat": {"family": "ip",
+                "addr": {"map": {
+                    "key": {"concat": [{"payload": {"protocol": "ip", "field": "daddr"}}, {"payload": {"protocol": "tcp", "field": "dport"}}]},
+                    "data": "@tcp4_ip_addr"
+                }},
+                "port": {"map": {
+                    "key": {"concat": [{"payload": {"protocol": "ip", "field": "daddr"}}, {"payload": {"protocol": "tcp", "field": "dport"}}]},
+                    "data": "@tcp4_ip_port"
+                }}
+            }}
         ])
     );
     assert_eq!(
@@ -130,14 +147,19 @@ fn dnat_rules_use_the_port_maps() {
         json!([
             {"match": {"op": "==", "left": {"meta": {"key": "nfproto"}}, "right": "ipv4"}},
             {"match": {"op": "==", "left": {"fib": {"result": "type", "flags": ["daddr"]}}, "right": "local"}},
-            {"dnat": {"family": "ip", "addr": {"map": {"key": {"payload": {"protocol": "tcp", "field": "dport"}}, "data": "@tcp4"}}}}
+            {"dnat": {"family": "ip",
+                "addr": {"map": {"key": {"payload": {"protocol": "tcp", "field": "dport"}}, "data": "@tcp4_addr"}},
+                "port": {"map": {"key": {"payload": {"protocol": "tcp", "field": "dport"}}, "data": "@tcp4_port"}}
+            }}
         ])
     );
+    let output = rules_of("output");
     assert_eq!(
-        rules_of("output").len(),
+        output.len(),
         8,
         "locally generated traffic (127.0.0.1) is DNATed too"
     );
+    assert_eq!(output[0], rules[1]);
 }
 
 #[test]
@@ -213,16 +235,21 @@ fn port_elements_and_their_deletion_keys() {
         ..any
     };
     assert_eq!(unspecified.map_name(), "tcp4");
-    let elements = vec![port_element(&any), port_element(&local)];
+    let elements: Vec<SetElement> = [any, local].iter().flat_map(port_elements).collect();
     let json = to_json(&element_commands("berth", &elements, true));
+    let element = |i: usize| json["nftables"][i]["add"]["element"].clone();
+    assert_eq!(element(0)["name"], "tcp4_addr");
+    assert_eq!(element(0)["elem"], json!([[8080, "10.7.0.2"]]));
+    assert_eq!(element(1)["name"], "tcp4_port");
+    assert_eq!(element(1)["elem"], json!([[8080, 80]]));
+    assert_eq!(element(2)["name"], "udp4_ip_addr");
     assert_eq!(
-        json["nftables"][0]["add"]["element"]["elem"],
-        json!([[8080, {"concat": ["10.7.0.2", 80]}]])
+        element(2)["elem"],
+        json!([[{"concat": ["127.0.0.1", 8080]}, "10.7.0.2"]])
     );
-    assert_eq!(json["nftables"][1]["add"]["element"]["name"], "udp4_ip");
     assert_eq!(
-        json["nftables"][1]["add"]["element"]["elem"],
-        json!([[{"concat": ["127.0.0.1", 8080]}, {"concat": ["10.7.0.2", 80]}]])
+        element(3)["elem"],
+        json!([[{"concat": ["127.0.0.1", 8080]}, 80]])
     );
     let deletion = to_json(&element_commands("berth", &elements, false));
     assert_eq!(
@@ -230,7 +257,7 @@ fn port_elements_and_their_deletion_keys() {
         json!([8080])
     );
     assert_eq!(
-        deletion["nftables"][1]["delete"]["element"]["elem"],
+        deletion["nftables"][3]["delete"]["element"]["elem"],
         json!([{"concat": ["127.0.0.1", 8080]}])
     );
 }
