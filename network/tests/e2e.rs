@@ -537,3 +537,47 @@ async fn removal_leaves_nothing_behind_and_keeps_going_past_missing_pieces() {
     }
     let _ = published;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_networks_give_both_families_and_answer_aaaa() {
+    if !testkit::privileged("ipv6_networks_give_both_families_and_answer_aaaa") {
+        return;
+    }
+    let mut env = Env::new("10.247.0.0/16");
+    let net = env.network("p6_default", false, true, vec![]).await;
+    assert_eq!(net.subnets.len(), 2);
+    let gw6 = net.gateway_v6().map(IpAddr::V6).unwrap();
+    let (web, web_ep) = env
+        .container("p6-web-1", "web", &[("p6_default", &[])])
+        .await;
+    let (client, _) = env
+        .container("p6-client-1", "client", &[("p6_default", &[])])
+        .await;
+    let web6 = web_ep[0]
+        .addresses
+        .iter()
+        .map(|(a, _)| *a)
+        .find(IpAddr::is_ipv6)
+        .unwrap();
+    assert!(net.subnets[1].subnet.contains(web6));
+    // The DNS server answers on the IPv6 gateway too, with AAAA and A records.
+    let aaaa = query(&client, gw6, "web", RecordType::AAAA).unwrap();
+    assert_eq!(aaaa.addresses, vec![web6]);
+    let a = query(&client, gw6, "web", RecordType::A).unwrap();
+    assert_eq!(a.addresses, vec![v4(&web_ep[0])]);
+    let server = Server::tcp(Some(&web), SocketAddr::new(web6, 8080), Mode::Echo).unwrap();
+    blocking(|| testkit::tcp_roundtrip(Some(&client), server.addr, common::T)).unwrap();
+    let routes = testkit::run(
+        "nsenter",
+        &[
+            &format!("--net={}", client.path().display()),
+            "ip",
+            "-6",
+            "route",
+        ],
+    );
+    assert!(
+        routes.contains(&format!("default via {gw6} dev eth0")),
+        "{routes}"
+    );
+}
