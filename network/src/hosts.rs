@@ -166,6 +166,16 @@ impl ResolvConf {
         conf
     }
 
+    /// The nameservers as upstreams for berth's DNS server (port 53). Loopback stubs such as
+    /// systemd-resolved's 127.0.0.53 are kept: containers could not reach them, but the DNS
+    /// server runs on the host, where they answer.
+    pub fn upstreams(&self) -> Vec<std::net::SocketAddr> {
+        self.nameservers
+            .iter()
+            .map(|ip| std::net::SocketAddr::new(*ip, 53))
+            .collect()
+    }
+
     /// The resolv.conf text.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -291,6 +301,12 @@ mod tests {
         assert_eq!(host.search, vec!["corp.example", "lab.example"]);
         assert_eq!(host.options, vec!["edns0", "trust-ad", "ndots:2"]);
         assert_eq!(ResolvConf::parse(&host.render()), host);
+        let upstreams: Vec<String> = host.upstreams().iter().map(|a| a.to_string()).collect();
+        assert_eq!(
+            upstreams,
+            ["127.0.0.53:53", "10.0.0.53:53"],
+            "the loopback stub stays an upstream"
+        );
 
         let c = container_resolv_conf(
             &host,

@@ -41,6 +41,11 @@ pub enum Error {
     /// Host ports.
     #[error(transparent)]
     Port(#[from] PortError),
+    /// A container name that cannot name a namespace file.
+    #[error(
+        "invalid container name {0:?}: use letters, digits, '_', '.' and '-', starting with a letter or digit"
+    )]
+    InvalidName(String),
     /// An operation on a network berth does not know.
     #[error("network {0} does not exist")]
     UnknownNetwork(String),
@@ -271,7 +276,7 @@ impl Networks {
     /// loopback up; it is all a `network_mode: none` container gets.
     pub async fn create_netns(&self, container: &str) -> Result<Netns, Error> {
         if !crate::state::valid_name(container) {
-            return Err(NetnsError::NotNetns(self.netns_path(container)).into());
+            return Err(Error::InvalidName(container.to_string()));
         }
         let netns = Netns::create(&self.netns_path(container))?;
         veth::loopback_up(&netns).await?;

@@ -1,9 +1,11 @@
 //! NAT, isolation between networks, internal networks and published ports, with nftables.
 //!
-//! [`rules`] builds the ruleset as data; [`Firewall`] applies it through the `nft` binary
+//! [`rules`] builds the ruleset and [`elements`] the set/map elements for networks and ports,
+//! as data; [`Firewall`] applies them through the `nft` binary
 //! (JSON, via the `nftables` crate). Every change is one atomic `nft` transaction, made while
 //! holding a lock file so that concurrent berth processes do not race creating the table.
 
+pub mod elements;
 pub mod rules;
 
 use std::io;
@@ -12,7 +14,8 @@ use std::path::PathBuf;
 use nftables::helper::{self, NftablesError};
 use serde_json::Value;
 
-pub use rules::{DEFAULT_TABLE, FirewallNetwork, PortMapping, Protocol, SetElement};
+pub use elements::{FirewallNetwork, PortMapping, Protocol, SetElement};
+pub use rules::DEFAULT_TABLE;
 
 use crate::state;
 
@@ -79,9 +82,9 @@ impl Firewall {
     pub fn add_network(&self, network: &FirewallNetwork) -> Result<(), FirewallError> {
         let _lock = self.lock()?;
         self.ensure_table()?;
-        let elements = rules::network_elements(network);
+        let elements = elements::network_elements(network);
         self.apply(
-            rules::element_commands(&self.table, &elements, true),
+            elements::element_commands(&self.table, &elements, true),
             &format!("adding bridge {}", network.bridge),
         )
     }
@@ -89,7 +92,7 @@ impl Firewall {
     /// Takes a network out of the rules; removes the table once nothing is left in it.
     /// Elements already gone are not errors. Every failure is returned, after trying the rest.
     pub fn remove_network(&self, network: &FirewallNetwork) -> Vec<FirewallError> {
-        let elements = rules::network_elements(network);
+        let elements = elements::network_elements(network);
         self.remove_elements(&elements, &format!("removing bridge {}", network.bridge))
     }
 
@@ -103,17 +106,17 @@ impl Firewall {
         }
         let _lock = self.lock()?;
         self.ensure_table()?;
-        let elements: Vec<SetElement> = mappings.iter().flat_map(rules::port_elements).collect();
+        let elements: Vec<SetElement> = mappings.iter().flat_map(elements::port_elements).collect();
         let what: Vec<String> = mappings.iter().map(describe).collect();
         self.apply(
-            rules::element_commands(&self.table, &elements, true),
+            elements::element_commands(&self.table, &elements, true),
             &format!("publishing {}", what.join(", ")),
         )
     }
 
     /// Withdraws published ports; like [`Firewall::remove_network`], keeps going on errors.
     pub fn unpublish(&self, mappings: &[PortMapping]) -> Vec<FirewallError> {
-        let elements: Vec<SetElement> = mappings.iter().flat_map(rules::port_elements).collect();
+        let elements: Vec<SetElement> = mappings.iter().flat_map(elements::port_elements).collect();
         let what: Vec<String> = mappings.iter().map(describe).collect();
         self.remove_elements(&elements, &format!("unpublishing {}", what.join(", ")))
     }
@@ -189,11 +192,11 @@ impl Firewall {
         }
         // One transaction when everything is there; element by element otherwise, so that one
         // missing element does not keep the others in place.
-        let all = rules::element_commands(&self.table, elements, false);
+        let all = elements::element_commands(&self.table, elements, false);
         if self.apply(all, action).is_err() {
             for element in elements {
                 let one =
-                    rules::element_commands(&self.table, std::slice::from_ref(element), false);
+                    elements::element_commands(&self.table, std::slice::from_ref(element), false);
                 match self.apply(one, action) {
                     Ok(()) => {}
                     Err(FirewallError::Nft { stderr, .. })

@@ -1,6 +1,7 @@
 use serde_json::{Value, json};
 
 use super::*;
+use crate::firewall::elements::*;
 
 fn to_json(objects: &[NfObject<'static>]) -> Value {
     serde_json::to_value(document(objects.to_vec())).unwrap()
