@@ -117,12 +117,12 @@ fn bind(protocol: Protocol, addr: SocketAddr) -> Result<OwnedFd, Errno> {
     Ok(fd)
 }
 
-/// The addresses a reservation binds: the given one, or 0.0.0.0 and [::] for "all".
+/// The addresses a reservation binds: the given one (`0.0.0.0` is every IPv4 address, as in
+/// `0.0.0.0:8080:80`), or both wildcards when no address is given.
 fn bind_addresses(host_ip: Option<IpAddr>) -> Vec<IpAddr> {
     match host_ip {
-        Some(ip) if !ip.is_unspecified() => vec![ip],
-        Some(IpAddr::V6(_)) => vec![IpAddr::V6(Ipv6Addr::UNSPECIFIED)],
-        _ => vec![
+        Some(ip) => vec![ip],
+        None => vec![
             IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             IpAddr::V6(Ipv6Addr::UNSPECIFIED),
         ],

@@ -327,6 +327,27 @@ pub fn dns_exchange(socket: &UdpSocket, name: &str, qtype: RecordType) -> io::Re
     }
 }
 
+/// One query over TCP (length-prefixed), from the calling thread's namespace.
+pub fn dns_query_tcp(
+    server: SocketAddr,
+    name: &str,
+    qtype: RecordType,
+    timeout: Duration,
+) -> io::Result<DnsReply> {
+    let mut stream = TcpStream::connect_timeout(&server, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    let query = dns_query_bytes(rand_id(), name, qtype)?;
+    let len = u16::try_from(query.len()).map_err(io::Error::other)?;
+    let mut framed = len.to_be_bytes().to_vec();
+    framed.extend_from_slice(&query);
+    stream.write_all(&framed)?;
+    let mut len = [0u8; 2];
+    stream.read_exact(&mut len)?;
+    let mut response = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    stream.read_exact(&mut response)?;
+    dns_parse_reply(&response).map(|(_, reply)| reply)
+}
+
 fn rand_id() -> u16 {
     static NEXT: AtomicUsize = AtomicUsize::new(1);
     (NEXT.fetch_add(7919, Ordering::Relaxed) ^ std::process::id() as usize) as u16

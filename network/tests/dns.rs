@@ -95,6 +95,25 @@ async fn answers_names_refuses_strangers_and_forwards_the_rest() {
     let ptr = ask("127.0.0.1", at, "3.0.9.10.in-addr.arpa", RecordType::PTR).await;
     assert_eq!(ptr.names, vec!["p-web-2.p_default."]);
 
+    // TCP works too (clients retry truncated answers over TCP).
+    let tcp =
+        tokio::task::spawn_blocking(move || testkit::dns_query_tcp(at, "web", RecordType::A, T))
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(tcp.addresses.len(), 2);
+    let tcp_fwd = tokio::task::spawn_blocking(move || {
+        testkit::dns_query_tcp(at, "example.test", RecordType::A, T)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        tcp_fwd.addresses,
+        vec![ip("192.0.2.77")],
+        "upstreams are asked over UDP first"
+    );
+
     // Strangers get nothing, not even forwarding.
     let before = upstream.queries.load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(

@@ -50,33 +50,18 @@ impl Forwarder {
     }
 
     /// Forwards the raw query and returns the raw response, with the client's message ID.
-    /// Over UDP unless `tcp` (a client retrying a truncated answer over TCP gets TCP upstream
-    /// too).
+    /// Always over UDP first; when the answer is truncated and the client asked over TCP
+    /// (`tcp`, a client retrying a truncated answer), the same upstream is asked over TCP.
     pub async fn forward(&self, query: &[u8], tcp: bool) -> Result<Vec<u8>, ForwardError> {
         if query.len() < 12 {
             return Err(ForwardError::Malformed);
         }
         let mut last = None;
         for upstream in &self.upstreams {
-            // A fresh random ID per upstream query: a spoofed answer must guess it.
-            let id = random_id();
-            let mut outgoing = query.to_vec();
-            outgoing[..2].copy_from_slice(&id.to_be_bytes());
-            let attempt = if tcp {
-                self.tcp(*upstream, &outgoing).await
-            } else {
-                self.udp(*upstream, &outgoing, id).await
-            };
-            match attempt {
-                Ok(mut response) if response.len() >= 12 && response[..2] == id.to_be_bytes() => {
+            match self.ask(*upstream, query, tcp).await {
+                Ok(mut response) => {
                     response[..2].copy_from_slice(&query[..2]);
                     return Ok(response);
-                }
-                Ok(_) => {
-                    last = Some((
-                        *upstream,
-                        io::Error::new(io::ErrorKind::InvalidData, "mismatched or short response"),
-                    ))
                 }
                 Err(e) => last = Some((*upstream, e)),
             }
@@ -85,6 +70,27 @@ impl Forwarder {
             Some((upstream, source)) => Err(ForwardError::AllFailed { upstream, source }),
             None => Err(ForwardError::NoUpstreams),
         }
+    }
+
+    /// One upstream: UDP, then TCP for a truncated answer to a TCP client. The response keeps
+    /// the ID of the query sent.
+    async fn ask(&self, upstream: SocketAddr, query: &[u8], tcp: bool) -> io::Result<Vec<u8>> {
+        // A fresh random ID per upstream query: a spoofed answer must guess it.
+        let id = random_id();
+        let mut outgoing = query.to_vec();
+        outgoing[..2].copy_from_slice(&id.to_be_bytes());
+        let mut response = self.udp(upstream, &outgoing, id).await?;
+        let truncated = response[2] & 0x02 != 0;
+        if truncated && tcp {
+            response = self.tcp(upstream, &outgoing).await?;
+        }
+        if response.len() < 12 || response[..2] != id.to_be_bytes() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "mismatched or short response",
+            ));
+        }
+        Ok(response)
     }
 
     async fn udp(&self, upstream: SocketAddr, query: &[u8], id: u16) -> io::Result<Vec<u8>> {
@@ -146,15 +152,19 @@ mod tests {
 
     #[tokio::test]
     async fn forwards_over_udp_and_tcp_and_restores_the_id() {
-        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let udp_addr = udp.local_addr().unwrap();
-        let tcp_addr = tcp.local_addr().unwrap();
-        // An upstream that answers with the query, QR bit set.
+        // UDP and TCP on the same port, as a real resolver.
+        let (udp, tcp) = loop {
+            let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            if let Ok(tcp) = tokio::net::TcpListener::bind(udp.local_addr().unwrap()).await {
+                break (udp, tcp);
+            }
+        };
+        let upstream = udp.local_addr().unwrap();
+        // An upstream that answers with the query, QR bit set; truncated (TC) over UDP.
         tokio::spawn(async move {
             let mut buf = [0u8; 512];
             while let Ok((n, from)) = udp.recv_from(&mut buf).await {
-                buf[2] |= 0x80;
+                buf[2] |= 0x82;
                 let _ = udp.send_to(&buf[..n], from).await;
             }
         });
@@ -175,10 +185,11 @@ mod tests {
             .unwrap()
             .local_addr()
             .unwrap();
-        let f = Forwarder::new(vec![dead, udp_addr], Duration::from_millis(200));
+        let f = Forwarder::new(vec![dead, upstream], Duration::from_millis(200));
+        // A UDP client gets the truncated answer (and retries over TCP itself)...
         let response = f.forward(&query, false).await.unwrap();
-        assert_eq!(&response[..3], &[0xab, 0xcd, 0x81]);
-        let f = Forwarder::new(vec![tcp_addr], Duration::from_secs(2));
+        assert_eq!(&response[..3], &[0xab, 0xcd, 0x83]);
+        // ...a TCP client gets the full answer, over TCP from the same upstream.
         let response = f.forward(&query, true).await.unwrap();
         assert_eq!(&response[..3], &[0xab, 0xcd, 0x81]);
         let none = Forwarder::new(vec![], Duration::from_secs(1));

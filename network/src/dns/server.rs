@@ -133,19 +133,11 @@ impl DnsServer {
         let mut server = hickory_server::Server::new(handler);
         let mut bound = Vec::new();
         for ip in addresses {
-            let addr = SocketAddr::new(*ip, self.config.port);
-            let bind_error = |source| DnsError::Bind {
-                network: network.to_string(),
-                addr,
-                source,
-            };
-            let udp = tokio::net::UdpSocket::bind(addr)
-                .await
-                .map_err(bind_error)?;
-            let tcp = tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(bind_error)?;
-            bound.push(udp.local_addr().unwrap_or(addr));
+            let (udp, tcp) = bind_pair(network, SocketAddr::new(*ip, self.config.port)).await?;
+            bound.push(
+                udp.local_addr()
+                    .unwrap_or_else(|_| SocketAddr::new(*ip, self.config.port)),
+            );
             server.register_socket(udp);
             server.register_listener(tcp, Duration::from_secs(5), 64 * 1024);
         }
@@ -208,6 +200,33 @@ impl DnsServer {
             .collect();
         for network in networks {
             self.stop_network(&network).await;
+        }
+    }
+}
+
+/// A UDP socket and a TCP listener on the same address and port. With port 0 (tests) the
+/// kernel picks the UDP port, and the TCP port may happen to be taken: then try another.
+async fn bind_pair(
+    network: &str,
+    addr: SocketAddr,
+) -> Result<(tokio::net::UdpSocket, tokio::net::TcpListener), DnsError> {
+    let error = |addr, source| DnsError::Bind {
+        network: network.to_string(),
+        addr,
+        source,
+    };
+    let mut attempts = 0;
+    loop {
+        let udp = tokio::net::UdpSocket::bind(addr)
+            .await
+            .map_err(|e| error(addr, e))?;
+        let actual = udp.local_addr().unwrap_or(addr);
+        match tokio::net::TcpListener::bind(actual).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) if addr.port() == 0 && e.kind() == io::ErrorKind::AddrInUse && attempts < 16 => {
+                attempts += 1
+            }
+            Err(e) => return Err(error(actual, e)),
         }
     }
 }
