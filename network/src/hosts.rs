@@ -192,10 +192,12 @@ impl ResolvConf {
     }
 }
 
-/// The resolv.conf of a container on berth networks: berth's DNS servers (the gateways of its
-/// networks, first network first), the service's `dns_search`/`dns_opt` or else the host's.
-/// With `dns` servers given by the service, those are used instead of berth's (and service
-/// names do not resolve), as the user asked.
+/// The resolv.conf of a container: berth's DNS servers (the gateways of its networks, first
+/// network first) when it is on berth networks; otherwise (`network_mode: none`, `host`) the
+/// service's `dns` servers or the host's. On berth networks the service's `dns` servers become
+/// that container's upstreams in berth's DNS server ([`crate::dns::Endpoint::upstreams`]), as
+/// with Docker's embedded DNS, so service names keep resolving. `dns_search`/`dns_opt` replace
+/// the host's search list and options.
 pub fn container_resolv_conf(
     host: &ResolvConf,
     berth_servers: &[IpAddr],
@@ -203,10 +205,12 @@ pub fn container_resolv_conf(
     dns_search: Option<&[String]>,
     dns_opt: Option<&[String]>,
 ) -> ResolvConf {
-    let mut nameservers: Vec<IpAddr> = if dns.is_empty() {
+    let mut nameservers: Vec<IpAddr> = if !berth_servers.is_empty() {
         berth_servers.to_vec()
-    } else {
+    } else if !dns.is_empty() {
         dns.to_vec()
+    } else {
+        host.nameservers.clone()
     };
     nameservers.dedup();
     ResolvConf {
@@ -326,6 +330,11 @@ mod tests {
             Some(&["x.example".into()]),
             Some(&[]),
         );
-        assert_eq!(own.render(), "nameserver 9.9.9.9\nsearch x.example\n");
+        // On a berth network the service's dns servers are upstreams, not nameservers.
+        assert_eq!(own.render(), "nameserver 172.18.0.1\nsearch x.example\n");
+        let none = container_resolv_conf(&host, &[], &[ip("9.9.9.9")], None, None);
+        assert_eq!(none.nameservers, vec![ip("9.9.9.9")]);
+        let plain = container_resolv_conf(&host, &[], &[], None, None);
+        assert_eq!(plain, host);
     }
 }

@@ -145,6 +145,32 @@ async fn answers_names_refuses_strangers_and_forwards_the_rest() {
     );
     assert!(upstream.queries.load(std::sync::atomic::Ordering::Relaxed) >= before + 2);
 
+    // A container with its own `dns:` servers has its unknown names forwarded there.
+    let own = UpstreamDns::start(
+        "127.0.0.1:0".parse().unwrap(),
+        HashMap::from([("example.test".to_string(), "192.0.2.88".parse().unwrap())]),
+    )
+    .unwrap();
+    let mut custom = endpoint("p-custom-1", &["custom"], "127.0.0.3");
+    custom.upstreams = vec![own.addr];
+    server.add_endpoint("p_default", custom);
+    let mine = ask("127.0.0.3", at, "example.test", RecordType::A).await;
+    assert_eq!(mine.addresses, vec![ip("192.0.2.88")]);
+    assert_eq!(
+        ask("127.0.0.3", at, "web", RecordType::A)
+            .await
+            .addresses
+            .len(),
+        2,
+        "service names still resolve"
+    );
+    assert_eq!(
+        ask("127.0.0.1", at, "example.test", RecordType::A)
+            .await
+            .addresses,
+        vec![ip("192.0.2.77")]
+    );
+
     // Runtime updates: scale down, scale up.
     assert!(server.remove_endpoint("p_default", "p-web-1"));
     assert_eq!(

@@ -49,6 +49,11 @@ impl Forwarder {
         &self.upstreams
     }
 
+    /// How long each upstream is waited for.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Forwards the raw query and returns the raw response, with the client's message ID.
     /// Always over UDP first; when the answer is truncated and the client asked over TCP
     /// (`tcp`, a client retrying a truncated answer), the same upstream is asked over TCP.

@@ -262,9 +262,13 @@ impl Handler {
         let query = info.query.original();
         let source = request.src().ip();
         let text = query.name().to_ascii();
-        let table_answer = {
+        let (table_answer, own_upstreams) = {
             let names = self.names.read().unwrap_or_else(|p| p.into_inner());
-            match query.query_type() {
+            let own_upstreams = names
+                .asker(&self.network, source)
+                .map(|e| e.upstreams.clone())
+                .unwrap_or_default();
+            let answer = match query.query_type() {
                 _ if query.query_class() != DNSClass::IN => Answer::NotOurs,
                 RecordType::A => names.resolve(&self.network, source, &text, Family::V4),
                 RecordType::AAAA => names.resolve(&self.network, source, &text, Family::V6),
@@ -277,7 +281,8 @@ impl Handler {
                     Answer::Addresses(_) | Answer::NoData => Answer::NoData,
                     other => other,
                 },
-            }
+            };
+            (answer, own_upstreams)
         };
         let owner = query.name().clone();
         match table_answer {
@@ -306,20 +311,34 @@ impl Handler {
             },
             Answer::NotOurs => match &self.forwarder {
                 None => Reply::Code(ResponseCode::NXDomain),
-                Some(forwarder) => match forwarder
-                    .forward(request.as_slice(), request.protocol() == Protocol::Tcp)
-                    .await
-                {
-                    Ok(bytes) => match Message::from_vec(&bytes) {
-                        Ok(message) => Reply::Forwarded(message),
-                        Err(_) => Reply::Code(ResponseCode::ServFail),
-                    },
-                    Err(e) => {
-                        tracing::debug!(network = %self.network, name = %text, error = %e, "forwarding failed");
-                        Reply::Code(ResponseCode::ServFail)
-                    }
-                },
+                Some(forwarder) => {
+                    // The container's own `dns:` servers take the place of the server's.
+                    let own;
+                    let forwarder = if own_upstreams.is_empty() {
+                        forwarder.as_ref()
+                    } else {
+                        own = Forwarder::new(own_upstreams, forwarder.timeout());
+                        &own
+                    };
+                    self.forward(forwarder, request, &text).await
+                }
             },
+        }
+    }
+
+    async fn forward(&self, forwarder: &Forwarder, request: &Request, text: &str) -> Reply {
+        match forwarder
+            .forward(request.as_slice(), request.protocol() == Protocol::Tcp)
+            .await
+        {
+            Ok(bytes) => match Message::from_vec(&bytes) {
+                Ok(message) => Reply::Forwarded(message),
+                Err(_) => Reply::Code(ResponseCode::ServFail),
+            },
+            Err(e) => {
+                tracing::debug!(network = %self.network, name = %text, error = %e, "forwarding failed");
+                Reply::Code(ResponseCode::ServFail)
+            }
         }
     }
 }

@@ -26,6 +26,9 @@ pub struct Endpoint {
     pub ipv4: Option<std::net::Ipv4Addr>,
     /// IPv6 address on the network.
     pub ipv6: Option<std::net::Ipv6Addr>,
+    /// The container's own upstream resolvers (the service's `dns:`), used instead of the
+    /// server's for names this container asks about and berth does not know.
+    pub upstreams: Vec<std::net::SocketAddr>,
 }
 
 impl Endpoint {

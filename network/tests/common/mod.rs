@@ -151,6 +151,7 @@ impl Env {
                     IpAddr::V6(a) => Some(a),
                     IpAddr::V4(_) => None,
                 }),
+                upstreams: Vec::new(),
             },
         );
     }
