@@ -808,24 +808,24 @@ fn a_corrupt_partial_download_is_not_trusted() {
 const CHILD_ROOT: &str = "BERTH_TEST_PULL_CHILD_ROOT";
 const CHILD_REFERENCE: &str = "BERTH_TEST_PULL_CHILD_REFERENCE";
 
-/// Not a test of its own: the body of the second process of
-/// `concurrent_pulls_of_the_same_image_share_the_work`, which runs this test binary again with
-/// `--ignored --exact` and the store and image in the environment.
-#[test]
-#[ignore = "helper process of concurrent_pulls_of_the_same_image_share_the_work"]
-fn concurrent_pull_child_process() {
-    let root = std::env::var(CHILD_ROOT)
-        .expect("run by concurrent_pulls_of_the_same_image_share_the_work");
+/// The pull that the concurrent test's child processes (this test binary, run again with
+/// the variables above) perform.
+fn child_pull(root: &str) {
     let name =
         Reference::parse(&std::env::var(CHILD_REFERENCE).expect("reference")).expect("reference");
-    let store = Store::open(&root).expect("store");
-    let options = options(Path::new(&root));
+    let store = Store::open(root).expect("store");
+    let options = options(Path::new(root));
     let id = pull_quietly(&store, &name, &options).expect("the child's pull");
     println!("pulled {}", id.id);
 }
 
 #[test]
 fn concurrent_pulls_of_the_same_image_share_the_work() {
+    if let Ok(root) = std::env::var(CHILD_ROOT) {
+        // This is one of the competing processes the test starts (itself, run again).
+        child_pull(&root);
+        return;
+    }
     if !prerequisites(
         "concurrent_pulls_of_the_same_image_share_the_work",
         true,
@@ -845,9 +845,8 @@ fn concurrent_pulls_of_the_same_image_share_the_work() {
         .map(|_| {
             std::process::Command::new(std::env::current_exe().expect("test binary"))
                 .args([
-                    "--ignored",
                     "--exact",
-                    "concurrent_pull_child_process",
+                    "concurrent_pulls_of_the_same_image_share_the_work",
                     "--nocapture",
                 ])
                 .env(CHILD_ROOT, &root)
