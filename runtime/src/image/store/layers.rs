@@ -12,7 +12,7 @@
 //! is complete.
 
 use std::fs::{self, File};
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufReader};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
@@ -20,7 +20,7 @@ use super::fsutil;
 use super::lock;
 use super::{Store, StoreError};
 use crate::image::digest::{Algorithm, Digest, VerifyingReader};
-use crate::image::unpack::{Compression, UnpackError, UnpackStats, unpack_layer};
+use crate::image::unpack::{Compression, UnpackStats, unpack_layer};
 
 /// Length of a short layer name: 12 base-32 characters are 60 random bits.
 const LINK_ID_LEN: usize = 12;
@@ -130,8 +130,9 @@ impl Store {
     ) -> Result<UnpackStats, StoreError> {
         let diff = temp.join("diff");
         fs::create_dir_all(&diff).map_err(|source| StoreError::io("creating", &diff, source))?;
-        let stream = decompress(BufReader::with_capacity(256 * 1024, file), declared)
-            .map_err(|source| StoreError::unpack(diff_id, source))?;
+        let stream =
+            crate::image::unpack::decoder(BufReader::with_capacity(256 * 1024, file), declared)
+                .map_err(|source| StoreError::unpack(diff_id, source))?;
         let verified = VerifyingReader::new(stream, diff_id.clone());
         let stats = unpack_layer(verified, Compression::None, &diff)
             .map_err(|source| StoreError::unpack(diff_id, source))?;
@@ -195,41 +196,6 @@ fn random_link_id(diff_id: &Digest) -> String {
         .collect()
 }
 
-/// The uncompressed stream of a layer blob: magic bytes decide, as in [`unpack_layer`];
-/// content declared compressed without any known magic is refused.
-fn decompress<'a>(
-    mut reader: impl Read + 'a,
-    declared: Compression,
-) -> Result<Box<dyn Read + 'a>, UnpackError> {
-    let mut head = [0u8; 4];
-    let mut filled = 0;
-    while filled < head.len() {
-        let Some(rest) = head.get_mut(filled..) else {
-            break;
-        };
-        match reader.read(rest) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            Err(error) => return Err(UnpackError::Read(error)),
-        }
-    }
-    let prefix = head.get(..filled).unwrap_or_default().to_vec();
-    let actual = match (Compression::detect(&prefix), declared) {
-        (Some(found), _) => found,
-        (None, Compression::None) => Compression::None,
-        (None, declared) => return Err(UnpackError::CompressionMismatch { declared }),
-    };
-    let stream = io::Cursor::new(prefix).chain(reader);
-    Ok(match actual {
-        Compression::None => Box::new(stream),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(stream)),
-        Compression::Zstd => {
-            Box::new(zstd::stream::read::Decoder::new(stream).map_err(UnpackError::Read)?)
-        }
-    })
-}
-
 /// The short links in `l/`, with their targets.
 pub(crate) fn list_links(root: &Path) -> io::Result<Vec<(PathBuf, PathBuf)>> {
     let mut links = Vec::new();
@@ -265,8 +231,9 @@ mod tests {
 
     #[test]
     fn declared_compression_without_magic_is_refused() {
-        assert!(decompress(&b"plain tar data"[..], Compression::Gzip).is_err());
-        let mut plain = decompress(&b"plain tar data"[..], Compression::None).unwrap();
+        assert!(crate::image::unpack::decoder(&b"plain tar data"[..], Compression::Gzip).is_err());
+        let mut plain =
+            crate::image::unpack::decoder(&b"plain tar data"[..], Compression::None).unwrap();
         let mut text = String::new();
         plain.read_to_string(&mut text).unwrap();
         assert_eq!(text, "plain tar data");

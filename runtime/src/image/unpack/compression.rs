@@ -65,7 +65,7 @@ impl fmt::Display for Compression {
 
 /// Wraps `reader` in the decoder the data needs. Magic bytes win over the declared
 /// compression; data declared compressed but without any magic is refused.
-pub(super) fn decoder<'a>(
+pub(crate) fn decoder<'a>(
     mut reader: impl Read + 'a,
     declared: Compression,
 ) -> Result<Box<dyn Read + 'a>, UnpackError> {

@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{Mode, OFlags};
 
 pub use compression::Compression;
+pub(crate) use compression::decoder;
 
 /// Counts of what one layer created.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
