@@ -158,6 +158,18 @@ impl Firewall {
         Ok(found)
     }
 
+    /// The nft command that deletes berth's table.
+    fn delete_table_command(&self) -> nftables::schema::NfObject<'static> {
+        let table = nftables::schema::Table {
+            family: nftables::types::NfFamily::INet,
+            name: self.table.clone().into(),
+            handle: None,
+        };
+        nftables::schema::NfObject::CmdObject(nftables::schema::NfCmd::Delete(
+            nftables::schema::NfListObject::Table(table),
+        ))
+    }
+
     /// Deletes the whole table (every network and port of this firewall). Used to start over
     /// and by tests; berth itself removes networks one by one.
     pub fn delete_table(&self) -> Result<(), FirewallError> {
@@ -165,14 +177,7 @@ impl Firewall {
         if self.list()?.is_none() {
             return Ok(());
         }
-        let table = nftables::schema::Table {
-            family: nftables::types::NfFamily::INet,
-            name: self.table.clone().into(),
-            handle: None,
-        };
-        let command = nftables::schema::NfObject::CmdObject(nftables::schema::NfCmd::Delete(
-            nftables::schema::NfListObject::Table(table),
-        ));
+        let command = self.delete_table_command();
         self.apply(
             vec![command],
             &format!("deleting table inet {}", self.table),
@@ -225,14 +230,7 @@ impl Firewall {
         if busy {
             return Ok(());
         }
-        let table = nftables::schema::Table {
-            family: nftables::types::NfFamily::INet,
-            name: self.table.clone().into(),
-            handle: None,
-        };
-        let command = nftables::schema::NfObject::CmdObject(nftables::schema::NfCmd::Delete(
-            nftables::schema::NfListObject::Table(table),
-        ));
+        let command = self.delete_table_command();
         self.apply(
             vec![command],
             &format!("deleting the empty table inet {}", self.table),
