@@ -2,7 +2,11 @@
 //! engine decides.
 
 pub mod config;
+pub mod image;
+pub mod images;
 pub mod output;
+pub mod progress;
+pub mod pull;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -65,6 +69,15 @@ pub struct GlobalOptions {
     /// Show more output
     #[arg(long, global = true)]
     pub verbose: bool,
+    /// Root directory of berth's state (images, containers, volumes)
+    #[arg(
+        long,
+        global = true,
+        env = "BERTH_ROOT",
+        value_name = "DIR",
+        default_value = "/var/lib/berth"
+    )]
+    pub root: PathBuf,
 }
 
 /// `--ansi`.
@@ -89,14 +102,23 @@ pub enum Progress {
 pub enum Command {
     /// Parse, resolve and render the compose file in canonical format
     Config(config::ConfigArgs),
+    /// Pull service images
+    Pull(pull::PullArgs),
+    /// List images used by the created containers
+    Images(images::ImagesArgs),
+    /// Manage images
+    Image(image::ImageArgs),
 }
 
 /// Parses the command line, runs the command and turns its outcome into an exit code.
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(image_force_flags(std::env::args_os().collect()));
     init_tracing(cli.global.verbose);
     let result = match &cli.command {
         Command::Config(args) => config::run(&cli.global, args),
+        Command::Pull(args) => pull::run(&cli.global, args),
+        Command::Images(args) => images::run(&cli.global, args),
+        Command::Image(args) => image::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,
@@ -105,6 +127,79 @@ pub fn run() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Global options that take a value (their value is never a flag of the subcommand).
+const GLOBAL_VALUE_OPTIONS: &[&str] = &[
+    "-f",
+    "--file",
+    "-p",
+    "--project-name",
+    "--project-directory",
+    "--profile",
+    "--env-file",
+    "--ansi",
+    "--progress",
+    "--root",
+];
+
+/// Docker's `image rm -f` and `image prune -f` mean `--force`, but `-f` is also the global
+/// compose-file flag, which clap propagates to every subcommand. After `image rm|prune`, `-f`
+/// (alone or in a cluster like `-af`) is rewritten to `--force` before parsing.
+fn image_force_flags(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let text: Vec<Option<&str>> = args.iter().map(|a| a.to_str()).collect();
+    // Find `image` as the command (skipping global options and their values), then its
+    // subcommand.
+    let mut i = 1;
+    let mut subcommand_at = None;
+    while i < text.len() {
+        match text[i] {
+            Some(t) if GLOBAL_VALUE_OPTIONS.contains(&t) => i += 2,
+            Some(t) if t.starts_with('-') => i += 1,
+            Some("image") => {
+                if matches!(
+                    text.get(i + 1).copied().flatten(),
+                    Some("rm" | "remove" | "rmi" | "prune")
+                ) {
+                    subcommand_at = Some(i + 1);
+                }
+                break;
+            }
+            _ => break,
+        }
+    }
+    let Some(start) = subcommand_at else {
+        return args;
+    };
+    let mut out: Vec<std::ffi::OsString> = args[..=start].to_vec();
+    let mut rest = args[start + 1..].iter();
+    while let Some(arg) = rest.next() {
+        match arg.to_str() {
+            Some("--") => {
+                out.push(arg.clone());
+                out.extend(rest.by_ref().cloned());
+            }
+            Some(t) if GLOBAL_VALUE_OPTIONS.contains(&t) && t != "-f" => {
+                out.push(arg.clone());
+                out.extend(rest.next().cloned());
+            }
+            Some(t)
+                if t.starts_with('-')
+                    && !t.starts_with("--")
+                    && t.len() > 1
+                    && t[1..].bytes().all(|b| b.is_ascii_alphabetic())
+                    && t.contains('f') =>
+            {
+                let others: String = t[1..].chars().filter(|c| *c != 'f').collect();
+                if !others.is_empty() {
+                    out.push(format!("-{others}").into());
+                }
+                out.push("--force".into());
+            }
+            _ => out.push(arg.clone()),
+        }
+    }
+    out
 }
 
 fn init_tracing(verbose: bool) {
@@ -154,6 +249,30 @@ mod tests {
     #[test]
     fn command_line_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn image_force_short_flag() {
+        let rewrite = |args: &[&str]| -> Vec<String> {
+            image_force_flags(args.iter().map(Into::into).collect())
+                .into_iter()
+                .map(|a| a.into_string().unwrap())
+                .collect()
+        };
+        assert_eq!(
+            rewrite(&["berth", "--root", "r", "image", "prune", "-af"]),
+            ["berth", "--root", "r", "image", "prune", "-a", "--force"]
+        );
+        assert_eq!(
+            rewrite(&["berth", "image", "rm", "-f", "x", "--", "-f"]),
+            ["berth", "image", "rm", "--force", "x", "--", "-f"]
+        );
+        assert_eq!(
+            rewrite(&["berth", "-f", "c.yaml", "pull", "-q"]),
+            ["berth", "-f", "c.yaml", "pull", "-q"]
+        );
+        let cli = Cli::try_parse_from(rewrite(&["berth", "image", "rm", "-f", "x"])).unwrap();
+        assert!(cli.global.files.is_empty());
     }
 
     #[test]

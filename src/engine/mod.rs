@@ -1,6 +1,7 @@
 //! The engine: observe state, reconcile it with the project into a plan, execute the plan.
 
 pub mod desired;
+pub mod images;
 pub mod labels;
 pub mod observed;
 pub mod plan;

@@ -1,0 +1,141 @@
+//! `berth pull`: pulls the images of a project's services, concurrently, as `docker compose
+//! pull` does.
+
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use anyhow::Context;
+use berth_runtime::image::pull::{PullOptions, PullPolicy, pull};
+use berth_runtime::image::registry::RegistryConfig;
+use berth_runtime::image::{Reference, Store};
+use clap::Args;
+use futures_util::future::join_all;
+
+use super::progress::{Reporter, Wording};
+use super::{GlobalOptions, load_options, output};
+use crate::engine::images::{PullStep, plan_pull, service_images};
+use crate::engine::unsupported;
+
+/// Flags of `berth pull`, as in `docker compose pull`.
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Pull without printing progress information
+    #[arg(short, long)]
+    quiet: bool,
+    /// Pull what it can and ignores images with pull failures
+    #[arg(long)]
+    ignore_pull_failures: bool,
+    /// Ignore images that can be built
+    #[arg(long)]
+    ignore_buildable: bool,
+    /// Also pull services declared as dependencies (accepted; every named service is pulled)
+    #[arg(long)]
+    include_deps: bool,
+    /// Apply pull policy ("missing"|"always"|"never"|"daily"|"weekly"|"every_<duration>")
+    #[arg(long, value_name = "POLICY")]
+    policy: Option<PullPolicy>,
+    /// Services to pull (all when none)
+    #[arg(value_name = "SERVICE")]
+    services: Vec<String>,
+}
+
+/// The image store under the state root.
+pub fn open_store(global: &GlobalOptions) -> anyhow::Result<Store> {
+    let dir = global.root.join("images");
+    Store::open(&dir).with_context(|| format!("cannot open the image store {}", dir.display()))
+}
+
+/// Pull settings from berth's configuration file.
+pub fn pull_options() -> anyhow::Result<PullOptions> {
+    Ok(PullOptions {
+        registry_config: RegistryConfig::load()?,
+        ..PullOptions::default()
+    })
+}
+
+/// A tokio runtime for one command.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Runs `berth pull`.
+pub fn run(global: &GlobalOptions, args: &PullArgs) -> anyhow::Result<ExitCode> {
+    let opts = load_options(global)?;
+    let loaded = berth_compose::load(&opts)?;
+    output::warnings(&loaded.warnings);
+    output::warnings(&unsupported::warnings(&loaded.tree));
+    let services = service_images(&loaded, &args.services)?;
+    let store = open_store(global)?;
+    let options = pull_options()?;
+    let mut items = plan_pull(&services, args.policy, &store, SystemTime::now())?;
+    if args.ignore_buildable {
+        for item in &mut items {
+            if item.buildable && matches!(item.step, PullStep::Pull { .. }) {
+                item.step = PullStep::Skip("Skipped - Image can be built".to_owned());
+            }
+        }
+    }
+    let reporter = Reporter::new(global, args.quiet, Wording::Compose);
+    for item in &items {
+        if let PullStep::Skip(why) = &item.step {
+            reporter.status(&item.service, why, true);
+        }
+    }
+    let pulls = items.iter().filter_map(|item| match &item.step {
+        PullStep::Pull { reference } => Some(pull_one(
+            &store,
+            &options,
+            &reporter,
+            &item.service,
+            reference,
+        )),
+        PullStep::Skip(_) => None,
+    });
+    let outcomes = runtime()?.block_on(join_all(pulls));
+    reporter.finish();
+
+    let mut failed = false;
+    let pulled = items
+        .iter()
+        .filter(|item| matches!(item.step, PullStep::Pull { .. }));
+    for (item, outcome) in pulled.zip(outcomes) {
+        if let Err(error) = outcome {
+            // As Compose: a service that can be built, or --ignore-pull-failures, only warns.
+            if args.ignore_pull_failures || item.buildable {
+                output::warn(&format!("{error:#}"));
+            } else {
+                output::error(&error);
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn pull_one(
+    store: &Store,
+    options: &PullOptions,
+    reporter: &Reporter,
+    service: &str,
+    reference: &Reference,
+) -> anyhow::Result<()> {
+    reporter.status(service, "Pulling", false);
+    let progress = |event: &_| reporter.event(service, event);
+    match pull(store, reference, options, &progress).await {
+        Ok(_) => {
+            reporter.status(service, "Pulled", true);
+            Ok(())
+        }
+        Err(error) => {
+            reporter.status(service, "Error", true);
+            Err(error.into())
+        }
+    }
+}
