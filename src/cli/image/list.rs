@@ -248,7 +248,7 @@ pub fn inspect_json(details: &ImageDetails) -> serde_json::Value {
             "LastTagTime": details
                 .last_pulled
                 .and_then(|t| i64::try_from(t).ok())
-                .map(|t| docker_time(t))
+                .map(docker_time)
                 .unwrap_or_default(),
         },
     });
