@@ -338,6 +338,24 @@ fn pull_failures_are_one_line_and_can_be_ignored() {
             .count(),
         1
     );
+    // Bars on a terminal (forced here, drawn nowhere) take the same path without failing.
+    ok(berth(dir, &root).args(["pull", "--progress", "tty", "good"]));
+    // Only the named service, and `images` as JSON.
+    let out = run(berth(dir, &root).args(["pull", "good"]));
+    assert!(out.status.success() && !text(&out.stderr).contains(" bad "));
+    let images: serde_json::Value =
+        serde_json::from_str(&ok(berth(dir, &root).args(["images", "--format", "json"])))
+            .expect("images JSON");
+    assert_eq!(images[0]["ID"], image.config_digest.as_str());
+    assert_eq!(images[0]["Tag"], "v1");
+    assert_eq!(images.as_array().map(Vec::len), Some(1));
+    // An unknown service is an error.
+    assert_eq!(
+        run(berth(dir, &root).args(["pull", "nosuch"]))
+            .status
+            .code(),
+        Some(1)
+    );
     // And of the good one: Docker's lines.
     let pulled = ok(berth(dir, &root).args(["image", "pull", &good]));
     assert!(pulled.contains("v1: Pulling from test/app"), "{pulled}");

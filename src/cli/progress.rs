@@ -112,6 +112,10 @@ impl Reporter {
                 state.last.entry(owner.to_owned()).or_insert(bar.clone());
                 let text = self.owner_text(owner, status);
                 if finished {
+                    let mark = if status == "Error" { "✘" } else { "✔" };
+                    if let Ok(style) = ProgressStyle::with_template(&format!("{mark} {{msg}}")) {
+                        bar.set_style(style);
+                    }
                     bar.finish_with_message(text);
                 } else {
                     bar.set_message(text);

@@ -14,7 +14,7 @@ use futures_util::future::join_all;
 use super::progress::{Reporter, Wording};
 use super::{GlobalOptions, load_options, output};
 use crate::engine::images::{PullStep, plan_pull, service_images};
-use crate::engine::unsupported;
+use crate::engine::{project_view, unsupported};
 
 /// Flags of `berth pull`, as in `docker compose pull`.
 #[derive(Debug, Args)]
@@ -28,7 +28,7 @@ pub struct PullArgs {
     /// Ignore images that can be built
     #[arg(long)]
     ignore_buildable: bool,
-    /// Also pull services declared as dependencies (accepted; every named service is pulled)
+    /// Also pull services declared as dependencies
     #[arg(long)]
     include_deps: bool,
     /// Apply pull policy ("missing"|"always"|"never"|"daily"|"weekly"|"every_<duration>")
@@ -67,7 +67,12 @@ pub fn run(global: &GlobalOptions, args: &PullArgs) -> anyhow::Result<ExitCode> 
     let loaded = berth_compose::load(&opts)?;
     output::warnings(&loaded.warnings);
     output::warnings(&unsupported::warnings(&loaded.tree));
-    let services = service_images(&loaded, &args.services)?;
+    let names = if args.include_deps && !args.services.is_empty() {
+        project_view::select(&loaded, &args.services)?.service_names()
+    } else {
+        args.services.clone()
+    };
+    let services = service_images(&loaded, &names)?;
     let store = open_store(global)?;
     let options = pull_options()?;
     let mut items = plan_pull(&services, args.policy, &store, SystemTime::now())?;
