@@ -244,6 +244,16 @@ fn project_pull_and_image_commands_round_trip() {
     .expect("inspect JSON");
     assert_eq!(inspected[0]["Id"], id.as_str());
 
+    // The same through standard output and input.
+    let out = run(berth(dir, &root).args(["image", "save", "saved/app:copy"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    ok(berth(dir, &root).args(["image", "rm", "saved/app:copy"]));
+    let loaded = ok(berth(dir, &root)
+        .args(["image", "load"])
+        .write_stdin(out.stdout));
+    assert_eq!(loaded, "Loaded image: saved/app:copy\n");
+    assert_eq!(ls_json(dir, &root)[0]["ID"], short(&id));
+
     // import of a root filesystem tarball.
     let rootfs = LayerBuilder::new()
         .dir("etc", 0o755)
@@ -266,6 +276,20 @@ fn project_pull_and_image_commands_round_trip() {
     assert_eq!(inspected[0]["Id"], imported_id.as_str());
     assert_eq!(inspected[0]["RootFS"]["Layers"][0], rootfs.diff_id.as_str());
     assert_eq!(inspected[0]["Config"]["Cmd"][0], "/bin/true");
+
+    let from_stdin = ok(berth(dir, &root)
+        .args(["image", "import", "-", "imported/stdin"])
+        .write_stdin(rootfs.blob.clone()));
+    assert_eq!(
+        from_stdin.trim().len(),
+        "sha256:".len() + 64,
+        "{from_stdin}"
+    );
+    let tags: Vec<String> = ls_json(dir, &root)
+        .iter()
+        .map(|v| v["Repository"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert!(tags.contains(&"imported/stdin".to_owned()), "{tags:?}");
 
     // Errors: one clear line, exit 1.
     let out = run(berth(dir, &root).args(["image", "rm", "no/such:image"]));
