@@ -43,7 +43,7 @@ fn config_output_reads_back_to_the_same_project() {
         let first = stdout_of(berth(&dir).arg("config"));
         let again = stdout_of(
             berth(&dir)
-                .args(["config", "-f", "-"])
+                .args(["-f", "-", "config"])
                 .write_stdin(first.clone()),
         );
         assert_same_tree(&parse(&again), &parse(&first), &dir.display().to_string());

@@ -363,7 +363,7 @@ fn pull_failures_are_one_line_and_can_be_ignored() {
         1
     );
     // Bars on a terminal (forced here, drawn nowhere) take the same path without failing.
-    ok(berth(dir, &root).args(["pull", "--progress", "tty", "good"]));
+    ok(berth(dir, &root).args(["--progress", "tty", "pull", "good"]));
     // Only the named service, and `images` as JSON.
     let out = run(berth(dir, &root).args(["pull", "good"]));
     assert!(out.status.success() && !text(&out.stderr).contains(" bad "));

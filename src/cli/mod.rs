@@ -27,52 +27,35 @@ pub struct Cli {
 #[derive(Debug, Args, Clone)]
 pub struct GlobalOptions {
     /// Compose configuration files (`-` reads standard input)
-    #[arg(
-        short = 'f',
-        long = "file",
-        id = "global_file",
-        global = true,
-        value_name = "FILE"
-    )]
+    #[arg(short = 'f', long = "file", id = "global_file", value_name = "FILE")]
     pub files: Vec<String>,
     /// Project name
-    #[arg(short = 'p', long = "project-name", global = true, value_name = "NAME")]
+    #[arg(short = 'p', long = "project-name", value_name = "NAME")]
     pub project_name: Option<String>,
     /// Alternate working directory (default: the directory of the first compose file)
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, value_name = "DIR")]
     pub project_directory: Option<PathBuf>,
     /// Profiles to enable
-    #[arg(
-        long = "profile",
-        id = "global_profile",
-        global = true,
-        value_name = "PROFILE"
-    )]
+    #[arg(long = "profile", id = "global_profile", value_name = "PROFILE")]
     pub profiles: Vec<String>,
     /// Alternate environment files
-    #[arg(
-        long = "env-file",
-        id = "global_env_file",
-        global = true,
-        value_name = "FILE"
-    )]
+    #[arg(long = "env-file", id = "global_env_file", value_name = "FILE")]
     pub env_files: Vec<PathBuf>,
     /// Control when to print ANSI control characters
-    #[arg(long, global = true, value_enum, default_value_t = Ansi::Auto)]
+    #[arg(long, value_enum, default_value_t = Ansi::Auto)]
     pub ansi: Ansi,
     /// Set type of progress output
-    #[arg(long, global = true, value_enum, default_value_t = Progress::Auto)]
+    #[arg(long, value_enum, default_value_t = Progress::Auto)]
     pub progress: Progress,
     /// Execute command in dry run mode
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub dry_run: bool,
     /// Show more output
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub verbose: bool,
     /// Root directory of berth's state (images, containers, volumes)
     #[arg(
         long,
-        global = true,
         env = "BERTH_ROOT",
         value_name = "DIR",
         default_value = "/var/lib/berth"
@@ -112,7 +95,7 @@ pub enum Command {
 
 /// Parses the command line, runs the command and turns its outcome into an exit code.
 pub fn run() -> ExitCode {
-    let cli = Cli::parse_from(image_force_flags(std::env::args_os().collect()));
+    let cli = Cli::parse();
     init_tracing(cli.global.verbose);
     let result = match &cli.command {
         Command::Config(args) => config::run(&cli.global, args),
@@ -127,79 +110,6 @@ pub fn run() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Global options that take a value (their value is never a flag of the subcommand).
-const GLOBAL_VALUE_OPTIONS: &[&str] = &[
-    "-f",
-    "--file",
-    "-p",
-    "--project-name",
-    "--project-directory",
-    "--profile",
-    "--env-file",
-    "--ansi",
-    "--progress",
-    "--root",
-];
-
-/// Docker's `image rm -f` and `image prune -f` mean `--force`, but `-f` is also the global
-/// compose-file flag, which clap propagates to every subcommand. After `image rm|prune`, `-f`
-/// (alone or in a cluster like `-af`) is rewritten to `--force` before parsing.
-fn image_force_flags(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
-    let text: Vec<Option<&str>> = args.iter().map(|a| a.to_str()).collect();
-    // Find `image` as the command (skipping global options and their values), then its
-    // subcommand.
-    let mut i = 1;
-    let mut subcommand_at = None;
-    while i < text.len() {
-        match text[i] {
-            Some(t) if GLOBAL_VALUE_OPTIONS.contains(&t) => i += 2,
-            Some(t) if t.starts_with('-') => i += 1,
-            Some("image") => {
-                if matches!(
-                    text.get(i + 1).copied().flatten(),
-                    Some("rm" | "remove" | "rmi" | "prune")
-                ) {
-                    subcommand_at = Some(i + 1);
-                }
-                break;
-            }
-            _ => break,
-        }
-    }
-    let Some(start) = subcommand_at else {
-        return args;
-    };
-    let mut out: Vec<std::ffi::OsString> = args[..=start].to_vec();
-    let mut rest = args[start + 1..].iter();
-    while let Some(arg) = rest.next() {
-        match arg.to_str() {
-            Some("--") => {
-                out.push(arg.clone());
-                out.extend(rest.by_ref().cloned());
-            }
-            Some(t) if GLOBAL_VALUE_OPTIONS.contains(&t) && t != "-f" => {
-                out.push(arg.clone());
-                out.extend(rest.next().cloned());
-            }
-            Some(t)
-                if t.starts_with('-')
-                    && !t.starts_with("--")
-                    && t.len() > 1
-                    && t[1..].bytes().all(|b| b.is_ascii_alphabetic())
-                    && t.contains('f') =>
-            {
-                let others: String = t[1..].chars().filter(|c| *c != 'f').collect();
-                if !others.is_empty() {
-                    out.push(format!("-{others}").into());
-                }
-                out.push("--force".into());
-            }
-            _ => out.push(arg.clone()),
-        }
-    }
-    out
 }
 
 fn init_tracing(verbose: bool) {
@@ -252,31 +162,7 @@ mod tests {
     }
 
     #[test]
-    fn image_force_short_flag() {
-        let rewrite = |args: &[&str]| -> Vec<String> {
-            image_force_flags(args.iter().map(Into::into).collect())
-                .into_iter()
-                .map(|a| a.into_string().unwrap())
-                .collect()
-        };
-        assert_eq!(
-            rewrite(&["berth", "--root", "r", "image", "prune", "-af"]),
-            ["berth", "--root", "r", "image", "prune", "-a", "--force"]
-        );
-        assert_eq!(
-            rewrite(&["berth", "image", "rm", "-f", "x", "--", "-f"]),
-            ["berth", "image", "rm", "--force", "x", "--", "-f"]
-        );
-        assert_eq!(
-            rewrite(&["berth", "-f", "c.yaml", "pull", "-q"]),
-            ["berth", "-f", "c.yaml", "pull", "-q"]
-        );
-        let cli = Cli::try_parse_from(rewrite(&["berth", "image", "rm", "-f", "x"])).unwrap();
-        assert!(cli.global.files.is_empty());
-    }
-
-    #[test]
-    fn global_flags_work_before_and_after_the_command() {
+    fn project_flags_come_before_the_command_as_in_docker_compose() {
         let cli = Cli::try_parse_from([
             "berth",
             "-f",
@@ -291,9 +177,9 @@ mod tests {
         .unwrap();
         assert_eq!(cli.global.files, ["a.yaml", "b.yaml"]);
         assert_eq!(cli.global.profiles, ["x"]);
-        let cli =
-            Cli::try_parse_from(["berth", "config", "-f", "c.yaml", "--profile", "y"]).unwrap();
-        assert_eq!(cli.global.files, ["c.yaml"]);
-        assert_eq!(cli.global.profiles, ["y"]);
+        // After the command, `-f` belongs to the command: Docker's `image rm -f` is --force.
+        assert!(Cli::try_parse_from(["berth", "config", "-f", "c.yaml"]).is_err());
+        assert!(Cli::try_parse_from(["berth", "image", "rm", "-f", "x"]).is_ok());
+        assert!(Cli::try_parse_from(["berth", "image", "prune", "-af"]).is_ok());
     }
 }

@@ -15,8 +15,8 @@ use crate::cli::pull::open_store;
 /// Flags of `berth image rm`, as in `docker image rm`.
 #[derive(Debug, Args)]
 pub struct RmArgs {
-    /// Force removal of the image (`-f` too: see `image_force_flags` in cli/mod.rs)
-    #[arg(long)]
+    /// Force removal of the image
+    #[arg(short, long)]
     force: bool,
     /// Do not delete untagged parents (berth keeps no parents; accepted for compatibility)
     #[arg(long)]
@@ -65,8 +65,8 @@ pub struct PruneArgs {
     /// Remove all unused images, not just dangling ones
     #[arg(short, long)]
     all: bool,
-    /// Do not prompt for confirmation (`-f` too: see `image_force_flags` in cli/mod.rs)
-    #[arg(long)]
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
     force: bool,
 }
 
