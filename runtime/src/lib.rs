@@ -2,4 +2,5 @@
 //!
 //! This crate never depends on the compose model: it takes its own small spec types.
 
+pub mod container;
 pub mod image;

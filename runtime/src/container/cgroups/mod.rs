@@ -1,0 +1,552 @@
+//! Control groups: limits, accounting, freezing and OOM reporting for a container.
+//!
+//! Both layouts are supported, and which one the host uses is detected from
+//! /proc/self/mountinfo: the unified v2 hierarchy, or v1 controllers each on their own mount
+//! (with or without a v2 mount beside them: "hybrid", as on this workplace's machines). Every
+//! limit of the spec is either written or refused with an error that says why (a controller
+//! that is not mounted, a file the kernel does not offer); nothing is silently skipped.
+//!
+//! Everything here works on paths under a hierarchy root, so tests run it on a directory tree
+//! that imitates cgroupfs.
+
+pub mod devices;
+pub mod stats;
+mod v1;
+mod v2;
+
+use super::rootfs::CgroupMount;
+use oci_spec::runtime::LinuxResources;
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub use stats::CgroupStats;
+
+/// Why a cgroup operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    /// No usable cgroup hierarchy.
+    #[error("no cgroup hierarchy found in /proc/self/mountinfo")]
+    NoHierarchy,
+    /// A limit needs a controller that the host does not offer.
+    #[error("{what} needs the {controller} cgroup controller, which is not {where_}")]
+    MissingController {
+        /// The limit (`memory limit`).
+        what: String,
+        /// The controller (`memory`).
+        controller: &'static str,
+        /// `mounted` (v1) or `available in cgroup.controllers` (v2).
+        where_: &'static str,
+    },
+    /// A limit whose interface file does not exist.
+    #[error("{what} cannot be applied: {} does not exist ({why})", path.display())]
+    MissingFile {
+        /// The limit.
+        what: String,
+        /// The file.
+        path: PathBuf,
+        /// The probable cause.
+        why: &'static str,
+    },
+    /// A limit the kernel refused.
+    #[error("{what}: writing {value:?} to {} failed: {source}", path.display())]
+    Write {
+        /// The limit.
+        what: String,
+        /// The file.
+        path: PathBuf,
+        /// The value.
+        value: String,
+        /// The kernel's answer.
+        source: std::io::Error,
+    },
+    /// A limit berth does not support on this layout.
+    #[error("{0}")]
+    Unsupported(String),
+    /// Reading, creating or removing a cgroup failed.
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        /// The step.
+        what: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A cgroups path leaving the hierarchy.
+    #[error("invalid cgroupsPath {0:?}: it must not contain '..'")]
+    InvalidPath(String),
+    /// Freezing did not complete.
+    #[error("the cgroup did not reach the {0} state in time")]
+    FreezeTimeout(&'static str),
+}
+
+/// One v1 hierarchy.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct V1Mount {
+    /// Where it is mounted.
+    pub mountpoint: PathBuf,
+    /// The controllers it carries (`cpu`, `cpuacct`); empty for a named hierarchy.
+    pub controllers: Vec<String>,
+    /// The name of a named hierarchy (`systemd` for `name=systemd`).
+    pub name: Option<String>,
+    /// The runtime's own cgroup in it (from /proc/self/cgroup), for relative paths.
+    pub own: PathBuf,
+}
+
+/// The cgroup layout of the host.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Hierarchy {
+    /// v1 controllers (a v2 mount beside them, if any, is left alone).
+    V1 {
+        /// The hierarchies.
+        mounts: Vec<V1Mount>,
+    },
+    /// The unified hierarchy.
+    V2 {
+        /// Where it is mounted.
+        mountpoint: PathBuf,
+        /// The runtime's own cgroup.
+        own: PathBuf,
+    },
+}
+
+impl Hierarchy {
+    /// Detects the host's layout.
+    pub fn detect() -> Result<Hierarchy, CgroupError> {
+        let read = |p: &str| {
+            std::fs::read_to_string(p).map_err(|source| CgroupError::Io { what: "read", path: p.into(), source })
+        };
+        Hierarchy::parse(&read("/proc/self/mountinfo")?, &read("/proc/self/cgroup")?)
+    }
+
+    /// Detects the layout from the text of /proc/self/mountinfo and /proc/self/cgroup.
+    pub fn parse(mountinfo: &str, own_cgroups: &str) -> Result<Hierarchy, CgroupError> {
+        let mut v1 = Vec::new();
+        let mut v2 = None;
+        for line in mountinfo.lines() {
+            let Some((left, right)) = line.split_once(" - ") else { continue };
+            let fields: Vec<&str> = left.split_whitespace().collect();
+            let rfields: Vec<&str> = right.split_whitespace().collect();
+            if fields.len() < 5 || rfields.len() < 3 {
+                continue;
+            }
+            let mountpoint = PathBuf::from(unescape(fields[4]));
+            match rfields[0] {
+                "cgroup" => {
+                    let mut controllers = Vec::new();
+                    let mut name = None;
+                    for opt in rfields[2].split(',') {
+                        if let Some(n) = opt.strip_prefix("name=") {
+                            name = Some(n.to_string());
+                        } else if !matches!(opt, "rw" | "ro" | "relatime" | "noatime" | "nosuid" | "nodev" | "noexec" | "xattr" | "clone_children" | "noprefix" | "cpuset_v2_mode")
+                            && !opt.starts_with("release_agent=")
+                        {
+                            controllers.push(opt.to_string());
+                        }
+                    }
+                    v1.push(V1Mount { mountpoint, controllers, name, own: PathBuf::from("/") });
+                }
+                "cgroup2" => v2 = Some(mountpoint),
+                _ => {}
+            }
+        }
+        // The runtime's own cgroup per hierarchy: "ID:controllers:path", "0::path" for v2.
+        let mut own_v1: BTreeMap<String, PathBuf> = BTreeMap::new();
+        let mut own_v2 = PathBuf::from("/");
+        for line in own_cgroups.lines() {
+            let mut parts = line.splitn(3, ':');
+            let (Some(_), Some(ctrls), Some(path)) = (parts.next(), parts.next(), parts.next()) else { continue };
+            if ctrls.is_empty() {
+                own_v2 = PathBuf::from(path);
+            } else {
+                own_v1.insert(ctrls.to_string(), PathBuf::from(path));
+            }
+        }
+        let with_controllers = v1.iter().any(|m| !m.controllers.is_empty());
+        if with_controllers {
+            for m in &mut v1 {
+                let key = match &m.name {
+                    Some(n) => format!("name={n}"),
+                    None => m.controllers.join(","),
+                };
+                if let Some(p) = own_v1.get(&key) {
+                    m.own = p.clone();
+                }
+            }
+            return Ok(Hierarchy::V1 { mounts: v1 });
+        }
+        match v2 {
+            Some(mountpoint) => Ok(Hierarchy::V2 { mountpoint, own: own_v2 }),
+            None => Err(CgroupError::NoHierarchy),
+        }
+    }
+
+    /// Whether this is the unified hierarchy.
+    pub fn is_v2(&self) -> bool {
+        matches!(self, Hierarchy::V2 { .. })
+    }
+}
+
+/// Undoes mountinfo's octal escapes (`\040` for a space).
+fn unescape(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && i + 3 < bytes.len() && bytes[i + 1..i + 4].iter().all(|b| (b'0'..=b'7').contains(b)) {
+            let v = (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0');
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The cgroup of one container.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Cgroup {
+    hierarchy: Hierarchy,
+    /// The cgroup path from the hierarchy's root (absolute, relative paths already joined to
+    /// the runtime's own cgroup).
+    path: PathBuf,
+}
+
+/// Joins a spec `cgroupsPath` to `own` (relative paths are relative to the runtime's cgroup).
+fn cgroup_path(own: &Path, spec_path: &Path) -> Result<PathBuf, CgroupError> {
+    if spec_path.components().any(|c| c == Component::ParentDir) {
+        return Err(CgroupError::InvalidPath(spec_path.display().to_string()));
+    }
+    let rel: PathBuf = spec_path.components().filter(|c| matches!(c, Component::Normal(_))).collect();
+    Ok(if spec_path.is_absolute() { Path::new("/").join(rel) } else { own.join(rel) })
+}
+
+fn strip_root(p: &Path) -> PathBuf {
+    p.components().filter(|c| matches!(c, Component::Normal(_))).collect()
+}
+
+/// Writes `value` to an existing interface file, with errors that say which limit failed.
+pub(crate) fn write_file(dir: &Path, file: &str, value: &str, what: &str) -> Result<(), CgroupError> {
+    use std::io::Write;
+    let path = dir.join(file);
+    let mut f = match std::fs::OpenOptions::new().write(true).open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(CgroupError::MissingFile {
+                what: what.to_string(),
+                path,
+                why: "the kernel does not offer this interface",
+            });
+        }
+        Err(source) => return Err(CgroupError::Write { what: what.to_string(), path, value: value.into(), source }),
+    };
+    f.write_all(value.as_bytes())
+        .map_err(|source| CgroupError::Write { what: what.to_string(), path, value: value.into(), source })
+}
+
+/// Reads an interface file, trimmed.
+pub(crate) fn read_file(dir: &Path, file: &str) -> Result<String, CgroupError> {
+    let path = dir.join(file);
+    std::fs::read_to_string(&path)
+        .map(|s| s.trim().to_string())
+        .map_err(|source| CgroupError::Io { what: "read", path, source })
+}
+
+impl Cgroup {
+    /// The cgroup at `spec_path` (the spec's `cgroupsPath`) in `hierarchy`, without touching
+    /// the system.
+    pub fn new(hierarchy: &Hierarchy, spec_path: &Path) -> Result<Cgroup, CgroupError> {
+        let own = match hierarchy {
+            // Relative paths follow the memory hierarchy's idea of "own" (they all agree on a
+            // host where the runtime was not moved around per controller).
+            Hierarchy::V1 { mounts } => mounts
+                .iter()
+                .find(|m| m.controllers.iter().any(|c| c == "memory"))
+                .or(mounts.first())
+                .map(|m| m.own.clone())
+                .unwrap_or_else(|| "/".into()),
+            Hierarchy::V2 { own, .. } => own.clone(),
+        };
+        Ok(Cgroup { hierarchy: hierarchy.clone(), path: cgroup_path(&own, spec_path)? })
+    }
+
+    /// The cgroup's path in its hierarchy (`/berth/ID`).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The hierarchy.
+    pub fn hierarchy(&self) -> &Hierarchy {
+        &self.hierarchy
+    }
+
+    /// The directories of this cgroup, one per hierarchy (v1) or the one (v2).
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        match &self.hierarchy {
+            Hierarchy::V1 { mounts } => mounts.iter().map(|m| m.mountpoint.join(strip_root(&self.path))).collect(),
+            Hierarchy::V2 { mountpoint, .. } => vec![mountpoint.join(strip_root(&self.path))],
+        }
+    }
+
+    /// The directory of this cgroup in the v1 hierarchy carrying `controller`.
+    pub(crate) fn v1_dir(&self, controller: &str) -> Option<PathBuf> {
+        match &self.hierarchy {
+            Hierarchy::V1 { mounts } => mounts
+                .iter()
+                .find(|m| m.controllers.iter().any(|c| c == controller))
+                .map(|m| m.mountpoint.join(strip_root(&self.path))),
+            Hierarchy::V2 { .. } => None,
+        }
+    }
+
+    /// The directory of a v2 cgroup.
+    pub(crate) fn v2_dir(&self) -> Option<PathBuf> {
+        match &self.hierarchy {
+            Hierarchy::V2 { mountpoint, .. } => Some(mountpoint.join(strip_root(&self.path))),
+            Hierarchy::V1 { .. } => None,
+        }
+    }
+
+    /// Creates the cgroup and applies `resources`. On failure, what was created is removed.
+    pub fn create(&self, resources: Option<&LinuxResources>) -> Result<(), CgroupError> {
+        let result = match &self.hierarchy {
+            Hierarchy::V1 { mounts } => v1::create(self, mounts),
+            Hierarchy::V2 { mountpoint, .. } => v2::create(self, mountpoint),
+        }
+        .and_then(|()| match resources {
+            Some(r) => self.apply(r),
+            None => Ok(()),
+        });
+        if result.is_err() {
+            let _ = self.remove();
+        }
+        result
+    }
+
+    /// Applies `resources` (also used to update a running container).
+    pub fn apply(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
+        match &self.hierarchy {
+            Hierarchy::V1 { .. } => v1::apply(self, resources),
+            Hierarchy::V2 { .. } => v2::apply(self, resources),
+        }
+    }
+
+    /// Moves process `pid` into the cgroup (every hierarchy).
+    pub fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
+        for dir in self.dirs() {
+            write_file(&dir, "cgroup.procs", &pid.to_string(), "joining the cgroup")?;
+        }
+        Ok(())
+    }
+
+    /// The processes in the cgroup (from the memory hierarchy on v1, or the first one).
+    pub fn pids(&self) -> Result<Vec<i32>, CgroupError> {
+        let dir = self.v1_dir("pids").or_else(|| self.v1_dir("memory")).or_else(|| self.dirs().into_iter().next());
+        let Some(dir) = dir else { return Ok(vec![]) };
+        Ok(read_file(&dir, "cgroup.procs")?.lines().filter_map(|l| l.trim().parse().ok()).collect())
+    }
+
+    /// Freezes every process of the cgroup and waits until the kernel says it is frozen.
+    pub fn freeze(&self) -> Result<(), CgroupError> {
+        self.set_frozen(true)
+    }
+
+    /// Thaws the cgroup.
+    pub fn thaw(&self) -> Result<(), CgroupError> {
+        self.set_frozen(false)
+    }
+
+    fn set_frozen(&self, frozen: bool) -> Result<(), CgroupError> {
+        let (dir, file, value, state_file, want) = match &self.hierarchy {
+            Hierarchy::V1 { .. } => {
+                let dir = self.v1_dir("freezer").ok_or(CgroupError::MissingController {
+                    what: "pause".into(),
+                    controller: "freezer",
+                    where_: "mounted",
+                })?;
+                let v = if frozen { "FROZEN" } else { "THAWED" };
+                (dir, "freezer.state", v, "freezer.state", v.to_string())
+            }
+            Hierarchy::V2 { .. } => {
+                let dir = self.v2_dir().unwrap_or_default();
+                let v = if frozen { "1" } else { "0" };
+                (dir, "cgroup.freeze", v, "cgroup.events", format!("frozen {v}"))
+            }
+        };
+        write_file(&dir, file, value, if frozen { "pause" } else { "unpause" })?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let state = read_file(&dir, state_file)?;
+            if state.lines().any(|l| l.trim() == want) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(CgroupError::FreezeTimeout(if frozen { "frozen" } else { "thawed" }));
+            }
+            // v1 freezing can stall on a task in an uninterruptible sleep; asking again is
+            // what the kernel documentation suggests.
+            if !self.hierarchy.is_v2() && frozen {
+                write_file(&dir, file, value, "pause")?;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Whether the cgroup is frozen.
+    pub fn is_frozen(&self) -> bool {
+        match &self.hierarchy {
+            Hierarchy::V1 { .. } => self
+                .v1_dir("freezer")
+                .and_then(|d| read_file(&d, "freezer.state").ok())
+                .is_some_and(|s| s == "FROZEN" || s == "FREEZING"),
+            Hierarchy::V2 { .. } => self
+                .v2_dir()
+                .and_then(|d| read_file(&d, "cgroup.events").ok())
+                .is_some_and(|s| s.lines().any(|l| l.trim() == "frozen 1")),
+        }
+    }
+
+    /// How many processes the kernel's OOM killer has killed in this cgroup.
+    pub fn oom_kills(&self) -> u64 {
+        let (dir, file) = match &self.hierarchy {
+            Hierarchy::V1 { .. } => (self.v1_dir("memory"), "memory.oom_control"),
+            Hierarchy::V2 { .. } => (self.v2_dir(), "memory.events"),
+        };
+        dir.and_then(|d| read_file(&d, file).ok())
+            .and_then(|text| stats::keyed(&text, "oom_kill"))
+            .unwrap_or(0)
+    }
+
+    /// Reads the accounting of the cgroup.
+    pub fn stats(&self) -> Result<CgroupStats, CgroupError> {
+        stats::read(self)
+    }
+
+    /// Sends SIGKILL to every process in the cgroup (`cgroup.kill` where the kernel has it,
+    /// else frozen, killed one by one, thawed).
+    pub fn kill_all(&self) -> Result<(), CgroupError> {
+        if let Some(dir) = self.v2_dir() {
+            if dir.join("cgroup.kill").exists() {
+                return write_file(&dir, "cgroup.kill", "1", "kill");
+            }
+        }
+        let frozen = self.freeze().is_ok();
+        for pid in self.pids()? {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+        if frozen {
+            self.thaw()?;
+        }
+        Ok(())
+    }
+
+    /// Removes the cgroup directories (the processes must be gone; a few retries cover the
+    /// moment the kernel takes to notice the last exit).
+    pub fn remove(&self) -> Result<(), CgroupError> {
+        let mut result = Ok(());
+        for dir in self.dirs() {
+            let mut tries = 0;
+            loop {
+                match std::fs::remove_dir(&dir) {
+                    Ok(()) => break,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 50 => {
+                        tries += 1;
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    Err(source) => {
+                        result = Err(CgroupError::Io { what: "remove", path: dir.clone(), source });
+                        break;
+                    }
+                }
+            }
+        }
+        result
+    }
+
+    /// What the container should see under /sys/fs/cgroup: one entry per hierarchy.
+    pub fn container_mounts(&self) -> Vec<CgroupMount> {
+        match &self.hierarchy {
+            Hierarchy::V1 { mounts } => mounts
+                .iter()
+                .map(|m| {
+                    let (name, data) = match &m.name {
+                        Some(n) => (n.clone(), format!("none,name={n}")),
+                        None => (m.controllers.join(","), m.controllers.join(",")),
+                    };
+                    CgroupMount {
+                        name,
+                        fstype: "cgroup".into(),
+                        data,
+                        host_path: m.mountpoint.join(strip_root(&self.path)),
+                    }
+                })
+                .collect(),
+            Hierarchy::V2 { mountpoint, .. } => vec![CgroupMount {
+                name: String::new(),
+                fstype: "cgroup2".into(),
+                data: String::new(),
+                host_path: mountpoint.join(strip_root(&self.path)),
+            }],
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub const HYBRID: &str = "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n\
+        32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n\
+        35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n\
+        36 31 0:32 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct\n\
+        40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd\n\
+        41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
+
+    #[test]
+    fn hybrid_hosts_are_v1_with_named_hierarchies() {
+        let own = "9:name=systemd:/\n4:memory:/api/x\n1:cpu:/\n2:cpu,cpuacct:/\n0::/\n";
+        let h = Hierarchy::parse(HYBRID, own).unwrap();
+        let Hierarchy::V1 { mounts } = &h else { panic!("{h:?}") };
+        assert_eq!(mounts.len(), 4);
+        assert_eq!(mounts[1].controllers, ["memory"]);
+        assert_eq!(mounts[1].own, Path::new("/api/x"));
+        assert_eq!(mounts[2].controllers, ["cpu", "cpuacct"]);
+        assert_eq!(mounts[3].name.as_deref(), Some("systemd"));
+        assert!(mounts[3].controllers.is_empty());
+        // Relative paths follow the memory hierarchy's own cgroup; absolute ones do not.
+        let cg = Cgroup::new(&h, Path::new("berth/c1")).unwrap();
+        assert_eq!(cg.path(), Path::new("/api/x/berth/c1"));
+        let cg = Cgroup::new(&h, Path::new("/berth/c1")).unwrap();
+        assert_eq!(cg.v1_dir("cpuacct").unwrap(), Path::new("/sys/fs/cgroup/cpu,cpuacct/berth/c1"));
+        assert!(Cgroup::new(&h, Path::new("/berth/../../etc")).is_err());
+    }
+
+    #[test]
+    fn unified_hosts_are_v2() {
+        let info = "30 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime - cgroup2 cgroup2 rw,nsdelegate\n";
+        let h = Hierarchy::parse(info, "0::/user.slice\n").unwrap();
+        assert_eq!(h, Hierarchy::V2 { mountpoint: "/sys/fs/cgroup".into(), own: "/user.slice".into() });
+        assert!(matches!(Hierarchy::parse("", ""), Err(CgroupError::NoHierarchy)));
+    }
+
+    #[test]
+    fn container_mounts_name_each_hierarchy() {
+        let h = Hierarchy::parse(HYBRID, "").unwrap();
+        let cg = Cgroup::new(&h, Path::new("/berth/c1")).unwrap();
+        let m = cg.container_mounts();
+        let names: Vec<&str> = m.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["cpu", "memory", "cpu,cpuacct", "systemd"]);
+        assert_eq!(m[3].data, "none,name=systemd");
+        assert_eq!(m[1].host_path, Path::new("/sys/fs/cgroup/memory/berth/c1"));
+    }
+
+    #[test]
+    fn mountinfo_escapes_are_undone() {
+        assert_eq!(unescape("/a\\040b"), "/a b");
+        assert_eq!(unescape("/plain"), "/plain");
+    }
+}
