@@ -347,13 +347,26 @@ impl Syscall for LinuxSyscall {
     }
 
     fn load_seccomp(&self, program: &[seccompiler::sock_filter]) -> SysResult<()> {
-        seccompiler::apply_filter(program).map_err(|e| {
-            let errno = match &e {
-                seccompiler::Error::Seccomp(io) => io_errno(io),
-                _ => Errno::EINVAL,
-            };
-            SyscallError::new("seccomp(SECCOMP_SET_MODE_FILTER)", format!("{} instructions: {e}", program.len()), errno)
-        })
+        // Not seccompiler::apply_filter: it always sets no_new_privs, which must stay off
+        // unless the spec asks for it (Docker's default). Without it, installing a filter
+        // needs CAP_SYS_ADMIN, which the init still has at this point.
+        #[repr(C)]
+        struct SockFprog {
+            len: libc::c_ushort,
+            filter: *const seccompiler::sock_filter,
+        }
+        let len = libc::c_ushort::try_from(program.len())
+            .map_err(|_| SyscallError::new("seccomp", format!("{} instructions", program.len()), Errno::E2BIG))?;
+        let prog = SockFprog { len, filter: program.as_ptr() };
+        // SAFETY: `prog` points at `program`, alive for the call; the kernel copies it.
+        let rc = unsafe {
+            libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &prog as *const SockFprog)
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(SyscallError::new("seccomp(SECCOMP_SET_MODE_FILTER)", format!("{} instructions", program.len()), Errno::last()))
+        }
     }
 
     fn execve(&self, path: &CStr, args: &[CString], env: &[CString]) -> SyscallError {

@@ -1,0 +1,247 @@
+//! Test support for container tests: a busybox root filesystem (Debian's busybox-static),
+//! privilege checks, unique names, and guards that clean up containers and directories.
+
+#![allow(dead_code)]
+
+use berth_runtime::container::{Container, CreateOptions, Runtime, Stdio};
+use oci_spec::runtime::Spec;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// Where Debian's busybox-static installs its binary.
+pub const BUSYBOX: &str = "/bin/busybox";
+
+/// Says whether the test can run: needs root and the listed programs. When it cannot, fails
+/// under `BERTH_REQUIRE_PRIVILEGED=1` (CI), else explains and returns false.
+pub fn privileged(test: &str, programs: &[&str]) -> bool {
+    let mut missing = Vec::new();
+    if !nix::unistd::Uid::effective().is_root() {
+        missing.push("root".to_string());
+    }
+    if !is_static_busybox() {
+        missing.push(format!("a static busybox at {BUSYBOX} (Debian package busybox-static)"));
+    }
+    for p in programs {
+        if which(p).is_none() {
+            missing.push(format!("{p} in PATH"));
+        }
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    let msg = format!("{test}: needs {}", missing.join(", "));
+    if std::env::var("BERTH_REQUIRE_PRIVILEGED").as_deref() == Ok("1") {
+        panic!("{msg} (BERTH_REQUIRE_PRIVILEGED=1)");
+    }
+    eprintln!("skipping {msg}");
+    false
+}
+
+/// The path of a program in PATH.
+pub fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(name)).find(|p| p.is_file())
+}
+
+/// Whether BUSYBOX is a statically linked 64-bit ELF: no PT_INTERP program header (the one
+/// naming the dynamic loader), so it runs in a rootfs that has nothing else.
+fn is_static_busybox() -> bool {
+    let Ok(b) = std::fs::read(BUSYBOX) else { return false };
+    if b.len() < 64 || !b.starts_with(b"\x7fELF\x02") {
+        return false;
+    }
+    let u16_at = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]) as usize;
+    let phoff = u64::from_le_bytes(b[0x20..0x28].try_into().unwrap()) as usize;
+    let (size, count) = (u16_at(0x36), u16_at(0x38));
+    (0..count).all(|i| {
+        let o = phoff + i * size;
+        b.get(o..o + 4).is_some_and(|t| u32::from_le_bytes(t.try_into().unwrap()) != 3)
+    })
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A name unique to this test process and call.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
+}
+
+/// A busybox root filesystem in a temporary directory: the static binary, a symlink per
+/// applet, /etc/passwd and /etc/group with root, a user `app` (1000) and `nobody`.
+pub struct Rootfs {
+    pub dir: tempfile::TempDir,
+}
+
+impl Rootfs {
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("rootfs")
+    }
+}
+
+pub fn busybox_rootfs() -> Rootfs {
+    let dir = tempfile::Builder::new().prefix("berth-rootfs-").tempdir().expect("temp dir");
+    let root = dir.path().join("rootfs");
+    for d in ["bin", "etc", "proc", "sys", "dev", "tmp", "root", "home/app", "var/empty"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::copy(BUSYBOX, root.join("bin/busybox")).unwrap();
+    let out = std::process::Command::new(BUSYBOX).arg("--list").output().unwrap();
+    for applet in String::from_utf8_lossy(&out.stdout).lines() {
+        if applet != "busybox" && !applet.is_empty() {
+            let _ = std::os::unix::fs::symlink("busybox", root.join("bin").join(applet));
+        }
+    }
+    std::fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\nnobody:x:65534:65534:nobody:/var/empty:/bin/false\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("etc/group"), "root:x:0:\nwheel:x:10:app\napp:x:1000:\nnogroup:x:65534:\n").unwrap();
+    std::fs::set_permissions(root.join("tmp"), std::os::unix::fs::PermissionsExt::from_mode(0o1777)).unwrap();
+    std::os::unix::fs::chown(root.join("home/app"), Some(1000), Some(1000)).unwrap();
+    Rootfs { dir }
+}
+
+/// A runtime with its state in a temporary directory; the helper is this test binary.
+pub struct TestRuntime {
+    pub runtime: Runtime,
+    pub state: tempfile::TempDir,
+}
+
+pub fn runtime() -> TestRuntime {
+    let state = tempfile::Builder::new().prefix("berth-state-").tempdir().unwrap();
+    let runtime = Runtime::new(state.path()).expect("runtime");
+    TestRuntime { runtime, state }
+}
+
+/// A container that is deleted (killed, reaped, cgroup and state removed) when dropped.
+pub struct Guard(pub Option<Container>);
+
+impl Guard {
+    pub fn get(&self) -> &Container {
+        self.0.as_ref().unwrap()
+    }
+    pub fn get_mut(&mut self) -> &mut Container {
+        self.0.as_mut().unwrap()
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.take() {
+            if let Err(e) = c.delete() {
+                eprintln!("cleanup: {e}");
+            }
+        }
+    }
+}
+
+/// Gives a spec a cgroup path unique to the test, under the test process's own cgroup.
+pub fn unique_cgroup(spec: &mut Spec, id: &str) {
+    let linux = spec.linux_mut().as_mut().unwrap();
+    linux.set_cgroups_path(Some(PathBuf::from(format!("berth-test/{id}"))));
+}
+
+/// What a container printed and how it ended.
+pub struct Output {
+    pub stdout: String,
+    pub stderr: String,
+    pub status: berth_runtime::container::ExitStatus,
+}
+
+/// Creates, starts and waits for a container running `spec` on `rootfs`, with piped output.
+pub fn run(rt: &Runtime, spec: &Spec, rootfs: &Path, init: bool) -> Result<Output, berth_runtime::container::ContainerError> {
+    let id = unique("c");
+    let mut spec = spec.clone();
+    unique_cgroup(&mut spec, &id);
+    let c = rt.create(&id, &spec, rootfs, CreateOptions { stdio: Stdio::Piped { stdin: false }, init })?;
+    let mut guard = Guard(Some(c));
+    let io = guard.get_mut().take_io();
+    guard.get().start()?;
+    let (mut out, mut err) = (io.stdout.unwrap(), io.stderr.unwrap());
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let mut stdout = String::new();
+    let _ = out.read_to_string(&mut stdout);
+    let stderr = reader.join().unwrap();
+    let status = guard.get().wait();
+    Ok(Output { stdout, stderr, status })
+}
+
+/// Reads everything from a pipe in a thread (so that a full pipe never blocks the container).
+pub fn collect(mut f: std::fs::File) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = f.read_to_string(&mut s);
+        s
+    })
+}
+
+/// Waits until `cond` holds, up to `timeout`.
+pub fn eventually(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cond()
+}
+
+/// A tiny test runner for binaries with `harness = false` (they must dispatch the runtime's
+/// helper entry points before anything else): runs the tests whose name contains one of the
+/// non-flag arguments (all without any), a few at a time, and exits non-zero on failure.
+pub fn run_tests(tests: &[(&'static str, fn())]) -> ! {
+    let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    if std::env::args().any(|a| a == "--list") {
+        for (name, _) in tests {
+            println!("{name}: test");
+        }
+        std::process::exit(0);
+    }
+    let selected: Vec<&(&str, fn())> =
+        tests.iter().filter(|(n, _)| filters.is_empty() || filters.iter().any(|f| n.contains(f.as_str()))).collect();
+    println!("\nrunning {} tests", selected.len());
+    let failures = std::sync::Mutex::new(Vec::new());
+    let next = AtomicUsize::new(0);
+    let workers = std::env::var("BERTH_TEST_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(3usize);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some((name, f)) = selected.get(i) else { break };
+                let started = std::time::Instant::now();
+                let result = std::panic::catch_unwind(f);
+                let secs = started.elapsed().as_secs_f32();
+                match result {
+                    Ok(()) => println!("test {name} ... ok ({secs:.2}s)"),
+                    Err(e) => {
+                        let msg = e
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_default();
+                        println!("test {name} ... FAILED ({secs:.2}s)");
+                        failures.lock().unwrap().push((name.to_string(), msg));
+                    }
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    for (name, msg) in &failures {
+        println!("\n---- {name} ----\n{msg}");
+    }
+    let passed = selected.len() - failures.len();
+    println!(
+        "\ntest result: {}. {passed} passed; {} failed\n",
+        if failures.is_empty() { "ok" } else { "FAILED" },
+        failures.len()
+    );
+    std::process::exit(if failures.is_empty() { 0 } else { 101 })
+}
