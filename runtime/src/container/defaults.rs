@@ -82,7 +82,8 @@ pub fn docker_namespaces() -> Vec<LinuxNamespaceType> {
 
 /// A spec as Docker would make it for an image running `args` as root: Docker's mounts,
 /// namespaces, capabilities, device rules, masked and read-only paths, and its default seccomp
-/// profile. The rootfs path is `rootfs` (the runtime takes the real one as an argument).
+/// profile; plus no_new_privs, which berth turns on by default (DESIGN.md) where Docker does
+/// not. The rootfs path is `rootfs` (the runtime takes the real one as an argument).
 pub fn docker_spec(args: &[&str]) -> Spec {
     let caps = capabilities::docker_capabilities(&[], &[], false, 0, &capabilities::available()).unwrap_or_default();
     let bounding: Vec<String> = caps.bounding().iter().flatten().map(|c| format!("CAP_{c}")).collect();
@@ -93,7 +94,7 @@ pub fn docker_spec(args: &[&str]) -> Spec {
         .env(vec![DEFAULT_PATH.to_string()])
         .cwd("/")
         .capabilities(caps)
-        .no_new_privileges(false)
+        .no_new_privileges(true)
         .rlimits(Vec::new())
         .build()
         .unwrap_or_default();

@@ -245,3 +245,73 @@ pub fn run_tests(tests: &[(&'static str, fn())]) -> ! {
     );
     std::process::exit(if failures.is_empty() { 0 } else { 101 })
 }
+
+/// A tiny static x86_64 program (no libc) that makes system call `nr` with all arguments zero
+/// and exits with the errno it got (0 on success). Arguments of zero keep every probe harmless
+/// even where it is allowed: `reboot` with a zero magic is EINVAL, `kexec_load` of nothing
+/// unloads nothing, `mount` of NULLs is EFAULT.
+pub fn syscall_probe(nr: u32) -> Vec<u8> {
+    probe_program(nr, true)
+}
+
+/// Like [`syscall_probe`], but exits with the call's raw result (`geteuid` gives the euid).
+pub fn result_probe(nr: u32) -> Vec<u8> {
+    probe_program(nr, false)
+}
+
+fn probe_program(nr: u32, errno: bool) -> Vec<u8> {
+    let mut code = vec![0xb8];
+    code.extend_from_slice(&nr.to_le_bytes()); // mov eax, nr
+    code.extend_from_slice(&[
+        0x31, 0xff, // xor edi, edi
+        0x31, 0xf6, // xor esi, esi
+        0x31, 0xd2, // xor edx, edx
+        0x45, 0x31, 0xd2, // xor r10d, r10d
+        0x45, 0x31, 0xc0, // xor r8d, r8d
+        0x45, 0x31, 0xc9, // xor r9d, r9d
+        0x0f, 0x05, // syscall
+    ]);
+    if errno {
+        code.extend_from_slice(&[0xf7, 0xd8]); // neg eax
+    }
+    code.extend_from_slice(&[
+        0x89, 0xc7, // mov edi, eax
+        0xb8, 0x3c, 0x00, 0x00, 0x00, // mov eax, 60 (exit)
+        0x0f, 0x05, // syscall
+    ]);
+    let base: u64 = 0x40_0000;
+    let header_len: u64 = 64 + 56;
+    let total = header_len + code.len() as u64;
+    let mut elf = Vec::new();
+    elf.extend_from_slice(&[0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    elf.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    elf.extend_from_slice(&0x3eu16.to_le_bytes()); // x86_64
+    elf.extend_from_slice(&1u32.to_le_bytes());
+    elf.extend_from_slice(&(base + header_len).to_le_bytes()); // entry
+    elf.extend_from_slice(&64u64.to_le_bytes()); // phoff
+    elf.extend_from_slice(&0u64.to_le_bytes()); // shoff
+    elf.extend_from_slice(&0u32.to_le_bytes()); // flags
+    elf.extend_from_slice(&64u16.to_le_bytes()); // ehsize
+    elf.extend_from_slice(&56u16.to_le_bytes()); // phentsize
+    elf.extend_from_slice(&1u16.to_le_bytes()); // phnum
+    elf.extend_from_slice(&[0; 6]); // shentsize, shnum, shstrndx
+    elf.extend_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+    elf.extend_from_slice(&5u32.to_le_bytes()); // R+X
+    elf.extend_from_slice(&0u64.to_le_bytes()); // offset
+    elf.extend_from_slice(&base.to_le_bytes()); // vaddr
+    elf.extend_from_slice(&base.to_le_bytes()); // paddr
+    elf.extend_from_slice(&total.to_le_bytes()); // filesz
+    elf.extend_from_slice(&total.to_le_bytes()); // memsz
+    elf.extend_from_slice(&0x1000u64.to_le_bytes()); // align
+    elf.extend_from_slice(&code);
+    elf
+}
+
+/// Installs probes as /bin/probe-NAME in the rootfs.
+pub fn install_probes(rootfs: &Path, probes: &[(&str, u32)]) {
+    for (name, nr) in probes {
+        let path = rootfs.join("bin").join(format!("probe-{name}"));
+        std::fs::write(&path, syscall_probe(*nr)).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+}

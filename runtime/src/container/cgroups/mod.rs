@@ -210,18 +210,21 @@ fn unescape(s: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Cgroup {
     hierarchy: Hierarchy,
-    /// The cgroup path from the hierarchy's root (absolute, relative paths already joined to
-    /// the runtime's own cgroup).
+    /// The spec's `cgroupsPath`, cleaned: absolute paths are from each hierarchy's root,
+    /// relative ones from the runtime's own cgroup in that hierarchy (as runc does).
     path: PathBuf,
 }
 
-/// Joins a spec `cgroupsPath` to `own` (relative paths are relative to the runtime's cgroup).
-fn cgroup_path(own: &Path, spec_path: &Path) -> Result<PathBuf, CgroupError> {
+/// Checks and cleans a spec `cgroupsPath`.
+fn clean_path(spec_path: &Path) -> Result<PathBuf, CgroupError> {
     if spec_path.components().any(|c| c == Component::ParentDir) {
         return Err(CgroupError::InvalidPath(spec_path.display().to_string()));
     }
     let rel: PathBuf = spec_path.components().filter(|c| matches!(c, Component::Normal(_))).collect();
-    Ok(if spec_path.is_absolute() { Path::new("/").join(rel) } else { own.join(rel) })
+    if rel.as_os_str().is_empty() {
+        return Err(CgroupError::InvalidPath(spec_path.display().to_string()));
+    }
+    Ok(if spec_path.is_absolute() { Path::new("/").join(rel) } else { rel })
 }
 
 fn strip_root(p: &Path) -> PathBuf {
@@ -259,23 +262,31 @@ impl Cgroup {
     /// The cgroup at `spec_path` (the spec's `cgroupsPath`) in `hierarchy`, without touching
     /// the system.
     pub fn new(hierarchy: &Hierarchy, spec_path: &Path) -> Result<Cgroup, CgroupError> {
-        let own = match hierarchy {
-            // Relative paths follow the memory hierarchy's idea of "own" (they all agree on a
-            // host where the runtime was not moved around per controller).
-            Hierarchy::V1 { mounts } => mounts
-                .iter()
-                .find(|m| m.controllers.iter().any(|c| c == "memory"))
-                .or(mounts.first())
-                .map(|m| m.own.clone())
-                .unwrap_or_else(|| "/".into()),
-            Hierarchy::V2 { own, .. } => own.clone(),
-        };
-        Ok(Cgroup { hierarchy: hierarchy.clone(), path: cgroup_path(&own, spec_path)? })
+        Ok(Cgroup { hierarchy: hierarchy.clone(), path: clean_path(spec_path)? })
     }
 
-    /// The cgroup's path in its hierarchy (`/berth/ID`).
+    /// The cgroup's path as given (absolute, or relative to the runtime's own cgroup).
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Where the path starts in a hierarchy mounted at `mountpoint`, in which the runtime's own
+    /// cgroup is `own`: the mount point for absolute paths, the own cgroup for relative ones.
+    fn base(&self, mountpoint: &Path, own: &Path) -> PathBuf {
+        if self.path.is_absolute() { mountpoint.to_path_buf() } else { mountpoint.join(strip_root(own)) }
+    }
+
+    /// The cgroup's directory in a hierarchy.
+    fn dir_in(&self, mountpoint: &Path, own: &Path) -> PathBuf {
+        self.base(mountpoint, own).join(strip_root(&self.path))
+    }
+
+    /// (base, leaf) per hierarchy: the directories between them are the container's.
+    pub(crate) fn bases_and_dirs(&self) -> Vec<(PathBuf, PathBuf)> {
+        match &self.hierarchy {
+            Hierarchy::V1 { mounts } => mounts.iter().map(|m| (self.base(&m.mountpoint, &m.own), self.dir_in(&m.mountpoint, &m.own))).collect(),
+            Hierarchy::V2 { mountpoint, own } => vec![(self.base(mountpoint, own), self.dir_in(mountpoint, own))],
+        }
     }
 
     /// The hierarchy.
@@ -286,8 +297,8 @@ impl Cgroup {
     /// The directories of this cgroup, one per hierarchy (v1) or the one (v2).
     pub fn dirs(&self) -> Vec<PathBuf> {
         match &self.hierarchy {
-            Hierarchy::V1 { mounts } => mounts.iter().map(|m| m.mountpoint.join(strip_root(&self.path))).collect(),
-            Hierarchy::V2 { mountpoint, .. } => vec![mountpoint.join(strip_root(&self.path))],
+            Hierarchy::V1 { mounts } => mounts.iter().map(|m| self.dir_in(&m.mountpoint, &m.own)).collect(),
+            Hierarchy::V2 { mountpoint, own } => vec![self.dir_in(mountpoint, own)],
         }
     }
 
@@ -297,7 +308,7 @@ impl Cgroup {
             Hierarchy::V1 { mounts } => mounts
                 .iter()
                 .find(|m| m.controllers.iter().any(|c| c == controller))
-                .map(|m| m.mountpoint.join(strip_root(&self.path))),
+                .map(|m| self.dir_in(&m.mountpoint, &m.own)),
             Hierarchy::V2 { .. } => None,
         }
     }
@@ -305,7 +316,7 @@ impl Cgroup {
     /// The directory of a v2 cgroup.
     pub(crate) fn v2_dir(&self) -> Option<PathBuf> {
         match &self.hierarchy {
-            Hierarchy::V2 { mountpoint, .. } => Some(mountpoint.join(strip_root(&self.path))),
+            Hierarchy::V2 { mountpoint, own } => Some(self.dir_in(mountpoint, own)),
             Hierarchy::V1 { .. } => None,
         }
     }
@@ -314,7 +325,7 @@ impl Cgroup {
     pub fn create(&self, resources: Option<&LinuxResources>) -> Result<(), CgroupError> {
         let result = match &self.hierarchy {
             Hierarchy::V1 { mounts } => v1::create(self, mounts),
-            Hierarchy::V2 { mountpoint, .. } => v2::create(self, mountpoint),
+            Hierarchy::V2 { .. } => v2::create(self),
         }
         .and_then(|()| match resources {
             Some(r) => self.apply(r),
@@ -444,10 +455,11 @@ impl Cgroup {
     }
 
     /// Removes the cgroup directories (the processes must be gone; a few retries cover the
-    /// moment the kernel takes to notice the last exit).
+    /// moment the kernel takes to notice the last exit), then the parents between them and the
+    /// base that are left empty (`berth/` once its last container is gone).
     pub fn remove(&self) -> Result<(), CgroupError> {
         let mut result = Ok(());
-        for dir in self.dirs() {
+        for (base, dir) in self.bases_and_dirs() {
             let mut tries = 0;
             loop {
                 match std::fs::remove_dir(&dir) {
@@ -463,6 +475,13 @@ impl Cgroup {
                     }
                 }
             }
+            let mut parent = dir.parent();
+            while let Some(p) = parent.filter(|p| p.starts_with(&base) && *p != base) {
+                if std::fs::remove_dir(p).is_err() {
+                    break;
+                }
+                parent = p.parent();
+            }
         }
         result
     }
@@ -477,19 +496,14 @@ impl Cgroup {
                         Some(n) => (n.clone(), format!("none,name={n}")),
                         None => (m.controllers.join(","), m.controllers.join(",")),
                     };
-                    CgroupMount {
-                        name,
-                        fstype: "cgroup".into(),
-                        data,
-                        host_path: m.mountpoint.join(strip_root(&self.path)),
-                    }
+                    CgroupMount { name, fstype: "cgroup".into(), data, host_path: self.dir_in(&m.mountpoint, &m.own) }
                 })
                 .collect(),
-            Hierarchy::V2 { mountpoint, .. } => vec![CgroupMount {
+            Hierarchy::V2 { mountpoint, own } => vec![CgroupMount {
                 name: String::new(),
                 fstype: "cgroup2".into(),
                 data: String::new(),
-                host_path: mountpoint.join(strip_root(&self.path)),
+                host_path: self.dir_in(mountpoint, own),
             }],
         }
     }
@@ -517,12 +531,14 @@ pub(crate) mod tests {
         assert_eq!(mounts[2].controllers, ["cpu", "cpuacct"]);
         assert_eq!(mounts[3].name.as_deref(), Some("systemd"));
         assert!(mounts[3].controllers.is_empty());
-        // Relative paths follow the memory hierarchy's own cgroup; absolute ones do not.
+        // Relative paths start at the runtime's own cgroup of each hierarchy.
         let cg = Cgroup::new(&h, Path::new("berth/c1")).unwrap();
-        assert_eq!(cg.path(), Path::new("/api/x/berth/c1"));
+        assert_eq!(cg.v1_dir("memory").unwrap(), Path::new("/sys/fs/cgroup/memory/api/x/berth/c1"));
+        assert_eq!(cg.v1_dir("cpu").unwrap(), Path::new("/sys/fs/cgroup/cpu/berth/c1"));
         let cg = Cgroup::new(&h, Path::new("/berth/c1")).unwrap();
         assert_eq!(cg.v1_dir("cpuacct").unwrap(), Path::new("/sys/fs/cgroup/cpu,cpuacct/berth/c1"));
         assert!(Cgroup::new(&h, Path::new("/berth/../../etc")).is_err());
+        assert!(Cgroup::new(&h, Path::new("/")).is_err());
     }
 
     #[test]

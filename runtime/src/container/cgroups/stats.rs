@@ -31,6 +31,8 @@ pub struct PidsStats {
     pub current: u64,
     /// The limit, `None` when unlimited.
     pub limit: Option<u64>,
+    /// How many forks the limit refused (`pids.events`, `max`).
+    pub denied: u64,
 }
 
 /// Block IO of the cgroup, in bytes, summed over devices.
@@ -94,6 +96,7 @@ pub(super) fn read(cg: &Cgroup) -> Result<CgroupStats, CgroupError> {
             if let Some(d) = cg.v1_dir("pids") {
                 s.pids.current = read_file(&d, "pids.current")?.parse().unwrap_or(0);
                 s.pids.limit = limit(&read_file(&d, "pids.max")?);
+                s.pids.denied = read_file(&d, "pids.events").ok().and_then(|t| keyed(&t, "max")).unwrap_or(0);
             }
             if let Some(d) = cg.v1_dir("blkio") {
                 let text = read_file(&d, "blkio.throttle.io_service_bytes").unwrap_or_default();
@@ -125,6 +128,7 @@ pub(super) fn read(cg: &Cgroup) -> Result<CgroupStats, CgroupError> {
             if let Ok(cur) = read_file(&d, "pids.current") {
                 s.pids.current = cur.parse().unwrap_or(0);
                 s.pids.limit = read_file(&d, "pids.max").ok().and_then(|v| limit(&v));
+                s.pids.denied = read_file(&d, "pids.events").ok().and_then(|t| keyed(&t, "max")).unwrap_or(0);
             }
             if let Ok(text) = read_file(&d, "io.stat") {
                 for l in text.lines() {
@@ -173,7 +177,7 @@ mod tests {
         assert_eq!(s.cpu, CpuStats { usage_ns: 1_500_000, user_ns: 1_000_000, system_ns: 500_000 });
         assert_eq!(s.memory.usage, 4096);
         assert_eq!(s.memory.limit, None);
-        assert_eq!(s.pids, PidsStats { current: 3, limit: Some(10) });
+        assert_eq!(s.pids, PidsStats { current: 3, limit: Some(10), denied: 0 });
         assert_eq!(s.blkio, BlkioStats { read_bytes: 101, write_bytes: 52 });
     }
 }

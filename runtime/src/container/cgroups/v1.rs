@@ -8,10 +8,9 @@ use std::path::Path;
 /// Creates the cgroup in every hierarchy. A new cpuset cgroup starts with no CPUs and no
 /// memory nodes, which would make joining it fail; each level gets its parent's.
 pub(super) fn create(cg: &Cgroup, mounts: &[V1Mount]) -> Result<(), CgroupError> {
-    for m in mounts {
-        let rel = strip_root(&cg.path);
-        let mut dir = m.mountpoint.clone();
-        for part in rel.components() {
+    for (m, (base, _)) in mounts.iter().zip(cg.bases_and_dirs()) {
+        let mut dir = base;
+        for part in strip_root(&cg.path).components() {
             let parent = dir.clone();
             dir.push(part);
             match std::fs::create_dir(&dir) {
@@ -244,7 +243,7 @@ mod tests {
     pub fn populate(cg: &Cgroup) {
         let Hierarchy::V1 { mounts } = cg.hierarchy() else { return };
         for m in mounts {
-            let dir = m.mountpoint.join(strip_root(cg.path()));
+            let dir = cg.v1_dir(&m.controllers[0]).unwrap();
             for e in std::fs::read_dir(&m.mountpoint).unwrap() {
                 let e = e.unwrap();
                 if e.file_type().unwrap().is_file() {
@@ -315,6 +314,22 @@ mod tests {
         assert_eq!(e, "pids limit needs the pids cgroup controller, which is not mounted");
         let blk = LinuxResourcesBuilder::default().block_io(LinuxBlockIoBuilder::default().weight(10u16).build().unwrap()).build().unwrap();
         assert!(cg.apply(&blk).is_err());
+    }
+
+    #[test]
+    fn removal_takes_empty_parents_but_not_shared_ones() {
+        let root = tempfile::tempdir().unwrap();
+        let h = fake(root.path(), &[("pids", &[])]);
+        let Hierarchy::V1 { mounts } = &h else { unreachable!() };
+        let a = Cgroup::new(&h, Path::new("/berth/a")).unwrap();
+        let b = Cgroup::new(&h, Path::new("/berth/b")).unwrap();
+        super::create(&a, mounts).unwrap();
+        super::create(&b, mounts).unwrap();
+        a.remove().unwrap();
+        assert!(root.path().join("pids/berth").exists(), "b still uses berth/");
+        b.remove().unwrap();
+        assert!(!root.path().join("pids/berth").exists());
+        assert!(root.path().join("pids").exists(), "never above the base");
     }
 
     #[test]

@@ -7,8 +7,9 @@ use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxResources, Lin
 use std::path::Path;
 
 /// Creates the cgroup, enabling at each level the controllers the level above offers.
-pub(super) fn create(cg: &Cgroup, mountpoint: &Path) -> Result<(), CgroupError> {
-    let mut dir = mountpoint.to_path_buf();
+pub(super) fn create(cg: &Cgroup) -> Result<(), CgroupError> {
+    let Some((base, _)) = cg.bases_and_dirs().into_iter().next() else { return Ok(()) };
+    let mut dir = base;
     for part in strip_root(&cg.path).components() {
         enable_controllers(&dir);
         dir.push(part);
@@ -224,7 +225,7 @@ mod tests {
         std::fs::write(root.path().join("cgroup.subtree_control"), "").unwrap();
         let h = Hierarchy::V2 { mountpoint: root.path().into(), own: "/".into() };
         let cg = Cgroup::new(&h, Path::new("/c1")).unwrap();
-        create(&cg, root.path()).unwrap();
+        create(&cg).unwrap();
         for f in ["memory.max", "memory.low", "memory.swap.max", "cpu.weight", "cpu.max", "pids.max"] {
             std::fs::write(root.path().join("c1").join(f), "").unwrap();
         }
