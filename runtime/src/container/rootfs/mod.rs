@@ -183,6 +183,6 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(targets, [PathBuf::from("/proc/kcore"), "/proc/sys".into(), "/proc/sys".into(), "/".into()]);
+        assert_eq!(targets, [PathBuf::from("/proc/kcore"), "/proc/kcore".into(), "/proc/sys".into(), "/proc/sys".into(), "/".into()]);
     }
 }

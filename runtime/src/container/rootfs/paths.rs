@@ -1,7 +1,7 @@
 //! Masked and read-only paths: parts of /proc and /sys a container must not read or change.
 //!
 //! A masked directory gets an empty read-only tmpfs over it, a masked file gets /dev/null bound
-//! over it. A read-only path is bind-mounted on itself and remounted read-only, keeping the flags
+//! over it, read-only. A read-only path is bind-mounted on itself and remounted read-only, keeping the flags
 //! of the mount it is on. Paths that do not exist on this kernel are skipped.
 
 use super::mounts::remount;
@@ -33,7 +33,10 @@ pub fn mask(sys: &dyn Syscall, path: &Path) -> SysResult<()> {
     match sys.file_kind(path) {
         None => Ok(()),
         Some(FileKind::Directory) => sys.mount(Some(Path::new("tmpfs")), path, Some("tmpfs"), MsFlags::MS_RDONLY, None),
-        Some(_) => sys.mount(Some(Path::new("/dev/null")), path, None, MsFlags::MS_BIND, None),
+        Some(_) => {
+            sys.mount(Some(Path::new("/dev/null")), path, None, MsFlags::MS_BIND, None)?;
+            remount(sys, path, MsFlags::MS_RDONLY)
+        }
     }
 }
 
@@ -62,9 +65,10 @@ mod tests {
             mask(&sys, Path::new(p)).unwrap();
         }
         let calls = sys.calls();
-        assert_eq!(calls.len(), 2);
+        assert_eq!(calls.len(), 3);
         assert!(matches!(&calls[0], Call::Mount { fstype: Some(t), flags, .. } if t == "tmpfs" && *flags == MsFlags::MS_RDONLY));
         assert!(matches!(&calls[1], Call::Mount { source: Some(s), .. } if s == Path::new("/dev/null")));
+        assert!(matches!(&calls[2], Call::Mount { flags, .. } if flags.contains(MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY)));
     }
 
     #[test]
