@@ -11,8 +11,8 @@ use berth_runtime::container::process::resolve_user;
 use berth_runtime::container::{CreateOptions, Exit, Status, Stdio};
 use nix::sys::signal::Signal;
 use oci_spec::runtime::{
-    LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResources, MountBuilder, PosixRlimitBuilder, PosixRlimitType, Process, Spec,
-    UserBuilder,
+    LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResources, MountBuilder, PosixRlimitBuilder,
+    PosixRlimitType, Process, Spec, UserBuilder,
 };
 use std::io::{Read, Write};
 use std::path::Path;
@@ -30,14 +30,25 @@ fn process_mut(spec: &mut Spec) -> &mut Process {
 }
 
 fn resources_mut(spec: &mut Spec) -> &mut LinuxResources {
-    spec.linux_mut().as_mut().unwrap().resources_mut().as_mut().unwrap()
+    spec.linux_mut()
+        .as_mut()
+        .unwrap()
+        .resources_mut()
+        .as_mut()
+        .unwrap()
 }
 
 /// Runs `script` in a default container and returns its stdout, asserting it exited 0.
 fn output_of(spec: &Spec, rootfs: &Rootfs) -> String {
     let rt = runtime();
     let out = run(&rt.runtime, spec, &rootfs.path(), false).expect("the container runs");
-    assert_eq!(out.status.exit, Exit::Code(0), "stdout: {}\nstderr: {}", out.stdout, out.stderr);
+    assert_eq!(
+        out.status.exit,
+        Exit::Code(0),
+        "stdout: {}\nstderr: {}",
+        out.stdout,
+        out.stderr
+    );
     out.stdout
 }
 
@@ -46,14 +57,23 @@ fn own_pid_1_and_no_host_processes() {
         return;
     }
     let rootfs = busybox_rootfs();
-    let out = output_of(&sh("echo pid=$$; ls /proc | grep -c '^[0-9]'; ps -o pid,comm | tail -n +2"), &rootfs);
+    let out = output_of(
+        &sh("echo pid=$$; ls /proc | grep -c '^[0-9]'; ps -o pid,comm | tail -n +2"),
+        &rootfs,
+    );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "pid=1");
     // sh, ls, grep and ps at most: none of the host's processes.
     let visible: usize = lines[1].trim().parse().unwrap();
     assert!(visible <= 4, "{out}");
-    let comms: Vec<&str> = lines[2..].iter().map(|l| l.split_whitespace().nth(1).unwrap_or("")).collect();
-    assert!(comms.iter().all(|c| ["sh", "ps", "tail"].contains(c)), "{out}");
+    let comms: Vec<&str> = lines[2..]
+        .iter()
+        .map(|l| l.split_whitespace().nth(1).unwrap_or(""))
+        .collect();
+    assert!(
+        comms.iter().all(|c| ["sh", "ps", "tail"].contains(c)),
+        "{out}"
+    );
 }
 
 fn hostname_and_domainname_are_set() {
@@ -66,7 +86,11 @@ fn hostname_and_domainname_are_set() {
     spec.set_domainname(Some("example.test".into()));
     let out = output_of(&spec, &rootfs);
     assert_eq!(out, "web-1\nexample.test\n");
-    assert_ne!(nix::unistd::gethostname().unwrap().to_string_lossy(), "web-1", "the host's name is untouched");
+    assert_ne!(
+        nix::unistd::gethostname().unwrap().to_string_lossy(),
+        "web-1",
+        "the host's name is untouched"
+    );
 }
 
 fn no_access_to_host_mounts() {
@@ -74,7 +98,10 @@ fn no_access_to_host_mounts() {
         return;
     }
     let rootfs = busybox_rootfs();
-    let marker = tempfile::Builder::new().prefix("berth-host-marker-").tempfile_in("/tmp").unwrap();
+    let marker = tempfile::Builder::new()
+        .prefix("berth-host-marker-")
+        .tempfile_in("/tmp")
+        .unwrap();
     let script = format!(
         "test -e {} && echo host-visible; ls /; cut -d' ' -f5 /proc/self/mountinfo",
         marker.path().display()
@@ -83,15 +110,26 @@ fn no_access_to_host_mounts() {
     assert!(!out.contains("host-visible"), "{out}");
     let mut lines = out.lines();
     let root_entries: Vec<&str> = lines.by_ref().take_while(|l| !l.starts_with('/')).collect();
-    assert!(!root_entries.contains(&"work") && !root_entries.contains(&"boot"), "{out}");
+    assert!(
+        !root_entries.contains(&"work") && !root_entries.contains(&"boot"),
+        "{out}"
+    );
     // Every mount point is one the spec asked for (or below one: the cgroup hierarchies,
     // masked and read-only paths, the devices).
     let allowed = ["/", "/proc", "/dev", "/sys", "/etc/hostname"];
     for mp in out.lines().filter(|l| l.starts_with('/')) {
-        assert!(allowed.iter().any(|a| mp == *a || mp.starts_with(&format!("{a}/")) || *a == "/" && mp == "/"), "unexpected mount {mp} in\n{out}");
+        assert!(
+            allowed
+                .iter()
+                .any(|a| mp == *a || mp.starts_with(&format!("{a}/")) || *a == "/" && mp == "/"),
+            "unexpected mount {mp} in\n{out}"
+        );
     }
     let host_dir = rootfs.dir.path().display().to_string();
-    assert!(!out.contains(&host_dir), "the rootfs's host path shows through:\n{out}");
+    assert!(
+        !out.contains(&host_dir),
+        "the rootfs's host path shows through:\n{out}"
+    );
 }
 
 fn masked_paths_are_unreadable() {
@@ -110,13 +148,21 @@ fn masked_paths_are_unreadable() {
 /// The capability names of a /proc/PID/status mask.
 fn cap_names(hex: &str) -> Vec<String> {
     let mask = u64::from_str_radix(hex.trim(), 16).unwrap();
-    let mut names: Vec<String> = caps::all().into_iter().filter(|c| mask & c.bitmask() != 0).map(|c| c.to_string()).collect();
+    let mut names: Vec<String> = caps::all()
+        .into_iter()
+        .filter(|c| mask & c.bitmask() != 0)
+        .map(|c| c.to_string())
+        .collect();
     names.sort();
     names
 }
 
 fn status_field<'a>(status: &'a str, field: &str) -> &'a str {
-    status.lines().find_map(|l| l.strip_prefix(field)).map(str::trim).unwrap_or_else(|| panic!("{field} in {status}"))
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("{field} in {status}"))
 }
 
 fn default_capabilities_are_dockers() {
@@ -125,13 +171,22 @@ fn default_capabilities_are_dockers() {
     }
     let rootfs = busybox_rootfs();
     let out = output_of(&sh("cat /proc/self/status"), &rootfs);
-    let mut docker: Vec<String> = DOCKER_DEFAULT_CAPABILITIES.iter().map(|s| s.to_string()).collect();
+    let mut docker: Vec<String> = DOCKER_DEFAULT_CAPABILITIES
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     docker.sort();
     for field in ["CapEff:", "CapPrm:", "CapBnd:"] {
         assert_eq!(cap_names(status_field(&out, field)), docker, "{field}");
     }
-    assert_eq!(cap_names(status_field(&out, "CapInh:")), Vec::<String>::new());
-    assert_eq!(cap_names(status_field(&out, "CapAmb:")), Vec::<String>::new());
+    assert_eq!(
+        cap_names(status_field(&out, "CapInh:")),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        cap_names(status_field(&out, "CapAmb:")),
+        Vec::<String>::new()
+    );
     assert_eq!(status_field(&out, "NoNewPrivs:"), "1");
     assert_eq!(status_field(&out, "Seccomp:"), "2");
 }
@@ -158,16 +213,35 @@ fn dangerous_syscalls_are_refused() {
         ("clone3", 435),
     ];
     install_probes(&rootfs.path(), &probes);
-    let script: String = probes.iter().map(|(n, _)| format!("probe-{n}; echo {n}=$?; ")).collect();
+    let script: String = probes
+        .iter()
+        .map(|(n, _)| format!("probe-{n}; echo {n}=$?; "))
+        .collect();
     let out = output_of(&sh(&script), &rootfs);
     let result = |name: &str| -> i32 {
-        out.lines().find_map(|l| l.strip_prefix(&format!("{name}="))).unwrap_or_else(|| panic!("{name} in {out}")).parse().unwrap()
+        out.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("{name} in {out}"))
+            .parse()
+            .unwrap()
     };
-    assert_eq!(result("sched_yield"), 0, "the probe works: an allowed call succeeds");
+    assert_eq!(
+        result("sched_yield"),
+        0,
+        "the probe works: an allowed call succeeds"
+    );
     for (name, _) in &probes[1..probes.len() - 1] {
-        assert_eq!(result(name), libc::EPERM, "{name} must be refused with EPERM\n{out}");
+        assert_eq!(
+            result(name),
+            libc::EPERM,
+            "{name} must be refused with EPERM\n{out}"
+        );
     }
-    assert_eq!(result("clone3"), libc::ENOSYS, "clone3 gets ENOSYS so that libc falls back to clone");
+    assert_eq!(
+        result("clone3"),
+        libc::ENOSYS,
+        "clone3 gets ENOSYS so that libc falls back to clone"
+    );
 }
 
 fn non_root_user_cannot_regain_root() {
@@ -182,15 +256,34 @@ fn non_root_user_cannot_regain_root() {
     std::fs::set_permissions(&suid, std::os::unix::fs::PermissionsExt::from_mode(0o4755)).unwrap();
     let user = resolve_user(&rootfs.path(), "app", &[]).unwrap();
     let available = berth_runtime::container::capabilities::available();
-    let caps = berth_runtime::container::capabilities::docker_capabilities(&[], &[], false, user.uid, &available).unwrap();
-    let mut spec = sh("id -u; euid; echo euid=$?; grep -E '^Cap(Eff|Prm)' /proc/self/status; \
-                        touch /root/x 2>/dev/null && echo root-writable; echo done");
+    let caps = berth_runtime::container::capabilities::docker_capabilities(
+        &[],
+        &[],
+        false,
+        user.uid,
+        &available,
+    )
+    .unwrap();
+    let mut spec = sh(
+        "id -u; euid; echo euid=$?; grep -E '^Cap(Eff|Prm)' /proc/self/status; \
+                        touch /root/x 2>/dev/null && echo root-writable; echo done",
+    );
     let p = process_mut(&mut spec);
-    p.set_user(UserBuilder::default().uid(user.uid).gid(user.gid).additional_gids(user.additional_gids.clone()).build().unwrap());
+    p.set_user(
+        UserBuilder::default()
+            .uid(user.uid)
+            .gid(user.gid)
+            .additional_gids(user.additional_gids.clone())
+            .build()
+            .unwrap(),
+    );
     p.set_capabilities(Some(caps));
     let out = output_of(&spec, &rootfs);
     // 1000 & 0xff: the exit status keeps the low byte of the euid.
-    assert_eq!(out, "1000\neuid=232\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\ndone\n");
+    assert_eq!(
+        out,
+        "1000\neuid=232\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\ndone\n"
+    );
     // The control: without no_new_privs (Docker's own default) the same program runs as root,
     // so the assertion above is what berth's default buys.
     process_mut(&mut spec).set_no_new_privileges(Some(false));
@@ -205,7 +298,12 @@ fn memory_limit_oom_kills_and_is_reported() {
     let rootfs = busybox_rootfs();
     // tail keeps the last line of /dev/zero, which never ends: its memory grows until killed.
     let mut spec = docker_spec(&["tail", "/dev/zero"]);
-    resources_mut(&mut spec).set_memory(Some(LinuxMemoryBuilder::default().limit(32i64 << 20).build().unwrap()));
+    resources_mut(&mut spec).set_memory(Some(
+        LinuxMemoryBuilder::default()
+            .limit(32i64 << 20)
+            .build()
+            .unwrap(),
+    ));
     let rt = runtime();
     let out = run(&rt.runtime, &spec, &rootfs.path(), false).expect("run");
     assert!(out.status.oom_killed, "{}", out.status);
@@ -223,11 +321,16 @@ fn pids_limit_stops_a_fork_bomb() {
     let rootfs = busybox_rootfs();
     // pid 1 execs (no fork) once the bomb is lit, so that it stays whatever the bomb does.
     let mut spec = sh("bomb() { bomb | bomb & }; bomb; exec sleep 30");
-    resources_mut(&mut spec).set_pids(Some(LinuxPidsBuilder::default().limit(32i64).build().unwrap()));
+    resources_mut(&mut spec).set_pids(Some(
+        LinuxPidsBuilder::default().limit(32i64).build().unwrap(),
+    ));
     let rt = runtime();
     let id = unique("bomb");
     unique_cgroup(&mut spec, &id);
-    let c = rt.runtime.create(&id, &spec, &rootfs.path(), CreateOptions::default()).unwrap();
+    let c = rt
+        .runtime
+        .create(&id, &spec, &rootfs.path(), CreateOptions::default())
+        .unwrap();
     let guard = Guard(Some(c));
     guard.get().start().unwrap();
     let mut peak = 0;
@@ -244,7 +347,10 @@ fn pids_limit_stops_a_fork_bomb() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert!(peak <= 32, "{peak} processes under a limit of 32");
-    let stopped = guard.get().stop(Signal::SIGKILL, Duration::from_secs(5)).unwrap();
+    let stopped = guard
+        .get()
+        .stop(Signal::SIGKILL, Duration::from_secs(5))
+        .unwrap();
     assert_eq!(stopped.status.exit, Exit::Signal(libc::SIGKILL));
 }
 
@@ -253,11 +359,16 @@ fn read_only_root_refuses_writes() {
         return;
     }
     let rootfs = busybox_rootfs();
-    let mut spec = sh("touch /x 2>&1; touch /tmp/y 2>&1; touch /dev/shm/ok && echo shm-writable; grep ' / ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1");
+    let mut spec = sh(
+        "touch /x 2>&1; touch /tmp/y 2>&1; touch /dev/shm/ok && echo shm-writable; grep ' / ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1",
+    );
     spec.root_mut().as_mut().unwrap().set_readonly(Some(true));
     let out = output_of(&spec, &rootfs);
     assert!(out.contains("touch: /x: Read-only file system"), "{out}");
-    assert!(out.contains("touch: /tmp/y: Read-only file system"), "{out}");
+    assert!(
+        out.contains("touch: /tmp/y: Read-only file system"),
+        "{out}"
+    );
     assert!(out.contains("shm-writable"), "{out}");
     assert!(out.trim_end().ends_with("ro"), "{out}");
     assert!(!rootfs.path().join("x").exists());
@@ -272,17 +383,54 @@ fn mounts_from_the_spec() {
     std::fs::write(data.path().join("in"), "from-host\n").unwrap();
     let hosts = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(hosts.path(), "10.0.0.1 db\n").unwrap();
-    let mut spec = sh("cat /data/in; echo x > /data/out; echo y > /ro/z 2>/dev/null || echo ro-refused; \
-                       cat /etc/hosts; stat -c '%a' /scratch; df -k /scratch | tail -1 | awk '{print $2}'");
+    let mut spec = sh(
+        "cat /data/in; echo x > /data/out; echo y > /ro/z 2>/dev/null || echo ro-refused; \
+                       cat /etc/hosts; stat -c '%a' /scratch; df -k /scratch | tail -1 | awk '{print $2}'",
+    );
     let mounts = spec.mounts_mut().as_mut().unwrap();
     let opts = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    mounts.push(MountBuilder::default().destination("/data").typ("bind").source(data.path()).options(opts(&["rbind", "rw"])).build().unwrap());
-    mounts.push(MountBuilder::default().destination("/ro").typ("bind").source(data.path()).options(opts(&["rbind", "ro"])).build().unwrap());
-    mounts.push(MountBuilder::default().destination("/etc/hosts").typ("bind").source(hosts.path()).options(opts(&["bind", "ro"])).build().unwrap());
-    mounts.push(MountBuilder::default().destination("/scratch").typ("tmpfs").source("tmpfs").options(opts(&["size=1m", "mode=0700"])).build().unwrap());
+    mounts.push(
+        MountBuilder::default()
+            .destination("/data")
+            .typ("bind")
+            .source(data.path())
+            .options(opts(&["rbind", "rw"]))
+            .build()
+            .unwrap(),
+    );
+    mounts.push(
+        MountBuilder::default()
+            .destination("/ro")
+            .typ("bind")
+            .source(data.path())
+            .options(opts(&["rbind", "ro"]))
+            .build()
+            .unwrap(),
+    );
+    mounts.push(
+        MountBuilder::default()
+            .destination("/etc/hosts")
+            .typ("bind")
+            .source(hosts.path())
+            .options(opts(&["bind", "ro"]))
+            .build()
+            .unwrap(),
+    );
+    mounts.push(
+        MountBuilder::default()
+            .destination("/scratch")
+            .typ("tmpfs")
+            .source("tmpfs")
+            .options(opts(&["size=1m", "mode=0700"]))
+            .build()
+            .unwrap(),
+    );
     let out = output_of(&spec, &rootfs);
     assert_eq!(out, "from-host\nro-refused\n10.0.0.1 db\n700\n1024\n");
-    assert_eq!(std::fs::read_to_string(data.path().join("out")).unwrap(), "x\n");
+    assert_eq!(
+        std::fs::read_to_string(data.path().join("out")).unwrap(),
+        "x\n"
+    );
 }
 
 fn stop_kills_after_grace_when_sigterm_is_ignored() {
@@ -294,12 +442,26 @@ fn stop_kills_after_grace_when_sigterm_is_ignored() {
     let id = unique("stop");
     let mut spec = sh("trap '' TERM; echo ready; while :; do sleep 1; done");
     unique_cgroup(&mut spec, &id);
-    let mut c = rt.runtime.create(&id, &spec, &rootfs.path(), CreateOptions { stdio: Stdio::Piped { stdin: false }, init: false }).unwrap();
+    let mut c = rt
+        .runtime
+        .create(
+            &id,
+            &spec,
+            &rootfs.path(),
+            CreateOptions {
+                stdio: Stdio::Piped { stdin: false },
+                init: false,
+            },
+        )
+        .unwrap();
     let io = c.take_io();
     let guard = Guard(Some(c));
     guard.get().start().unwrap();
     wait_for_line(io.stdout.unwrap(), "ready");
-    let stopped = guard.get().stop(Signal::SIGTERM, Duration::from_millis(500)).unwrap();
+    let stopped = guard
+        .get()
+        .stop(Signal::SIGTERM, Duration::from_millis(500))
+        .unwrap();
     assert!(stopped.killed, "{stopped:?}");
     assert_eq!(stopped.status.exit, Exit::Signal(libc::SIGKILL));
 }
@@ -313,13 +475,27 @@ fn stop_returns_when_sigterm_is_handled() {
     let id = unique("stop");
     let mut spec = sh("trap 'exit 3' TERM; echo ready; while :; do sleep 0.1; done");
     unique_cgroup(&mut spec, &id);
-    let mut c = rt.runtime.create(&id, &spec, &rootfs.path(), CreateOptions { stdio: Stdio::Piped { stdin: false }, init: false }).unwrap();
+    let mut c = rt
+        .runtime
+        .create(
+            &id,
+            &spec,
+            &rootfs.path(),
+            CreateOptions {
+                stdio: Stdio::Piped { stdin: false },
+                init: false,
+            },
+        )
+        .unwrap();
     let io = c.take_io();
     let guard = Guard(Some(c));
     guard.get().start().unwrap();
     wait_for_line(io.stdout.unwrap(), "ready");
     // A grace period far longer than the test: the stop must end by the container's own exit.
-    let stopped = guard.get().stop(Signal::SIGTERM, Duration::from_secs(600)).unwrap();
+    let stopped = guard
+        .get()
+        .stop(Signal::SIGTERM, Duration::from_secs(600))
+        .unwrap();
     assert!(!stopped.killed);
     assert_eq!(stopped.status.exit, Exit::Code(3));
 }
@@ -346,9 +522,22 @@ fn init_forwards_signals_and_reaps_zombies() {
     let rt = runtime();
     let id = unique("init");
     // The orphan `sleep 0.1` is re-parented to pid 1; without reaping it would stay a zombie.
-    let mut spec = sh("(sleep 0.1 &); sleep 0.5; ps -o pid,stat,comm | grep -c ' Z ' ; echo ready; while :; do sleep 1; done");
+    let mut spec = sh(
+        "(sleep 0.1 &); sleep 0.5; ps -o pid,stat,comm | grep -c ' Z ' ; echo ready; while :; do sleep 1; done",
+    );
     unique_cgroup(&mut spec, &id);
-    let mut c = rt.runtime.create(&id, &spec, &rootfs.path(), CreateOptions { stdio: Stdio::Piped { stdin: false }, init: true }).unwrap();
+    let mut c = rt
+        .runtime
+        .create(
+            &id,
+            &spec,
+            &rootfs.path(),
+            CreateOptions {
+                stdio: Stdio::Piped { stdin: false },
+                init: true,
+            },
+        )
+        .unwrap();
     let io = c.take_io();
     let guard = Guard(Some(c));
     guard.get().start().unwrap();
@@ -359,7 +548,10 @@ fn init_forwards_signals_and_reaps_zombies() {
     let mut ready = String::new();
     std::io::BufRead::read_line(&mut out, &mut ready).unwrap();
     // sh is not pid 1 here: SIGTERM, forwarded by the init, kills it (143), without a kill.
-    let stopped = guard.get().stop(Signal::SIGTERM, Duration::from_secs(600)).unwrap();
+    let stopped = guard
+        .get()
+        .stop(Signal::SIGTERM, Duration::from_secs(600))
+        .unwrap();
     assert!(!stopped.killed);
     assert_eq!(stopped.status.exit, Exit::Code(143));
 }
@@ -373,17 +565,39 @@ fn exec_joins_the_container() {
     let id = unique("exec");
     let mut spec = sh("trap 'exit 0' TERM; echo $$ > /tmp/init-pid; while :; do sleep 0.1; done");
     unique_cgroup(&mut spec, &id);
-    let c = rt.runtime.create(&id, &spec, &rootfs.path(), CreateOptions::default()).unwrap();
+    let c = rt
+        .runtime
+        .create(&id, &spec, &rootfs.path(), CreateOptions::default())
+        .unwrap();
     let guard = Guard(Some(c));
     guard.get().start().unwrap();
-    assert!(eventually(Duration::from_secs(5), || rootfs.path().join("tmp/init-pid").exists()));
+    assert!(eventually(Duration::from_secs(5), || rootfs
+        .path()
+        .join("tmp/init-pid")
+        .exists()));
     let user = resolve_user(&rootfs.path(), "app", &[]).unwrap();
     let mut p = guard.get().spec().process().clone().unwrap();
     p.set_args(Some(vec!["sh".into(), "-c".into(), "hostname; id -u; id -G; pwd; echo $FOO; cat /tmp/init-pid; echo $$; grep CapEff /proc/self/status".into()]));
     p.set_env(Some(vec!["PATH=/bin".into(), "FOO=bar".into()]));
     p.set_cwd("/tmp".into());
-    p.set_user(UserBuilder::default().uid(user.uid).gid(user.gid).additional_gids(user.additional_gids).build().unwrap());
-    p.set_capabilities(Some(berth_runtime::container::capabilities::docker_capabilities(&[], &[], false, 1000, &berth_runtime::container::capabilities::available()).unwrap()));
+    p.set_user(
+        UserBuilder::default()
+            .uid(user.uid)
+            .gid(user.gid)
+            .additional_gids(user.additional_gids)
+            .build()
+            .unwrap(),
+    );
+    p.set_capabilities(Some(
+        berth_runtime::container::capabilities::docker_capabilities(
+            &[],
+            &[],
+            false,
+            1000,
+            &berth_runtime::container::capabilities::available(),
+        )
+        .unwrap(),
+    ));
     let mut e = guard.get().exec(&p, Stdio::Piped { stdin: false }).unwrap();
     let io = e.take_io();
     let out = collect(io.stdout.unwrap());
@@ -391,12 +605,28 @@ fn exec_joins_the_container() {
     assert_eq!(e.wait(), Exit::Code(0));
     let (out, err) = (out.join().unwrap(), err.join().unwrap());
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(&lines[..6], ["box", "1000", "1000 10", "/tmp", "bar", "1"], "{out}{err}");
+    assert_eq!(
+        &lines[..6],
+        ["box", "1000", "1000 10", "/tmp", "bar", "1"],
+        "{out}{err}"
+    );
     let exec_pid: i32 = lines[6].parse().unwrap();
-    assert!(exec_pid > 1, "the exec'd process is in the container's pid namespace: {out}");
+    assert!(
+        exec_pid > 1,
+        "the exec'd process is in the container's pid namespace: {out}"
+    );
     assert_eq!(lines[7], "CapEff:\t0000000000000000");
     // The exec'd process was in the container's cgroup while it ran; now only the init is.
-    assert_eq!(guard.get().top().unwrap().iter().filter(|p| p.command.contains("sh -c")).count(), 1);
+    assert_eq!(
+        guard
+            .get()
+            .top()
+            .unwrap()
+            .iter()
+            .filter(|p| p.command.contains("sh -c"))
+            .count(),
+        1
+    );
     // A missing executable is an error, not a silent exit.
     p.set_args(Some(vec!["no-such-program".into()]));
     let e = guard.get().exec(&p, Stdio::Null).unwrap_err().to_string();
@@ -412,12 +642,19 @@ fn exec_with_a_resizable_terminal() {
     let id = unique("tty");
     let mut spec = sh("trap 'exit 0' TERM; while :; do sleep 0.1; done");
     unique_cgroup(&mut spec, &id);
-    let c = rt.runtime.create(&id, &spec, &rootfs.path(), CreateOptions::default()).unwrap();
+    let c = rt
+        .runtime
+        .create(&id, &spec, &rootfs.path(), CreateOptions::default())
+        .unwrap();
     let guard = Guard(Some(c));
     guard.get().start().unwrap();
     let mut p = guard.get().spec().process().clone().unwrap();
     p.set_terminal(Some(true));
-    p.set_args(Some(vec!["sh".into(), "-c".into(), "stty size; read line; echo got=$line; stty size".into()]));
+    p.set_args(Some(vec![
+        "sh".into(),
+        "-c".into(),
+        "stty size; read line; echo got=$line; stty size".into(),
+    ]));
     let mut e = guard.get().exec(&p, Stdio::Null).unwrap();
     let mut term = e.take_io().terminal.unwrap();
     let mut seen = Vec::new();
@@ -451,9 +688,14 @@ fn pause_resume_top_and_stats() {
     let rootfs = busybox_rootfs();
     let rt = runtime();
     let id = unique("pause");
-    let mut spec = sh("trap 'exit 0' TERM; i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.01; done");
+    let mut spec = sh(
+        "trap 'exit 0' TERM; i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.01; done",
+    );
     unique_cgroup(&mut spec, &id);
-    let c = rt.runtime.create(&id, &spec, &rootfs.path(), CreateOptions::default()).unwrap();
+    let c = rt
+        .runtime
+        .create(&id, &spec, &rootfs.path(), CreateOptions::default())
+        .unwrap();
     let guard = Guard(Some(c));
     assert_eq!(guard.get().status(), Status::Created);
     guard.get().start().unwrap();
@@ -465,17 +707,38 @@ fn pause_resume_top_and_stats() {
     let frozen = count();
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(count(), frozen, "a paused container does not run");
-    assert!(guard.get().exec(&guard.get().spec().process().clone().unwrap(), Stdio::Null).is_err());
+    assert!(
+        guard
+            .get()
+            .exec(&guard.get().spec().process().clone().unwrap(), Stdio::Null)
+            .is_err()
+    );
     guard.get().resume().unwrap();
     assert_eq!(guard.get().status(), Status::Running);
-    assert!(eventually(Duration::from_secs(5), || count() != frozen), "a resumed container runs again");
+    assert!(
+        eventually(Duration::from_secs(5), || count() != frozen),
+        "a resumed container runs again"
+    );
     let top = guard.get().top().unwrap();
-    assert!(top.iter().any(|p| p.pid == guard.get().pid() && p.command.starts_with("sh -c")), "{top:?}");
+    assert!(
+        top.iter()
+            .any(|p| p.pid == guard.get().pid() && p.command.starts_with("sh -c")),
+        "{top:?}"
+    );
     let stats = guard.get().stats().unwrap();
-    assert!(stats.cgroup.memory.usage > 0 && stats.cgroup.cpu.usage_ns > 0, "{stats:?}");
+    assert!(
+        stats.cgroup.memory.usage > 0 && stats.cgroup.cpu.usage_ns > 0,
+        "{stats:?}"
+    );
     assert!(stats.cgroup.pids.current >= 1);
-    assert!(stats.networks.iter().any(|n| n.interface == "lo"), "{stats:?}");
-    let stopped = guard.get().stop(Signal::SIGTERM, Duration::from_secs(600)).unwrap();
+    assert!(
+        stats.networks.iter().any(|n| n.interface == "lo"),
+        "{stats:?}"
+    );
+    let stopped = guard
+        .get()
+        .stop(Signal::SIGTERM, Duration::from_secs(600))
+        .unwrap();
     assert_eq!(stopped.status.exit, Exit::Code(0));
     assert_eq!(guard.get().status(), Status::Stopped);
 }
@@ -486,26 +749,67 @@ fn rlimits_sysctls_and_refusals() {
     }
     let rootfs = busybox_rootfs();
     let rt = runtime();
-    let (_, host_hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
+    let (_, host_hard) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
     let mut spec = sh("ulimit -n; ulimit -Hn; cat /proc/sys/net/ipv4/ip_forward; umask");
-    let limit = PosixRlimitBuilder::default().typ(PosixRlimitType::RlimitNofile).soft(512u64).hard(host_hard.min(4096)).build().unwrap();
+    let limit = PosixRlimitBuilder::default()
+        .typ(PosixRlimitType::RlimitNofile)
+        .soft(512u64)
+        .hard(host_hard.min(4096))
+        .build()
+        .unwrap();
     process_mut(&mut spec).set_rlimits(Some(vec![limit]));
     process_mut(&mut spec).user_mut().set_umask(Some(0o027));
-    spec.linux_mut().as_mut().unwrap().set_sysctl(Some([("net.ipv4.ip_forward".to_string(), "1".to_string())].into()));
+    spec.linux_mut().as_mut().unwrap().set_sysctl(Some(
+        [("net.ipv4.ip_forward".to_string(), "1".to_string())].into(),
+    ));
     let out = run(&rt.runtime, &spec, &rootfs.path(), false).unwrap();
-    assert_eq!(out.stdout, format!("512\n{}\n1\n0027\n", host_hard.min(4096)), "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        format!("512\n{}\n1\n0027\n", host_hard.min(4096)),
+        "{}",
+        out.stderr
+    );
 
     // Above the host's hard limit: a clear error, and nothing left behind.
     let mut spec = sh("true");
-    let limit = PosixRlimitBuilder::default().typ(PosixRlimitType::RlimitNofile).soft(1024u64).hard(host_hard + 1).build().unwrap();
+    let limit = PosixRlimitBuilder::default()
+        .typ(PosixRlimitType::RlimitNofile)
+        .soft(1024u64)
+        .hard(host_hard + 1)
+        .build()
+        .unwrap();
     process_mut(&mut spec).set_rlimits(Some(vec![limit]));
-    let e = rt.runtime.create(&unique("rl"), &spec, &rootfs.path(), CreateOptions::default()).unwrap_err().to_string();
+    let e = rt
+        .runtime
+        .create(
+            &unique("rl"),
+            &spec,
+            &rootfs.path(),
+            CreateOptions::default(),
+        )
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("exceeds the host's hard limit"), "{e}");
     let mut spec = sh("true");
-    spec.linux_mut().as_mut().unwrap().set_sysctl(Some([("vm.swappiness".to_string(), "1".to_string())].into()));
-    let e = rt.runtime.create(&unique("sc"), &spec, &rootfs.path(), CreateOptions::default()).unwrap_err().to_string();
+    spec.linux_mut().as_mut().unwrap().set_sysctl(Some(
+        [("vm.swappiness".to_string(), "1".to_string())].into(),
+    ));
+    let e = rt
+        .runtime
+        .create(
+            &unique("sc"),
+            &spec,
+            &rootfs.path(),
+            CreateOptions::default(),
+        )
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("is not namespaced"), "{e}");
-    assert!(rt.runtime.list().unwrap().is_empty(), "failed creates leave no state");
+    assert!(
+        rt.runtime.list().unwrap().is_empty(),
+        "failed creates leave no state"
+    );
 }
 
 fn a_limit_that_cannot_apply_is_an_error() {
@@ -519,9 +823,14 @@ fn a_limit_that_cannot_apply_is_an_error() {
     unique_cgroup(&mut spec, &id);
     // A network class id needs the net_cls controller, which these hosts do not mount (and
     // cgroup v2 does not have).
-    let net = oci_spec::runtime::LinuxNetworkBuilder::default().class_id(0x100001u32).build().unwrap();
+    let net = oci_spec::runtime::LinuxNetworkBuilder::default()
+        .class_id(0x100001u32)
+        .build()
+        .unwrap();
     resources_mut(&mut spec).set_network(Some(net));
-    let result = rt.runtime.create(&id, &spec, &rootfs.path(), CreateOptions::default());
+    let result = rt
+        .runtime
+        .create(&id, &spec, &rootfs.path(), CreateOptions::default());
     let err = match result {
         Ok(c) => {
             let _cleanup = Guard(Some(c));
@@ -529,11 +838,16 @@ fn a_limit_that_cannot_apply_is_an_error() {
         }
         Err(e) => e.to_string(),
     };
-    let net_cls_mounted = std::fs::read_to_string("/proc/self/mountinfo").unwrap().contains("net_cls");
+    let net_cls_mounted = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .contains("net_cls");
     if rt.runtime.hierarchy().is_v2() {
         assert!(err.contains("do not exist in cgroup v2"), "{err}");
     } else if !net_cls_mounted {
-        assert_eq!(err, "network class id needs the net_cls cgroup controller, which is not mounted");
+        assert_eq!(
+            err,
+            "network class id needs the net_cls cgroup controller, which is not mounted"
+        );
     }
     // Nothing is left: no state, no cgroup.
     assert!(rt.runtime.list().unwrap().is_empty());
@@ -545,7 +859,9 @@ fn devices_and_their_cgroup_rules() {
     }
     let rootfs = busybox_rootfs();
     // /dev/kmsg (1:11) may be created (mknod is allowed for any device) but not opened.
-    let mut spec = sh("head -c 4 /dev/zero | wc -c; mknod /tmp/kmsg c 1 11 && echo made; cat /tmp/kmsg 2>&1 | head -1; ls -l /dev/fuse-like | cut -c1");
+    let mut spec = sh(
+        "head -c 4 /dev/zero | wc -c; mknod /tmp/kmsg c 1 11 && echo made; cat /tmp/kmsg 2>&1 | head -1; ls -l /dev/fuse-like | cut -c1",
+    );
     let dev = oci_spec::runtime::LinuxDeviceBuilder::default()
         .path("/dev/fuse-like")
         .typ(oci_spec::runtime::LinuxDeviceType::C)
@@ -554,9 +870,15 @@ fn devices_and_their_cgroup_rules() {
         .file_mode(0o600u32)
         .build()
         .unwrap();
-    spec.linux_mut().as_mut().unwrap().set_devices(Some(vec![dev]));
+    spec.linux_mut()
+        .as_mut()
+        .unwrap()
+        .set_devices(Some(vec![dev]));
     let out = output_of(&spec, &rootfs);
-    assert_eq!(out, "4\nmade\ncat: can't open '/tmp/kmsg': Operation not permitted\nc\n");
+    assert_eq!(
+        out,
+        "4\nmade\ncat: can't open '/tmp/kmsg': Operation not permitted\nc\n"
+    );
 }
 
 fn user_namespace_maps_root() {
@@ -564,22 +886,41 @@ fn user_namespace_maps_root() {
         return;
     }
     let rootfs = busybox_rootfs();
-    let mut spec = sh("id -u; cat /proc/self/uid_map | tr -s ' '; touch /tmp/owned; stat -c %u /tmp/owned");
-    let map = oci_spec::runtime::LinuxIdMappingBuilder::default().container_id(0u32).host_id(200000u32).size(65536u32).build().unwrap();
+    let mut spec =
+        sh("id -u; cat /proc/self/uid_map | tr -s ' '; touch /tmp/owned; stat -c %u /tmp/owned");
+    let map = oci_spec::runtime::LinuxIdMappingBuilder::default()
+        .container_id(0u32)
+        .host_id(200000u32)
+        .size(65536u32)
+        .build()
+        .unwrap();
     let linux = spec.linux_mut().as_mut().unwrap();
     linux.set_uid_mappings(Some(vec![map]));
     linux.set_gid_mappings(Some(vec![map]));
     let mut ns = linux.namespaces().clone().unwrap();
-    ns.push(oci_spec::runtime::LinuxNamespaceBuilder::default().typ(oci_spec::runtime::LinuxNamespaceType::User).build().unwrap());
+    ns.push(
+        oci_spec::runtime::LinuxNamespaceBuilder::default()
+            .typ(oci_spec::runtime::LinuxNamespaceType::User)
+            .build()
+            .unwrap(),
+    );
     linux.set_namespaces(Some(ns));
     // v1 cgroup filesystems cannot be mounted from a user namespace.
-    spec.mounts_mut().as_mut().unwrap().retain(|m| m.destination() != Path::new("/sys/fs/cgroup"));
+    spec.mounts_mut()
+        .as_mut()
+        .unwrap()
+        .retain(|m| m.destination() != Path::new("/sys/fs/cgroup"));
     // The rootfs's /tmp must be writable by the container's root, host uid 200000.
     std::os::unix::fs::chown(rootfs.path().join("tmp"), Some(200000), Some(200000)).unwrap();
     let out = output_of(&spec, &rootfs);
     assert_eq!(out, "0\n 0 200000 65536\n0\n");
     use std::os::unix::fs::MetadataExt;
-    assert_eq!(std::fs::metadata(rootfs.path().join("tmp/owned")).unwrap().uid(), 200000);
+    assert_eq!(
+        std::fs::metadata(rootfs.path().join("tmp/owned"))
+            .unwrap()
+            .uid(),
+        200000
+    );
 }
 
 fn joined_network_namespace() {
@@ -591,7 +932,10 @@ fn joined_network_namespace() {
     let id = unique("net");
     let mut spec = sh("trap 'exit 0' TERM; while :; do sleep 0.1; done");
     unique_cgroup(&mut spec, &id);
-    let c = rt.runtime.create(&id, &spec, &rootfs.path(), CreateOptions::default()).unwrap();
+    let c = rt
+        .runtime
+        .create(&id, &spec, &rootfs.path(), CreateOptions::default())
+        .unwrap();
     let first = Guard(Some(c));
     first.get().start().unwrap();
     let ns_path = format!("/proc/{}/ns/net", first.get().pid());
@@ -616,18 +960,40 @@ fn start_reports_a_missing_executable_at_create() {
     }
     let rootfs = busybox_rootfs();
     let rt = runtime();
-    let e = rt.runtime.create(&unique("x"), &docker_spec(&["nope"]), &rootfs.path(), CreateOptions::default()).unwrap_err();
-    assert!(e.to_string().contains("exec: \"nope\": executable file not found in $PATH"), "{e}");
+    let e = rt
+        .runtime
+        .create(
+            &unique("x"),
+            &docker_spec(&["nope"]),
+            &rootfs.path(),
+            CreateOptions::default(),
+        )
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("exec: \"nope\": executable file not found in $PATH"),
+        "{e}"
+    );
     // An executable that cannot be exec'ed is reported by start.
     std::fs::write(rootfs.path().join("bin/broken"), "not a program").unwrap();
-    std::fs::set_permissions(rootfs.path().join("bin/broken"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        rootfs.path().join("bin/broken"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     let id = unique("x");
     let mut spec = docker_spec(&["broken"]);
     unique_cgroup(&mut spec, &id);
-    let c = rt.runtime.create(&id, &spec, &rootfs.path(), CreateOptions::default()).unwrap();
+    let c = rt
+        .runtime
+        .create(&id, &spec, &rootfs.path(), CreateOptions::default())
+        .unwrap();
     let guard = Guard(Some(c));
     let e = guard.get().start().unwrap_err().to_string();
-    assert!(e.contains("exec /bin/broken") && e.contains("ENOEXEC"), "{e}");
+    assert!(
+        e.contains("exec /bin/broken") && e.contains("ENOEXEC"),
+        "{e}"
+    );
     assert_eq!(guard.get().wait().exit, Exit::Code(127));
 }
 
@@ -642,7 +1008,8 @@ const SELF_REPORT: &str = "echo '[id]'; id -u; id -g; id -G; \
 /// count. The filesystem of a masked file is whatever /dev/null the runtime bound over it (the
 /// container's own, or the host's devtmpfs), so it is left out for those.
 fn sections(report: &str) -> std::collections::BTreeMap<String, Vec<(String, Vec<String>)>> {
-    let mut out: std::collections::BTreeMap<String, Vec<(String, Vec<String>)>> = Default::default();
+    let mut out: std::collections::BTreeMap<String, Vec<(String, Vec<String>)>> =
+        Default::default();
     let mut current = String::new();
     for line in report.lines() {
         if line.starts_with('[') && line.ends_with(']') {
@@ -652,9 +1019,18 @@ fn sections(report: &str) -> std::collections::BTreeMap<String, Vec<(String, Vec
         let entry = if current == "mounts" {
             let (left, right) = line.split_once(" - ").unwrap_or((line, ""));
             let f: Vec<&str> = left.split_whitespace().collect();
-            let fstype = if f.get(3) == Some(&"/null") { "(null device)" } else { right.split_whitespace().next().unwrap_or("") };
-            let mut flags: Vec<String> =
-                f.get(5).unwrap_or(&"").split(',').filter(|o| ["ro", "nosuid", "nodev", "noexec"].contains(o)).map(str::to_string).collect();
+            let fstype = if f.get(3) == Some(&"/null") {
+                "(null device)"
+            } else {
+                right.split_whitespace().next().unwrap_or("")
+            };
+            let mut flags: Vec<String> = f
+                .get(5)
+                .unwrap_or(&"")
+                .split(',')
+                .filter(|o| ["ro", "nosuid", "nodev", "noexec"].contains(o))
+                .map(str::to_string)
+                .collect();
             flags.sort();
             (format!("{} {}", f.get(4).unwrap_or(&""), fstype), flags)
         } else {
@@ -684,9 +1060,25 @@ fn same_view_as_crun() {
         let mut spec = spec.clone();
         let p = process_mut(&mut spec);
         if uid != 0 {
-            p.set_user(UserBuilder::default().uid(user.uid).gid(user.gid).additional_gids(user.additional_gids.clone()).build().unwrap());
+            p.set_user(
+                UserBuilder::default()
+                    .uid(user.uid)
+                    .gid(user.gid)
+                    .additional_gids(user.additional_gids.clone())
+                    .build()
+                    .unwrap(),
+            );
         }
-        p.set_capabilities(Some(berth_runtime::container::capabilities::docker_capabilities(&["NET_ADMIN".into()], &["MKNOD".into()], false, uid, &available).unwrap()));
+        p.set_capabilities(Some(
+            berth_runtime::container::capabilities::docker_capabilities(
+                &["NET_ADMIN".into()],
+                &["MKNOD".into()],
+                false,
+                uid,
+                &available,
+            )
+            .unwrap(),
+        ));
         let berth = run(&rt.runtime, &spec, &rootfs.path(), false).expect("berth runs the bundle");
         assert_eq!(berth.status.exit, Exit::Code(0), "{}", berth.stderr);
         let crun = run_crun(&spec, &rootfs);
@@ -699,10 +1091,14 @@ fn same_view_as_crun() {
         // stricter in two places, as runc and Docker are: read-only /proc paths keep nosuid,
         // nodev and noexec, and the tmpfs under the cgroup hierarchies is read-only.
         let (bm, cm) = (&b["mounts"], &c["mounts"]);
-        let names = |m: &Vec<(String, Vec<String>)>| m.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        let names =
+            |m: &Vec<(String, Vec<String>)>| m.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
         assert_eq!(names(bm), names(cm), "{who}: mount lists differ\n{context}");
         for ((name, bf), (_, cf)) in bm.iter().zip(cm) {
-            assert!(cf.iter().all(|f| bf.contains(f)), "{who}: {name} is {bf:?} in berth, {cf:?} in crun\n{context}");
+            assert!(
+                cf.iter().all(|f| bf.contains(f)),
+                "{who}: {name} is {bf:?} in berth, {cf:?} in crun\n{context}"
+            );
         }
     }
 }
@@ -711,15 +1107,31 @@ fn same_view_as_crun() {
 /// on hybrid hosts, left in place like the egress guard: other tests may rely on it).
 fn ensure_hugetlb_v1() {
     let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    if info.lines().any(|l| l.contains(" - cgroup ") && l.split(',').any(|o| o.trim() == "hugetlb")) {
+    if info
+        .lines()
+        .any(|l| l.contains(" - cgroup ") && l.split(',').any(|o| o.trim() == "hugetlb"))
+    {
         return;
     }
     if !info.lines().any(|l| l.contains(" /sys/fs/cgroup/unified ")) {
         return;
     }
     let _ = std::fs::create_dir("/sys/fs/cgroup/hugetlb");
-    let status = std::process::Command::new("mount").args(["-t", "cgroup", "-o", "hugetlb", "cgroup", "/sys/fs/cgroup/hugetlb"]).status().unwrap();
-    assert!(status.success(), "mounting the hugetlb hierarchy for crun failed");
+    let status = std::process::Command::new("mount")
+        .args([
+            "-t",
+            "cgroup",
+            "-o",
+            "hugetlb",
+            "cgroup",
+            "/sys/fs/cgroup/hugetlb",
+        ])
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "mounting the hugetlb hierarchy for crun failed"
+    );
 }
 
 /// Runs `spec` on `rootfs` with `crun run`, returning its stdout.
@@ -732,7 +1144,10 @@ fn run_crun(spec: &Spec, rootfs: &Rootfs) -> String {
     // crun takes a relative cgroupsPath from the hierarchy's root: an absolute, unique path
     // says the same, and is removed below whatever crun leaves.
     let cgroup = format!("/berth-crun-{id}");
-    spec.linux_mut().as_mut().unwrap().set_cgroups_path(Some(cgroup.clone().into()));
+    spec.linux_mut()
+        .as_mut()
+        .unwrap()
+        .set_cgroups_path(Some(cgroup.clone().into()));
     spec.save(bundle.path().join("config.json")).unwrap();
     let out = std::process::Command::new("crun")
         .arg("--root")
@@ -744,12 +1159,25 @@ fn run_crun(spec: &Spec, rootfs: &Rootfs) -> String {
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
-    let _ = std::process::Command::new("crun").arg("--root").arg(state.path()).args(["delete", "-f", &id]).output();
-    for dir in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+    let _ = std::process::Command::new("crun")
+        .arg("--root")
+        .arg(state.path())
+        .args(["delete", "-f", &id])
+        .output();
+    for dir in std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let _ = std::fs::remove_dir(dir.path().join(cgroup.trim_start_matches('/')));
     }
     let _ = std::fs::remove_dir(Path::new("/sys/fs/cgroup").join(cgroup.trim_start_matches('/')));
-    assert!(out.status.success(), "crun: {}\n{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "crun: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -758,29 +1186,71 @@ fn main() {
         std::process::exit(code);
     }
     run_tests(&[
-        ("own_pid_1_and_no_host_processes", own_pid_1_and_no_host_processes),
-        ("hostname_and_domainname_are_set", hostname_and_domainname_are_set),
+        (
+            "own_pid_1_and_no_host_processes",
+            own_pid_1_and_no_host_processes,
+        ),
+        (
+            "hostname_and_domainname_are_set",
+            hostname_and_domainname_are_set,
+        ),
         ("no_access_to_host_mounts", no_access_to_host_mounts),
         ("masked_paths_are_unreadable", masked_paths_are_unreadable),
-        ("default_capabilities_are_dockers", default_capabilities_are_dockers),
-        ("dangerous_syscalls_are_refused", dangerous_syscalls_are_refused),
-        ("non_root_user_cannot_regain_root", non_root_user_cannot_regain_root),
-        ("memory_limit_oom_kills_and_is_reported", memory_limit_oom_kills_and_is_reported),
+        (
+            "default_capabilities_are_dockers",
+            default_capabilities_are_dockers,
+        ),
+        (
+            "dangerous_syscalls_are_refused",
+            dangerous_syscalls_are_refused,
+        ),
+        (
+            "non_root_user_cannot_regain_root",
+            non_root_user_cannot_regain_root,
+        ),
+        (
+            "memory_limit_oom_kills_and_is_reported",
+            memory_limit_oom_kills_and_is_reported,
+        ),
         ("pids_limit_stops_a_fork_bomb", pids_limit_stops_a_fork_bomb),
-        ("read_only_root_refuses_writes", read_only_root_refuses_writes),
+        (
+            "read_only_root_refuses_writes",
+            read_only_root_refuses_writes,
+        ),
         ("mounts_from_the_spec", mounts_from_the_spec),
-        ("stop_kills_after_grace_when_sigterm_is_ignored", stop_kills_after_grace_when_sigterm_is_ignored),
-        ("stop_returns_when_sigterm_is_handled", stop_returns_when_sigterm_is_handled),
-        ("init_forwards_signals_and_reaps_zombies", init_forwards_signals_and_reaps_zombies),
+        (
+            "stop_kills_after_grace_when_sigterm_is_ignored",
+            stop_kills_after_grace_when_sigterm_is_ignored,
+        ),
+        (
+            "stop_returns_when_sigterm_is_handled",
+            stop_returns_when_sigterm_is_handled,
+        ),
+        (
+            "init_forwards_signals_and_reaps_zombies",
+            init_forwards_signals_and_reaps_zombies,
+        ),
         ("exec_joins_the_container", exec_joins_the_container),
-        ("exec_with_a_resizable_terminal", exec_with_a_resizable_terminal),
+        (
+            "exec_with_a_resizable_terminal",
+            exec_with_a_resizable_terminal,
+        ),
         ("pause_resume_top_and_stats", pause_resume_top_and_stats),
         ("rlimits_sysctls_and_refusals", rlimits_sysctls_and_refusals),
-        ("a_limit_that_cannot_apply_is_an_error", a_limit_that_cannot_apply_is_an_error),
-        ("devices_and_their_cgroup_rules", devices_and_their_cgroup_rules),
+        (
+            "a_limit_that_cannot_apply_is_an_error",
+            a_limit_that_cannot_apply_is_an_error,
+        ),
+        (
+            "devices_and_their_cgroup_rules",
+            devices_and_their_cgroup_rules,
+        ),
         ("user_namespace_maps_root", user_namespace_maps_root),
         ("joined_network_namespace", joined_network_namespace),
-        ("start_reports_a_missing_executable_at_create", start_reports_a_missing_executable_at_create),
+        (
+            "start_reports_a_missing_executable_at_create",
+            start_reports_a_missing_executable_at_create,
+        ),
         ("same_view_as_crun", same_view_as_crun),
     ]);
 }

@@ -3,7 +3,9 @@
 
 use super::syscall::{CapKind, Syscall, SyscallError};
 use caps::{CapSet, Capability, CapsHashSet};
-use oci_spec::runtime::{Capabilities as OciCaps, Capability as OciCap, LinuxCapabilities, LinuxCapabilitiesBuilder};
+use oci_spec::runtime::{
+    Capabilities as OciCaps, Capability as OciCap, LinuxCapabilities, LinuxCapabilitiesBuilder,
+};
 use std::str::FromStr;
 
 /// Docker's default capability set (moby's `DefaultCapabilities`).
@@ -31,7 +33,9 @@ pub enum CapabilityError {
     #[error("unknown capability: {0:?}")]
     Unknown(String),
     /// A capability the runtime itself does not have, so cannot give.
-    #[error("capability {0} is requested, but berth's own bounding set lacks it, so no container can have it")]
+    #[error(
+        "capability {0} is requested, but berth's own bounding set lacks it, so no container can have it"
+    )]
     Unavailable(String),
     /// Applying failed.
     #[error(transparent)]
@@ -44,7 +48,11 @@ pub fn normalize(name: &str) -> Result<String, CapabilityError> {
     if upper == "ALL" {
         return Ok(upper);
     }
-    let full = if upper.starts_with("CAP_") { upper } else { format!("CAP_{upper}") };
+    let full = if upper.starts_with("CAP_") {
+        upper
+    } else {
+        format!("CAP_{upper}")
+    };
     Capability::from_str(&full).map_err(|_| CapabilityError::Unknown(name.to_string()))?;
     Ok(full)
 }
@@ -62,14 +70,27 @@ pub fn docker_capabilities(
     available: &CapsHashSet,
 ) -> Result<LinuxCapabilities, CapabilityError> {
     let mut all: Vec<String> = available.iter().map(|c| c.to_string()).collect();
-    all.sort_by_key(|n| Capability::from_str(n).map(|c| c.index()).unwrap_or(u8::MAX));
-    let add = add.iter().map(|a| normalize(a)).collect::<Result<Vec<_>, _>>()?;
-    let drop = drop.iter().map(|d| normalize(d)).collect::<Result<Vec<_>, _>>()?;
+    all.sort_by_key(|n| {
+        Capability::from_str(n)
+            .map(|c| c.index())
+            .unwrap_or(u8::MAX)
+    });
+    let add = add
+        .iter()
+        .map(|a| normalize(a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let drop = drop
+        .iter()
+        .map(|d| normalize(d))
+        .collect::<Result<Vec<_>, _>>()?;
     let has = |v: &[String], c: &str| v.iter().any(|x| x == c);
     let list: Vec<String> = if privileged {
         all
     } else if add.is_empty() && drop.is_empty() {
-        DOCKER_DEFAULT_CAPABILITIES.iter().map(|s| s.to_string()).collect()
+        DOCKER_DEFAULT_CAPABILITIES
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     } else if has(&add, "ALL") {
         all.into_iter().filter(|c| !has(&drop, c)).collect()
     } else if has(&drop, "ALL") {
@@ -81,8 +102,11 @@ pub fn docker_capabilities(
         }
         out
     } else {
-        let mut out: Vec<String> =
-            DOCKER_DEFAULT_CAPABILITIES.iter().map(|s| s.to_string()).filter(|c| !has(&drop, c)).collect();
+        let mut out: Vec<String> = DOCKER_DEFAULT_CAPABILITIES
+            .iter()
+            .map(|s| s.to_string())
+            .filter(|c| !has(&drop, c))
+            .collect();
         for c in add {
             if !has(&out, &c) {
                 out.push(c);
@@ -90,17 +114,17 @@ pub fn docker_capabilities(
         }
         out
     };
-    let set: OciCaps = list
-        .iter()
-        .map(|n| to_oci(n))
-        .collect::<Result<_, _>>()?;
+    let set: OciCaps = list.iter().map(|n| to_oci(n)).collect::<Result<_, _>>()?;
     let mut b = LinuxCapabilitiesBuilder::default().bounding(set.clone());
     if uid == 0 {
         b = b.effective(set.clone()).permitted(set);
     } else {
         b = b.effective(OciCaps::new()).permitted(OciCaps::new());
     }
-    b.inheritable(OciCaps::new()).ambient(OciCaps::new()).build().map_err(|e| CapabilityError::Unknown(e.to_string()))
+    b.inheritable(OciCaps::new())
+        .ambient(OciCaps::new())
+        .build()
+        .map_err(|e| CapabilityError::Unknown(e.to_string()))
 }
 
 fn to_oci(name: &str) -> Result<OciCap, CapabilityError> {
@@ -130,7 +154,10 @@ pub struct CapabilityPlan {
 
 impl CapabilityPlan {
     /// Reads the spec's sets (absent sets are empty: a spec without capabilities gets none).
-    pub fn from_spec(caps: Option<&LinuxCapabilities>, available: &CapsHashSet) -> Result<Self, CapabilityError> {
+    pub fn from_spec(
+        caps: Option<&LinuxCapabilities>,
+        available: &CapsHashSet,
+    ) -> Result<Self, CapabilityError> {
         let convert = |set: Option<&OciCaps>| -> Result<CapsHashSet, CapabilityError> {
             let mut out = CapsHashSet::new();
             for c in set.into_iter().flatten() {
@@ -142,7 +169,9 @@ impl CapabilityPlan {
             }
             Ok(out)
         };
-        let Some(c) = caps else { return Ok(Self::default()) };
+        let Some(c) = caps else {
+            return Ok(Self::default());
+        };
         Ok(CapabilityPlan {
             bounding: convert(c.bounding().as_ref())?,
             effective: convert(c.effective().as_ref())?,
@@ -154,7 +183,11 @@ impl CapabilityPlan {
 
     /// Drops from the bounding set every capability of `current` the plan does not keep.
     /// Done while still root, before the user switch.
-    pub fn drop_bounding(&self, sys: &dyn Syscall, current: &CapsHashSet) -> Result<(), CapabilityError> {
+    pub fn drop_bounding(
+        &self,
+        sys: &dyn Syscall,
+        current: &CapsHashSet,
+    ) -> Result<(), CapabilityError> {
         let mut drop: Vec<Capability> = current.difference(&self.bounding).copied().collect();
         drop.sort_by_key(|c| c.index());
         for cap in drop {
@@ -222,14 +255,29 @@ mod tests {
 
     #[test]
     fn add_and_drop_follow_docker() {
-        let c = docker_capabilities(&["net_admin".into()], &["CAP_CHOWN".into(), "mknod".into()], false, 0, &everything()).unwrap();
+        let c = docker_capabilities(
+            &["net_admin".into()],
+            &["CAP_CHOWN".into(), "mknod".into()],
+            false,
+            0,
+            &everything(),
+        )
+        .unwrap();
         let n = names(c.bounding());
         assert!(n.contains(&"CAP_NET_ADMIN".to_string()));
         assert!(!n.contains(&"CAP_CHOWN".to_string()) && !n.contains(&"CAP_MKNOD".to_string()));
         assert_eq!(n.len(), 13);
-        let c = docker_capabilities(&["kill".into()], &["ALL".into()], false, 0, &everything()).unwrap();
+        let c = docker_capabilities(&["kill".into()], &["ALL".into()], false, 0, &everything())
+            .unwrap();
         assert_eq!(names(c.bounding()), ["CAP_KILL"]);
-        let c = docker_capabilities(&["all".into()], &["sys_admin".into()], false, 0, &everything()).unwrap();
+        let c = docker_capabilities(
+            &["all".into()],
+            &["sys_admin".into()],
+            false,
+            0,
+            &everything(),
+        )
+        .unwrap();
         assert_eq!(names(c.bounding()).len(), everything().len() - 1);
         let e = docker_capabilities(&["CAP_FLY".into()], &[], false, 0, &everything()).unwrap_err();
         assert_eq!(e.to_string(), "unknown capability: \"CAP_FLY\"");
@@ -246,10 +294,13 @@ mod tests {
 
     #[test]
     fn unavailable_capabilities_are_refused_by_name() {
-        let c = docker_capabilities(&["SYS_RESOURCE".into()], &[], false, 0, &everything()).unwrap();
+        let c =
+            docker_capabilities(&["SYS_RESOURCE".into()], &[], false, 0, &everything()).unwrap();
         let mut avail = everything();
         avail.remove(&Capability::CAP_SYS_RESOURCE);
-        let e = CapabilityPlan::from_spec(Some(&c), &avail).unwrap_err().to_string();
+        let e = CapabilityPlan::from_spec(Some(&c), &avail)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("CAP_SYS_RESOURCE"), "{e}");
     }
 
@@ -261,7 +312,10 @@ mod tests {
         plan.drop_bounding(&sys, &everything()).unwrap();
         plan.apply(&sys).unwrap();
         let calls = sys.calls();
-        let drops = calls.iter().filter(|c| matches!(c, Call::DropBounding(_))).count();
+        let drops = calls
+            .iter()
+            .filter(|c| matches!(c, Call::DropBounding(_)))
+            .count();
         assert_eq!(drops, everything().len() - 14);
         assert!(!calls.contains(&Call::DropBounding(Capability::CAP_CHOWN)));
         let sets: Vec<CapKind> = calls
@@ -271,6 +325,14 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(sets, [CapKind::Inheritable, CapKind::Effective, CapKind::Permitted, CapKind::Ambient]);
+        assert_eq!(
+            sets,
+            [
+                CapKind::Inheritable,
+                CapKind::Effective,
+                CapKind::Permitted,
+                CapKind::Ambient
+            ]
+        );
     }
 }

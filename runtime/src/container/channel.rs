@@ -73,7 +73,10 @@ impl Channel {
         // SAFETY: guaranteed by the caller.
         let stream = unsafe { UnixStream::from_raw_fd(HELPER_FD) };
         // Closed on exec: the container's process must not inherit it.
-        let _ = nix::fcntl::fcntl(&stream, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC));
+        let _ = nix::fcntl::fcntl(
+            &stream,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        );
         Channel { stream }
     }
 
@@ -92,19 +95,27 @@ impl Channel {
         let mut len = [0u8; 4];
         match self.stream.read_exact(&mut len) {
             Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(ChannelError::Closed),
-            Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => return Err(ChannelError::Closed),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return Err(ChannelError::Closed);
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => {
+                return Err(ChannelError::Closed);
+            }
             Err(e) => return Err(e.into()),
         }
         let len = u32::from_le_bytes(len);
         if len > MAX_MESSAGE {
-            return Err(ChannelError::Decode(format!("message of {len} bytes is too large")));
+            return Err(ChannelError::Decode(format!(
+                "message of {len} bytes is too large"
+            )));
         }
         let mut body = vec![0u8; len as usize];
-        self.stream.read_exact(&mut body).map_err(|e| match e.kind() {
-            std::io::ErrorKind::UnexpectedEof => ChannelError::Closed,
-            _ => ChannelError::Io(e),
-        })?;
+        self.stream
+            .read_exact(&mut body)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::UnexpectedEof => ChannelError::Closed,
+                _ => ChannelError::Io(e),
+            })?;
         serde_json::from_slice(&body).map_err(|e| ChannelError::Decode(e.to_string()))
     }
 

@@ -6,9 +6,9 @@ use super::capabilities;
 use super::rootfs::{DOCKER_MASKED_PATHS, DOCKER_READONLY_PATHS};
 use super::seccomp::docker as seccomp_docker;
 use oci_spec::runtime::{
-    LinuxBuilder, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxNamespaceBuilder,
-    LinuxNamespaceType, LinuxResourcesBuilder, Mount, MountBuilder, ProcessBuilder, RootBuilder, Spec, SpecBuilder,
-    UserBuilder,
+    LinuxBuilder, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType,
+    LinuxNamespaceBuilder, LinuxNamespaceType, LinuxResourcesBuilder, Mount, MountBuilder,
+    ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
 };
 
 /// The PATH Docker gives a container whose image sets none.
@@ -29,17 +29,62 @@ fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Mount {
 pub fn docker_mounts() -> Vec<Mount> {
     vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"]),
-        mount("/dev", "tmpfs", "tmpfs", &["nosuid", "strictatime", "mode=755", "size=65536k"]),
-        mount("/dev/pts", "devpts", "devpts", &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
-        mount("/sys", "sysfs", "sysfs", &["nosuid", "noexec", "nodev", "ro"]),
-        mount("/sys/fs/cgroup", "cgroup", "cgroup", &["ro", "nosuid", "noexec", "nodev"]),
-        mount("/dev/mqueue", "mqueue", "mqueue", &["nosuid", "noexec", "nodev"]),
-        mount("/dev/shm", "tmpfs", "shm", &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
+        mount(
+            "/dev",
+            "tmpfs",
+            "tmpfs",
+            &["nosuid", "strictatime", "mode=755", "size=65536k"],
+        ),
+        mount(
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            &[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+                "gid=5",
+            ],
+        ),
+        mount(
+            "/sys",
+            "sysfs",
+            "sysfs",
+            &["nosuid", "noexec", "nodev", "ro"],
+        ),
+        mount(
+            "/sys/fs/cgroup",
+            "cgroup",
+            "cgroup",
+            &["ro", "nosuid", "noexec", "nodev"],
+        ),
+        mount(
+            "/dev/mqueue",
+            "mqueue",
+            "mqueue",
+            &["nosuid", "noexec", "nodev"],
+        ),
+        mount(
+            "/dev/shm",
+            "tmpfs",
+            "shm",
+            &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+        ),
     ]
 }
 
-fn device_rule(allow: bool, t: Option<LinuxDeviceType>, major: Option<i64>, minor: Option<i64>, access: &str) -> LinuxDeviceCgroup {
-    let mut b = LinuxDeviceCgroupBuilder::default().allow(allow).access(access);
+fn device_rule(
+    allow: bool,
+    t: Option<LinuxDeviceType>,
+    major: Option<i64>,
+    minor: Option<i64>,
+    access: &str,
+) -> LinuxDeviceCgroup {
+    let mut b = LinuxDeviceCgroupBuilder::default()
+        .allow(allow)
+        .access(access);
     if let Some(t) = t {
         b = b.typ(t);
     }
@@ -61,7 +106,17 @@ pub fn docker_device_rules() -> Vec<LinuxDeviceCgroup> {
         device_rule(true, c, None, None, "m"),
         device_rule(true, Some(LinuxDeviceType::B), None, None, "m"),
     ];
-    for (major, minor) in [(1, Some(3)), (1, Some(8)), (1, Some(7)), (5, Some(0)), (1, Some(5)), (1, Some(9)), (136, None), (5, Some(2)), (10, Some(200))] {
+    for (major, minor) in [
+        (1, Some(3)),
+        (1, Some(8)),
+        (1, Some(7)),
+        (5, Some(0)),
+        (1, Some(5)),
+        (1, Some(9)),
+        (136, None),
+        (5, Some(2)),
+        (10, Some(200)),
+    ] {
         rules.push(device_rule(true, c, Some(major), minor, "rwm"));
     }
     rules
@@ -85,11 +140,23 @@ pub fn docker_namespaces() -> Vec<LinuxNamespaceType> {
 /// profile; plus no_new_privs, which berth turns on by default (DESIGN.md) where Docker does
 /// not. The rootfs path is `rootfs` (the runtime takes the real one as an argument).
 pub fn docker_spec(args: &[&str]) -> Spec {
-    let caps = capabilities::docker_capabilities(&[], &[], false, 0, &capabilities::available()).unwrap_or_default();
-    let bounding: Vec<String> = caps.bounding().iter().flatten().map(|c| format!("CAP_{c}")).collect();
+    let caps = capabilities::docker_capabilities(&[], &[], false, 0, &capabilities::available())
+        .unwrap_or_default();
+    let bounding: Vec<String> = caps
+        .bounding()
+        .iter()
+        .flatten()
+        .map(|c| format!("CAP_{c}"))
+        .collect();
     let process = ProcessBuilder::default()
         .terminal(false)
-        .user(UserBuilder::default().uid(0u32).gid(0u32).build().unwrap_or_default())
+        .user(
+            UserBuilder::default()
+                .uid(0u32)
+                .gid(0u32)
+                .build()
+                .unwrap_or_default(),
+        )
         .args(args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
         .env(vec![DEFAULT_PATH.to_string()])
         .cwd("/")
@@ -100,19 +167,45 @@ pub fn docker_spec(args: &[&str]) -> Spec {
         .unwrap_or_default();
     let namespaces = docker_namespaces()
         .into_iter()
-        .map(|t| LinuxNamespaceBuilder::default().typ(t).build().unwrap_or_default())
+        .map(|t| {
+            LinuxNamespaceBuilder::default()
+                .typ(t)
+                .build()
+                .unwrap_or_default()
+        })
         .collect::<Vec<_>>();
     let linux = LinuxBuilder::default()
         .namespaces(namespaces)
-        .masked_paths(DOCKER_MASKED_PATHS.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-        .readonly_paths(DOCKER_READONLY_PATHS.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-        .resources(LinuxResourcesBuilder::default().devices(docker_device_rules()).build().unwrap_or_default())
+        .masked_paths(
+            DOCKER_MASKED_PATHS
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .readonly_paths(
+            DOCKER_READONLY_PATHS
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .resources(
+            LinuxResourcesBuilder::default()
+                .devices(docker_device_rules())
+                .build()
+                .unwrap_or_default(),
+        )
         .seccomp(seccomp_docker::default_for(&bounding))
         .build()
         .unwrap_or_default();
     SpecBuilder::default()
         .version("1.0.2")
-        .root(RootBuilder::default().path("rootfs").readonly(false).build().unwrap_or_default())
+        .root(
+            RootBuilder::default()
+                .path("rootfs")
+                .readonly(false)
+                .build()
+                .unwrap_or_default(),
+        )
         .process(process)
         .mounts(docker_mounts())
         .linux(linux)
@@ -129,12 +222,33 @@ mod tests {
         let s = docker_spec(&["sh"]);
         let linux = s.linux().as_ref().unwrap();
         assert_eq!(linux.namespaces().as_ref().unwrap().len(), 6);
-        assert_eq!(linux.masked_paths().as_ref().unwrap().len(), DOCKER_MASKED_PATHS.len());
+        assert_eq!(
+            linux.masked_paths().as_ref().unwrap().len(),
+            DOCKER_MASKED_PATHS.len()
+        );
         assert!(linux.seccomp().is_some());
         assert_eq!(s.mounts().as_ref().unwrap().len(), 7);
-        let rules = linux.resources().as_ref().unwrap().devices().as_ref().unwrap();
+        let rules = linux
+            .resources()
+            .as_ref()
+            .unwrap()
+            .devices()
+            .as_ref()
+            .unwrap();
         assert!(!rules[0].allow());
         assert_eq!(rules.len(), 12);
-        assert_eq!(s.process().as_ref().unwrap().capabilities().as_ref().unwrap().bounding().as_ref().unwrap().len(), 14);
+        assert_eq!(
+            s.process()
+                .as_ref()
+                .unwrap()
+                .capabilities()
+                .as_ref()
+                .unwrap()
+                .bounding()
+                .as_ref()
+                .unwrap()
+                .len(),
+            14
+        );
     }
 }

@@ -42,11 +42,16 @@ pub fn helper_exec() -> i32 {
         _ => return 1,
     };
     let sys = LinuxSyscall;
-    let joined = cfg.namespaces.open_joined().map_err(InitError::from).and_then(|opened| {
-        Namespaces::join(&sys, &opened)?;
-        // SAFETY: the helper is single-threaded.
-        unsafe { clone_parent(CloneFlags::empty()) }.map_err(|e| SyscallError::new("clone", "exec", e).into())
-    });
+    let joined = cfg
+        .namespaces
+        .open_joined()
+        .map_err(InitError::from)
+        .and_then(|opened| {
+            Namespaces::join(&sys, &opened)?;
+            // SAFETY: the helper is single-threaded.
+            unsafe { clone_parent(CloneFlags::empty()) }
+                .map_err(|e| SyscallError::new("clone", "exec", e).into())
+        });
     match joined {
         Ok(Some(pid)) => match chan.send(&Message::Pid(pid.as_raw())) {
             Ok(()) => 0,
@@ -76,7 +81,10 @@ fn exec_child(sys: &dyn Syscall, cfg: &ExecConfig, mut chan: Channel) -> i32 {
     if cfg.process.terminal().unwrap_or(false) {
         // SAFETY: TIOCSCTTY on stdin, the terminal's slave side.
         if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } != 0 {
-            fail(&mut chan, SyscallError::new("ioctl(TIOCSCTTY)", "stdin", Errno::last()).to_string());
+            fail(
+                &mut chan,
+                SyscallError::new("ioctl(TIOCSCTTY)", "stdin", Errno::last()).to_string(),
+            );
         }
     }
     let target = match become_process(sys, &cfg.process, &cfg.seccomp, Path::new("/")) {
@@ -89,7 +97,10 @@ fn exec_child(sys: &dyn Syscall, cfg: &ExecConfig, mut chan: Channel) -> i32 {
         }
     }
     let err = sys.execve(&target.exe, &target.args, &target.env);
-    fail(&mut chan, format!("exec {}: {err}", target.exe.to_string_lossy()))
+    fail(
+        &mut chan,
+        format!("exec {}: {err}", target.exe.to_string_lossy()),
+    )
 }
 
 /// A process started in a container by [`Container::exec`].
@@ -142,49 +153,98 @@ impl Container {
     pub fn exec(&self, process: &Process, stdio: Stdio) -> Result<ExecProcess, ContainerError> {
         let status = self.status();
         if status != Status::Running {
-            return Err(ContainerError::WrongStatus { id: self.id().into(), status, action: "exec" });
+            return Err(ContainerError::WrongStatus {
+                id: self.id().into(),
+                status,
+                action: "exec",
+            });
         }
         if process.args().as_ref().is_none_or(|a| a.is_empty()) {
             return Err(super::process::ProcessError::NoArgs.into());
         }
         let namespaces = Namespaces::of_process(self.pid())?;
-        let filters = match self.spec().linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        let filters = match self
+            .spec()
+            .linux()
+            .as_ref()
+            .and_then(|l| l.seccomp().as_ref())
+        {
             Some(s) => seccomp::compile(s)?,
             None => Vec::new(),
         };
-        super::capabilities::CapabilityPlan::from_spec(process.capabilities().as_ref(), &super::capabilities::available())?;
+        super::capabilities::CapabilityPlan::from_spec(
+            process.capabilities().as_ref(),
+            &super::capabilities::available(),
+        )?;
         let terminal = process.terminal().unwrap_or(false);
-        let size = process.console_size().map(|b| (b.width() as u16, b.height() as u16)).filter(|(w, h)| *w > 0 && *h > 0);
-        let streams = stdio::prepare(stdio, terminal, size).map_err(|source| ContainerError::Io { what: "exec streams".into(), source })?;
+        let size = process
+            .console_size()
+            .map(|b| (b.width() as u16, b.height() as u16))
+            .filter(|(w, h)| *w > 0 && *h > 0);
+        let streams =
+            stdio::prepare(stdio, terminal, size).map_err(|source| ContainerError::Io {
+                what: "exec streams".into(),
+                source,
+            })?;
         let (mut helper, mut chan, io) = spawn_helper(self.helper(), "__exec", streams)?;
         let id = self.id().to_string();
-        let chan_err = |source| ContainerError::Channel { id: id.clone(), source };
+        let chan_err = |source| ContainerError::Channel {
+            id: id.clone(),
+            source,
+        };
         let result = (|| -> Result<ProcessHandle, ContainerError> {
             self.cgroup().add_process(helper.id() as i32)?;
-            chan.send(&Message::Exec(Box::new(ExecConfig { namespaces, process: process.clone(), seccomp: filters })))
-                .map_err(chan_err)?;
+            chan.send(&Message::Exec(Box::new(ExecConfig {
+                namespaces,
+                process: process.clone(),
+                seccomp: filters,
+            })))
+            .map_err(chan_err)?;
             let pid = match chan.recv() {
                 Ok(Message::Pid(p)) => p,
-                Ok(Message::Error(message)) => return Err(ContainerError::Init { id: id.clone(), message }),
-                Ok(other) => return Err(ContainerError::Init { id: id.clone(), message: format!("unexpected {other:?}") }),
+                Ok(Message::Error(message)) => {
+                    return Err(ContainerError::Init {
+                        id: id.clone(),
+                        message,
+                    });
+                }
+                Ok(other) => {
+                    return Err(ContainerError::Init {
+                        id: id.clone(),
+                        message: format!("unexpected {other:?}"),
+                    });
+                }
                 Err(source) => return Err(chan_err(source)),
             };
-            let handle = ProcessHandle::open(pid).map_err(|source| ContainerError::Io { what: "pidfd_open".into(), source })?;
+            let handle = ProcessHandle::open(pid).map_err(|source| ContainerError::Io {
+                what: "pidfd_open".into(),
+                source,
+            })?;
             chan.send(&Message::Proceed).map_err(chan_err)?;
             match chan.recv() {
                 // The socket closes on exec: the process runs.
                 Err(ChannelError::Closed) => Ok(handle),
                 Ok(Message::Error(message)) => {
                     handle.wait();
-                    Err(ContainerError::Init { id: id.clone(), message })
+                    Err(ContainerError::Init {
+                        id: id.clone(),
+                        message,
+                    })
                 }
-                Ok(other) => Err(ContainerError::Init { id: id.clone(), message: format!("unexpected {other:?}") }),
+                Ok(other) => Err(ContainerError::Init {
+                    id: id.clone(),
+                    message: format!("unexpected {other:?}"),
+                }),
                 Err(source) => Err(chan_err(source)),
             }
         })();
         let _ = helper.wait();
         let handle = result?;
         let console = io.terminal.as_ref().and_then(|t| t.try_clone().ok());
-        Ok(ExecProcess { handle, io: Some(io), console })
+        Ok(ExecProcess {
+            handle,
+            io: Some(io),
+            console,
+        })
     }
 }

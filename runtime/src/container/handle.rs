@@ -60,7 +60,11 @@ impl ProcessHandle {
         }
         // SAFETY: a fresh descriptor owned by nothing else.
         let pidfd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-        Ok(ProcessHandle { pid, pidfd, exit: Mutex::new(None) })
+        Ok(ProcessHandle {
+            pid,
+            pidfd,
+            exit: Mutex::new(None),
+        })
     }
 
     /// The pid.
@@ -76,17 +80,33 @@ impl ProcessHandle {
     /// Sends `sig` (0 probes). Sending to a process that has exited is not an error.
     pub fn signal(&self, sig: i32) -> std::io::Result<()> {
         // SAFETY: pidfd_send_signal with no siginfo.
-        let rc = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, self.pidfd.as_raw_fd(), sig, 0usize, 0u32) };
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                self.pidfd.as_raw_fd(),
+                sig,
+                0usize,
+                0u32,
+            )
+        };
         if rc == 0 {
             return Ok(());
         }
         let e = std::io::Error::last_os_error();
-        if e.raw_os_error() == Some(libc::ESRCH) { Ok(()) } else { Err(e) }
+        if e.raw_os_error() == Some(libc::ESRCH) {
+            Ok(())
+        } else {
+            Err(e)
+        }
     }
 
     /// Whether the process has ended (without reaping it).
     pub fn has_exited(&self) -> bool {
-        self.exit.lock().unwrap_or_else(|p| p.into_inner()).is_some() || self.readable(Some(Duration::ZERO))
+        self.exit
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+            || self.readable(Some(Duration::ZERO))
     }
 
     fn readable(&self, timeout: Option<Duration>) -> bool {
@@ -97,7 +117,8 @@ impl ProcessHandle {
                 None => PollTimeout::NONE,
                 Some(d) => {
                     let left = d.saturating_duration_since(Instant::now());
-                    PollTimeout::try_from(left.as_millis().min(i32::MAX as u128) as i32).unwrap_or(PollTimeout::MAX)
+                    PollTimeout::try_from(left.as_millis().min(i32::MAX as u128) as i32)
+                        .unwrap_or(PollTimeout::MAX)
                 }
             };
             let mut fds = [PollFd::new(self.pidfd.as_fd(), PollFlags::POLLIN)];
@@ -156,12 +177,22 @@ mod tests {
 
     #[test]
     fn exit_codes_and_signals_are_reported() {
-        let child = std::process::Command::new("sh").arg("-c").arg("exit 3").spawn().unwrap();
+        // The handle reaps the children (waitpid), so std's Child is only used to spawn.
+        #[allow(clippy::zombie_processes)]
+        let child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("exit 3")
+            .spawn()
+            .unwrap();
         let h = ProcessHandle::open(child.id() as i32).unwrap();
         assert_eq!(h.wait(), Exit::Code(3));
         assert_eq!(h.wait(), Exit::Code(3), "remembered");
 
-        let child = std::process::Command::new("sleep").arg("100").spawn().unwrap();
+        #[allow(clippy::zombie_processes)]
+        let child = std::process::Command::new("sleep")
+            .arg("100")
+            .spawn()
+            .unwrap();
         let h = ProcessHandle::open(child.id() as i32).unwrap();
         assert_eq!(h.wait_timeout(Some(Duration::from_millis(20))), None);
         assert!(!h.has_exited());

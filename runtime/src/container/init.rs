@@ -91,7 +91,9 @@ pub enum InitError {
 /// # Safety
 /// The caller must be single-threaded.
 pub(crate) unsafe fn clone_parent(flags: CloneFlags) -> Result<Option<Pid>, Errno> {
-    let all = flags.bits() as libc::c_ulong | libc::CLONE_PARENT as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
+    let all = flags.bits() as libc::c_ulong
+        | libc::CLONE_PARENT as libc::c_ulong
+        | libc::SIGCHLD as libc::c_ulong;
     // SAFETY: a fork-like clone (no CLONE_VM, no stack) of a single-threaded process, which
     // the caller guarantees. Arguments after the flags are the unused stack and tid pointers.
     let rc = unsafe { libc::syscall(libc::SYS_clone, all, 0usize, 0usize, 0usize, 0usize) };
@@ -109,7 +111,9 @@ pub fn helper_init() -> i32 {
     let cfg = match chan.recv() {
         Ok(Message::Init(cfg)) => cfg,
         Ok(other) => {
-            let _ = chan.send(&Message::Error(format!("__init: unexpected message {other:?}")));
+            let _ = chan.send(&Message::Error(format!(
+                "__init: unexpected message {other:?}"
+            )));
             return 1;
         }
         Err(_) => return 1,
@@ -130,7 +134,11 @@ pub fn helper_init() -> i32 {
 
 /// Becomes root of a new user namespace mapped by the runtime, joins namespaces by path, and
 /// clones the init. Returns the init's pid in the helper, `None` in the init.
-fn stage1(sys: &dyn Syscall, cfg: &InitConfig, chan: &mut Channel) -> Result<Option<Pid>, InitError> {
+fn stage1(
+    sys: &dyn Syscall,
+    cfg: &InitConfig,
+    chan: &mut Channel,
+) -> Result<Option<Pid>, InitError> {
     let opened = cfg.namespaces.open_joined()?;
     if cfg.namespaces.is_new(LinuxNamespaceType::User) {
         sys.unshare(CloneFlags::CLONE_NEWUSER)?;
@@ -145,8 +153,9 @@ fn stage1(sys: &dyn Syscall, cfg: &InitConfig, chan: &mut Channel) -> Result<Opt
     }
     Namespaces::join(sys, &opened)?;
     // SAFETY: the helper is single-threaded (a fresh exec with no threads started).
-    let pid = unsafe { clone_parent(cfg.namespaces.clone_flags()) }
-        .map_err(|e| SyscallError::new("clone", format!("{:?}", cfg.namespaces.clone_flags()), e))?;
+    let pid = unsafe { clone_parent(cfg.namespaces.clone_flags()) }.map_err(|e| {
+        SyscallError::new("clone", format!("{:?}", cfg.namespaces.clone_flags()), e)
+    })?;
     Ok(pid)
 }
 
@@ -191,7 +200,10 @@ fn stage2(sys: &dyn Syscall, cfg: InitConfig, mut chan: Channel) -> i32 {
 /// Sets up everything before `start`.
 fn setup(sys: &dyn Syscall, cfg: &InitConfig) -> Result<Prepared, InitError> {
     let spec = &cfg.spec;
-    let proc_ = spec.process().as_ref().ok_or_else(|| InitError::Other("the spec has no process".into()))?;
+    let proc_ = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| InitError::Other("the spec has no process".into()))?;
     let terminal = proc_.terminal().unwrap_or(false);
     // A session of its own: the container is not part of the runtime's terminal session.
     nix::unistd::setsid().map_err(|e| SyscallError::new("setsid", "", e))?;
@@ -200,7 +212,10 @@ fn setup(sys: &dyn Syscall, cfg: &InitConfig) -> Result<Prepared, InitError> {
         if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } != 0 {
             return Err(SyscallError::new("ioctl(TIOCSCTTY)", "stdin", Errno::last()).into());
         }
-        Some(std::fs::read_link("/proc/self/fd/0").map_err(|e| InitError::Other(format!("terminal path: {e}")))?)
+        Some(
+            std::fs::read_link("/proc/self/fd/0")
+                .map_err(|e| InitError::Other(format!("terminal path: {e}")))?,
+        )
     } else {
         None
     };
@@ -213,8 +228,12 @@ fn setup(sys: &dyn Syscall, cfg: &InitConfig) -> Result<Prepared, InitError> {
         }
     }
     // The FIFO is opened before pivot_root hides the host; reopened for writing at the end.
-    let fifo = nix::fcntl::open(&cfg.fifo, nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-        .map_err(|e| SyscallError::new("open", cfg.fifo.display(), e))?;
+    let fifo = nix::fcntl::open(
+        &cfg.fifo,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| SyscallError::new("open", cfg.fifo.display(), e))?;
 
     let ctx = MountContext {
         rootfs: cfg.rootfs.clone(),
@@ -235,7 +254,11 @@ fn setup(sys: &dyn Syscall, cfg: &InitConfig) -> Result<Prepared, InitError> {
         sys.mkdir_all(&cwd, 0o755)?;
     }
     let target = become_process(sys, proc_, &cfg.seccomp, Path::new("/"))?;
-    Ok(Prepared { target, fifo, terminal })
+    Ok(Prepared {
+        target,
+        fifo,
+        terminal,
+    })
 }
 
 /// Limits, identity, capabilities, umask, working directory and no_new_privs of `proc_`, and
@@ -249,7 +272,9 @@ pub(crate) fn become_process(
     root: &Path,
 ) -> Result<ExecTarget, InitError> {
     let args = proc_.args().clone().unwrap_or_default();
-    let Some(arg0) = args.first() else { return Err(ProcessError::NoArgs.into()) };
+    let Some(arg0) = args.first() else {
+        return Err(ProcessError::NoArgs.into());
+    };
     let env = proc_.env().clone().unwrap_or_default();
     let exe = process::find_executable(root, arg0, &env)?;
     let user = proc_.user();
@@ -259,7 +284,10 @@ pub(crate) fn become_process(
 
     process::apply_rlimits(sys, proc_.rlimits().as_deref().unwrap_or_default())?;
     if let Some(adj) = proc_.oom_score_adj() {
-        sys.write_file(Path::new("/proc/self/oom_score_adj"), adj.to_string().as_bytes())?;
+        sys.write_file(
+            Path::new("/proc/self/oom_score_adj"),
+            adj.to_string().as_bytes(),
+        )?;
     }
     let current = capabilities::available();
     let plan = CapabilityPlan::from_spec(proc_.capabilities().as_ref(), &current)?;
@@ -274,7 +302,11 @@ pub(crate) fn become_process(
     plan.apply(sys)?;
     sys.umask(user.umask().unwrap_or(0o022));
     let cwd = proc_.cwd();
-    sys.chdir(if cwd.as_os_str().is_empty() { Path::new("/") } else { cwd })?;
+    sys.chdir(if cwd.as_os_str().is_empty() {
+        Path::new("/")
+    } else {
+        cwd
+    })?;
     if nnp {
         sys.set_no_new_privs()?;
     }
@@ -294,7 +326,12 @@ fn run(sys: &dyn Syscall, cfg: &InitConfig, prepared: Prepared) -> i32 {
     if fifo.write_all(&[0]).is_err() {
         std::process::exit(1);
     }
-    let nnp = cfg.spec.process().as_ref().and_then(|p| p.no_new_privileges()).unwrap_or(false);
+    let nnp = cfg
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.no_new_privileges())
+        .unwrap_or(false);
     if nnp {
         if let Err(e) = seccomp::install(sys, &cfg.seccomp) {
             let _ = write!(fifo, "{e}");
@@ -320,15 +357,25 @@ fn mini_init(sys: &dyn Syscall, t: ExecTarget, mut fifo: std::fs::File, terminal
     // SAFETY: the init is single-threaded.
     match unsafe { nix::unistd::fork() } {
         Ok(nix::unistd::ForkResult::Child) => {
-            let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+            let _ = nix::sys::signal::sigprocmask(
+                SigmaskHow::SIG_SETMASK,
+                Some(&SigSet::empty()),
+                None,
+            );
             let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
             if terminal {
                 // Taking the terminal's foreground from a background group raises SIGTTOU.
                 // SAFETY: changing a signal disposition to ignore and back, single-threaded.
                 unsafe {
-                    let _ = nix::sys::signal::signal(Signal::SIGTTOU, nix::sys::signal::SigHandler::SigIgn);
+                    let _ = nix::sys::signal::signal(
+                        Signal::SIGTTOU,
+                        nix::sys::signal::SigHandler::SigIgn,
+                    );
                     let _ = nix::unistd::tcsetpgrp(std::io::stdin(), nix::unistd::getpid());
-                    let _ = nix::sys::signal::signal(Signal::SIGTTOU, nix::sys::signal::SigHandler::SigDfl);
+                    let _ = nix::sys::signal::signal(
+                        Signal::SIGTTOU,
+                        nix::sys::signal::SigHandler::SigDfl,
+                    );
                 }
             }
             let err = sys.execve(&t.exe, &t.args, &t.env);
@@ -345,8 +392,12 @@ fn mini_init(sys: &dyn Syscall, t: ExecTarget, mut fifo: std::fs::File, terminal
                 }
                 loop {
                     match nix::sys::wait::waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-                        Ok(WaitStatus::Exited(pid, code)) if pid == child => std::process::exit(code),
-                        Ok(WaitStatus::Signaled(pid, s, _)) if pid == child => std::process::exit(128 + s as i32),
+                        Ok(WaitStatus::Exited(pid, code)) if pid == child => {
+                            std::process::exit(code)
+                        }
+                        Ok(WaitStatus::Signaled(pid, s, _)) if pid == child => {
+                            std::process::exit(128 + s as i32)
+                        }
                         Ok(WaitStatus::StillAlive) | Err(_) => break,
                         Ok(_) => continue,
                     }
@@ -373,12 +424,20 @@ mod tests {
         let sh = root.path().join("bin/sh");
         std::fs::write(&sh, "").unwrap();
         std::fs::set_permissions(&sh, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-        let caps = capabilities::docker_capabilities(&[], &[], false, 1000, &capabilities::available()).unwrap();
+        let caps =
+            capabilities::docker_capabilities(&[], &[], false, 1000, &capabilities::available())
+                .unwrap();
         let p = ProcessBuilder::default()
             .args(vec!["sh".to_string()])
             .env(vec!["PATH=/bin".to_string()])
             .cwd("/work")
-            .user(UserBuilder::default().uid(1000u32).gid(1000u32).build().unwrap())
+            .user(
+                UserBuilder::default()
+                    .uid(1000u32)
+                    .gid(1000u32)
+                    .build()
+                    .unwrap(),
+            )
             .capabilities(caps)
             .no_new_privileges(true)
             .build()
@@ -387,14 +446,37 @@ mod tests {
         let prepared = become_process(&sys, &p, &[], root.path()).unwrap();
         assert_eq!(prepared.exe.to_str().unwrap(), "/bin/sh");
         assert!(prepared.env.iter().any(|e| e.to_str().unwrap() == "HOME=/"));
-        let names: Vec<&str> = sys.calls().iter().map(Call::name).filter(|n| *n != "capbset_drop" && *n != "setrlimit").collect();
+        let names: Vec<&str> = sys
+            .calls()
+            .iter()
+            .map(Call::name)
+            .filter(|n| *n != "capbset_drop" && *n != "setrlimit")
+            .collect();
         assert_eq!(
             names,
-            ["keepcaps", "setgroups", "setresgid", "setresuid", "keepcaps", "capset", "capset", "capset", "capset", "umask", "chdir", "no_new_privs"]
+            [
+                "keepcaps",
+                "setgroups",
+                "setresgid",
+                "setresuid",
+                "keepcaps",
+                "capset",
+                "capset",
+                "capset",
+                "capset",
+                "umask",
+                "chdir",
+                "no_new_privs"
+            ]
         );
         let calls = sys.calls();
-        let first_drop = calls.iter().position(|c| matches!(c, Call::DropBounding(_)));
-        let setuid = calls.iter().position(|c| matches!(c, Call::Setuid(_))).unwrap();
+        let first_drop = calls
+            .iter()
+            .position(|c| matches!(c, Call::DropBounding(_)));
+        let setuid = calls
+            .iter()
+            .position(|c| matches!(c, Call::Setuid(_)))
+            .unwrap();
         // The runtime running the test may already lack some capabilities (then fewer drops).
         if let Some(d) = first_drop {
             assert!(d < setuid);
@@ -404,12 +486,25 @@ mod tests {
     #[test]
     fn seccomp_goes_first_without_no_new_privs() {
         let root = tempfile::tempdir().unwrap();
-        let p = ProcessBuilder::default().args(vec!["/bin/true".to_string()]).cwd("/").no_new_privileges(false).build().unwrap();
+        let p = ProcessBuilder::default()
+            .args(vec!["/bin/true".to_string()])
+            .cwd("/")
+            .no_new_privileges(false)
+            .build()
+            .unwrap();
         let sys = RecordingSyscall::new();
-        let f = CompiledFilter { instructions: vec![(6, 0, 0, 0x7fff0000)] };
+        let f = CompiledFilter {
+            instructions: vec![(6, 0, 0, 0x7fff0000)],
+        };
         become_process(&sys, &p, &[f], root.path()).unwrap();
         let calls = sys.calls();
-        assert_eq!(calls.iter().find(|c| !matches!(c, Call::Setrlimit { .. })).unwrap(), &Call::Seccomp { instructions: 1 });
+        assert_eq!(
+            calls
+                .iter()
+                .find(|c| !matches!(c, Call::Setrlimit { .. }))
+                .unwrap(),
+            &Call::Seccomp { instructions: 1 }
+        );
         assert!(!calls.contains(&Call::NoNewPrivs));
     }
 }

@@ -26,7 +26,9 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum ContainerError {
     /// A malformed id.
-    #[error("invalid container id {0:?}: use letters, digits, '_', '.' and '-', starting with a letter or digit")]
+    #[error(
+        "invalid container id {0:?}: use letters, digits, '_', '.' and '-', starting with a letter or digit"
+    )]
     InvalidId(String),
     /// The id is taken.
     #[error("container {0} already exists")]
@@ -117,7 +119,10 @@ impl std::fmt::Display for ExitStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.exit)?;
         if self.oom_killed {
-            write!(f, " (out of memory: the OOM killer killed a process of the container)")?;
+            write!(
+                f,
+                " (out of memory: the OOM killer killed a process of the container)"
+            )?;
         }
         Ok(())
     }
@@ -153,8 +158,14 @@ fn validate_id(id: &str) -> Result<(), ContainerError> {
     let ok = !id.is_empty()
         && id.len() <= 128
         && id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if ok { Ok(()) } else { Err(ContainerError::InvalidId(id.to_string())) }
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ContainerError::InvalidId(id.to_string()))
+    }
 }
 
 /// Removes what a failed create left behind, unless disarmed.
@@ -210,7 +221,9 @@ pub(crate) fn spawn_helper(
             Ok(())
         });
     }
-    let mut child = cmd.spawn().map_err(io_err(format!("starting the helper {}", helper.display())))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(io_err(format!("starting the helper {}", helper.display())))?;
     drop(theirs);
     let mut io = streams.io;
     if streams.piped {
@@ -224,7 +237,11 @@ impl Runtime {
     pub fn new(root: impl Into<PathBuf>) -> Result<Runtime, ContainerError> {
         let root = root.into();
         std::fs::create_dir_all(&root).map_err(io_err(format!("creating {}", root.display())))?;
-        Ok(Runtime { root, helper: PathBuf::from("/proc/self/exe"), hierarchy: Hierarchy::detect()? })
+        Ok(Runtime {
+            root,
+            helper: PathBuf::from("/proc/self/exe"),
+            hierarchy: Hierarchy::detect()?,
+        })
     }
 
     /// Uses `helper` as the helper executable: a program whose `main` calls
@@ -246,38 +263,77 @@ impl Runtime {
 
     /// Checks a spec before anything is created; returns its namespaces and seccomp filters.
     fn validate(&self, spec: &Spec) -> Result<(Namespaces, Vec<CompiledFilter>), ContainerError> {
-        let proc_ = spec.process().as_ref().ok_or_else(|| ContainerError::Spec("process is missing".into()))?;
+        let proc_ = spec
+            .process()
+            .as_ref()
+            .ok_or_else(|| ContainerError::Spec("process is missing".into()))?;
         if proc_.args().as_ref().is_none_or(|a| a.is_empty()) {
             return Err(ProcessError::NoArgs.into());
         }
         let ns = Namespaces::from_spec(spec)?;
         if !ns.is_new(LinuxNamespaceType::Mount) {
-            return Err(ContainerError::Spec("berth needs a new mount namespace (add {\"type\": \"mount\"})".into()));
+            return Err(ContainerError::Spec(
+                "berth needs a new mount namespace (add {\"type\": \"mount\"})".into(),
+            ));
         }
-        if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !ns.is_new(LinuxNamespaceType::Uts) {
-            return Err(ContainerError::Spec("a hostname needs a new uts namespace".into()));
+        if spec.hostname().as_deref().is_some_and(|h| !h.is_empty())
+            && !ns.is_new(LinuxNamespaceType::Uts)
+        {
+            return Err(ContainerError::Spec(
+                "a hostname needs a new uts namespace".into(),
+            ));
         }
         let linux = spec.linux().as_ref();
         if let Some(s) = linux.and_then(|l| l.sysctl().as_ref()) {
             sysctl::validate(s, &ns)?;
         }
         let may_raise = capabilities::available().contains(&caps::Capability::CAP_SYS_RESOURCE)
-            && caps::has_cap(None, caps::CapSet::Effective, caps::Capability::CAP_SYS_RESOURCE).unwrap_or(false);
-        process::check_rlimits(proc_.rlimits().as_deref().unwrap_or_default(), may_raise, process::host_hard_limit)?;
+            && caps::has_cap(
+                None,
+                caps::CapSet::Effective,
+                caps::Capability::CAP_SYS_RESOURCE,
+            )
+            .unwrap_or(false);
+        process::check_rlimits(
+            proc_.rlimits().as_deref().unwrap_or_default(),
+            may_raise,
+            process::host_hard_limit,
+        )?;
         CapabilityPlan::from_spec(proc_.capabilities().as_ref(), &capabilities::available())?;
         if spec.hooks().as_ref().is_some_and(|h| {
-            h.prestart().is_some() || h.create_runtime().is_some() || h.create_container().is_some() || h.start_container().is_some() || h.poststart().is_some() || h.poststop().is_some()
+            h.prestart().is_some()
+                || h.create_runtime().is_some()
+                || h.create_container().is_some()
+                || h.start_container().is_some()
+                || h.poststart().is_some()
+                || h.poststop().is_some()
         }) {
             return Err(ContainerError::Spec("hooks are not supported".into()));
         }
-        if proc_.apparmor_profile().as_deref().is_some_and(|p| !p.is_empty() && p != "unconfined") {
-            return Err(ContainerError::Spec("AppArmor profiles are not supported".into()));
+        if proc_
+            .apparmor_profile()
+            .as_deref()
+            .is_some_and(|p| !p.is_empty() && p != "unconfined")
+        {
+            return Err(ContainerError::Spec(
+                "AppArmor profiles are not supported".into(),
+            ));
         }
-        if proc_.selinux_label().as_deref().is_some_and(|p| !p.is_empty()) {
-            return Err(ContainerError::Spec("SELinux labels are not supported".into()));
+        if proc_
+            .selinux_label()
+            .as_deref()
+            .is_some_and(|p| !p.is_empty())
+        {
+            return Err(ContainerError::Spec(
+                "SELinux labels are not supported".into(),
+            ));
         }
-        if linux.is_some_and(|l| l.personality().is_some() || l.intel_rdt().is_some() || l.time_offsets().is_some()) {
-            return Err(ContainerError::Spec("linux.personality, intelRdt and timeOffsets are not supported".into()));
+        if linux.is_some_and(|l| {
+            l.personality().is_some() || l.intel_rdt().is_some() || l.time_offsets().is_some()
+        }) {
+            return Err(ContainerError::Spec(
+                "linux.personality, intelRdt and timeOffsets are not supported".into(),
+            ));
         }
         let filters = match linux.and_then(|l| l.seccomp().as_ref()) {
             Some(s) => seccomp::compile(s)?,
@@ -288,24 +344,45 @@ impl Runtime {
 
     /// Creates container `id` from `spec` on `rootfs`: namespaces, filesystem, cgroup, identity,
     /// all set up; the process waits for [`Container::start`].
-    pub fn create(&self, id: &str, spec: &Spec, rootfs: &Path, opts: CreateOptions) -> Result<Container, ContainerError> {
+    pub fn create(
+        &self,
+        id: &str,
+        spec: &Spec,
+        rootfs: &Path,
+        opts: CreateOptions,
+    ) -> Result<Container, ContainerError> {
         validate_id(id)?;
         let (namespaces, filters) = self.validate(spec)?;
-        let rootfs = rootfs.canonicalize().map_err(io_err(format!("rootfs {}", rootfs.display())))?;
+        let rootfs = rootfs
+            .canonicalize()
+            .map_err(io_err(format!("rootfs {}", rootfs.display())))?;
         let dir = self.state_dir(id);
         match std::fs::create_dir(&dir) {
             Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(ContainerError::Exists(id.into())),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(ContainerError::Exists(id.into()));
+            }
             Err(e) => return Err(io_err(format!("creating {}", dir.display()))(e)),
         }
-        let mut guard = CreateGuard { dir: Some(dir.clone()), cgroup: None, pid: None };
-        let config = serde_json::to_vec_pretty(spec).map_err(|e| ContainerError::Spec(e.to_string()))?;
-        state::write_atomic(&dir.join(CONFIG_FILE), &config).map_err(io_err("writing config.json"))?;
+        let mut guard = CreateGuard {
+            dir: Some(dir.clone()),
+            cgroup: None,
+            pid: None,
+        };
+        let config =
+            serde_json::to_vec_pretty(spec).map_err(|e| ContainerError::Spec(e.to_string()))?;
+        state::write_atomic(&dir.join(CONFIG_FILE), &config)
+            .map_err(io_err("writing config.json"))?;
         let fifo = dir.join(FIFO_FILE);
-        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
-            .map_err(|e| ContainerError::Io { what: format!("mkfifo {}", fifo.display()), source: e.into() })?;
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).map_err(
+            |e| ContainerError::Io {
+                what: format!("mkfifo {}", fifo.display()),
+                source: e.into(),
+            },
+        )?;
         // Writable by the container's user, whoever that is; only the runtime reads it.
-        std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622)).map_err(io_err("chmod exec.fifo"))?;
+        std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
+            .map_err(io_err("chmod exec.fifo"))?;
 
         let linux = spec.linux().as_ref();
         let cgroups_path = linux
@@ -315,10 +392,17 @@ impl Runtime {
         cgroup.create(linux.and_then(|l| l.resources().as_ref()))?;
         guard.cgroup = Some(cgroup.clone());
 
-        let proc_ = spec.process().as_ref().ok_or_else(|| ContainerError::Spec("process is missing".into()))?;
+        let proc_ = spec
+            .process()
+            .as_ref()
+            .ok_or_else(|| ContainerError::Spec("process is missing".into()))?;
         let terminal = proc_.terminal().unwrap_or(false);
-        let size = proc_.console_size().map(|b| (b.width() as u16, b.height() as u16)).filter(|(w, h)| *w > 0 && *h > 0);
-        let streams = stdio::prepare(opts.stdio, terminal, size).map_err(io_err("setting up the container's streams"))?;
+        let size = proc_
+            .console_size()
+            .map(|b| (b.width() as u16, b.height() as u16))
+            .filter(|(w, h)| *w > 0 && *h > 0);
+        let streams = stdio::prepare(opts.stdio, terminal, size)
+            .map_err(io_err("setting up the container's streams"))?;
         let (mut helper, mut chan, io) = spawn_helper(&self.helper, "__init", streams)?;
         let cfg = InitConfig {
             spec: spec.clone(),
@@ -335,7 +419,8 @@ impl Runtime {
         })();
         let _ = helper.wait();
         let pid = result?;
-        let handle = ProcessHandle::open(pid).map_err(io_err("pidfd_open of the container's init"))?;
+        let handle =
+            ProcessHandle::open(pid).map_err(io_err("pidfd_open of the container's init"))?;
         let st = State {
             id: id.to_string(),
             pid,
@@ -350,7 +435,15 @@ impl Runtime {
         guard.cgroup = None;
         guard.pid = None;
         let console = io.terminal.as_ref().and_then(|t| t.try_clone().ok());
-        Ok(Container { dir, state: st, handle, io: Some(io), console, helper: self.helper.clone(), spec: spec.clone() })
+        Ok(Container {
+            dir,
+            state: st,
+            handle,
+            io: Some(io),
+            console,
+            helper: self.helper.clone(),
+            spec: spec.clone(),
+        })
     }
 
     /// The runtime's side of `__init`: returns the init's pid once it is `Ready`.
@@ -363,7 +456,10 @@ impl Runtime {
         cfg: InitConfig,
         guard: &mut CreateGuard,
     ) -> Result<i32, ContainerError> {
-        let chan_err = |source| ContainerError::Channel { id: id.to_string(), source };
+        let chan_err = |source| ContainerError::Channel {
+            id: id.to_string(),
+            source,
+        };
         chan.send(&Message::Init(Box::new(cfg))).map_err(chan_err)?;
         let mut pid = None;
         loop {
@@ -378,22 +474,42 @@ impl Runtime {
                     chan.send(&Message::Proceed).map_err(chan_err)?;
                 }
                 Ok(Message::Ready) => {
-                    return pid.ok_or_else(|| ContainerError::Init { id: id.into(), message: "ready before its pid was known".into() });
+                    return pid.ok_or_else(|| ContainerError::Init {
+                        id: id.into(),
+                        message: "ready before its pid was known".into(),
+                    });
                 }
-                Ok(Message::Error(message)) => return Err(ContainerError::Init { id: id.into(), message }),
+                Ok(Message::Error(message)) => {
+                    return Err(ContainerError::Init {
+                        id: id.into(),
+                        message,
+                    });
+                }
                 Ok(other) => {
-                    return Err(ContainerError::Init { id: id.into(), message: format!("unexpected message {other:?}") });
+                    return Err(ContainerError::Init {
+                        id: id.into(),
+                        message: format!("unexpected message {other:?}"),
+                    });
                 }
                 Err(ChannelError::Closed) => {
-                    let who = if pid.is_some() { "the container's init" } else { "the helper" };
+                    let who = if pid.is_some() {
+                        "the container's init"
+                    } else {
+                        "the helper"
+                    };
                     let status = match pid {
                         Some(p) => {
                             guard.pid = None;
-                            ProcessHandle::open(p).map(|h| h.wait().to_string()).unwrap_or_else(|_| "gone".into())
+                            ProcessHandle::open(p)
+                                .map(|h| h.wait().to_string())
+                                .unwrap_or_else(|_| "gone".into())
                         }
                         None => helper.wait().map(|s| s.to_string()).unwrap_or_default(),
                     };
-                    return Err(ContainerError::Init { id: id.into(), message: format!("{who} exited during setup ({status})") });
+                    return Err(ContainerError::Init {
+                        id: id.into(),
+                        message: format!("{who} exited during setup ({status})"),
+                    });
                 }
                 Err(source) => return Err(chan_err(source)),
             }
@@ -406,17 +522,34 @@ impl Runtime {
         let dir = self.state_dir(id);
         let st = match State::load(&dir) {
             Ok(s) => s,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ContainerError::NotFound(id.into())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ContainerError::NotFound(id.into()));
+            }
             Err(e) => return Err(io_err(format!("reading the state of {id}"))(e)),
         };
         let spec: Spec = std::fs::read(dir.join(CONFIG_FILE))
             .map_err(io_err("reading config.json"))
-            .and_then(|d| serde_json::from_slice(&d).map_err(|e| ContainerError::Spec(e.to_string())))?;
+            .and_then(|d| {
+                serde_json::from_slice(&d).map_err(|e| ContainerError::Spec(e.to_string()))
+            })?;
         if !st.init_alive() {
-            return Err(ContainerError::WrongStatus { id: id.into(), status: Status::Stopped, action: "load (its init has exited)" });
+            return Err(ContainerError::WrongStatus {
+                id: id.into(),
+                status: Status::Stopped,
+                action: "load (its init has exited)",
+            });
         }
-        let handle = ProcessHandle::open(st.pid).map_err(io_err("pidfd_open of the container's init"))?;
-        Ok(Container { dir, state: st, handle, io: None, console: None, helper: self.helper.clone(), spec })
+        let handle =
+            ProcessHandle::open(st.pid).map_err(io_err("pidfd_open of the container's init"))?;
+        Ok(Container {
+            dir,
+            state: st,
+            handle,
+            io: None,
+            console: None,
+            helper: self.helper.clone(),
+            spec,
+        })
     }
 
     /// The ids of the containers with state here.
@@ -437,7 +570,10 @@ impl Runtime {
 fn write_id_maps(pid: i32, spec: &Spec) -> Result<(), ContainerError> {
     let linux = spec.linux().as_ref();
     let fmt = |maps: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>| {
-        maps.into_iter().flatten().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect::<String>()
+        maps.into_iter()
+            .flatten()
+            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .collect::<String>()
     };
     let uid = fmt(linux.and_then(|l| l.uid_mappings().as_ref()));
     let gid = fmt(linux.and_then(|l| l.gid_mappings().as_ref()));
@@ -491,7 +627,10 @@ pub fn parse_net_dev(text: &str) -> Vec<NetStats> {
         .skip(2)
         .filter_map(|l| {
             let (name, rest) = l.split_once(':')?;
-            let f: Vec<u64> = rest.split_whitespace().filter_map(|v| v.parse().ok()).collect();
+            let f: Vec<u64> = rest
+                .split_whitespace()
+                .filter_map(|v| v.parse().ok())
+                .collect();
             (f.len() >= 10).then(|| NetStats {
                 interface: name.trim().to_string(),
                 rx_bytes: f[0],
@@ -548,7 +687,11 @@ impl Container {
 
     /// The current status.
     pub fn status(&self) -> Status {
-        if self.handle.has_exited() { Status::Stopped } else { self.state.status(&self.dir) }
+        if self.handle.has_exited() {
+            Status::Stopped
+        } else {
+            self.state.status(&self.dir)
+        }
     }
 
     fn require(&self, wanted: &[Status], action: &'static str) -> Result<Status, ContainerError> {
@@ -556,7 +699,11 @@ impl Container {
         if wanted.contains(&status) {
             Ok(status)
         } else {
-            Err(ContainerError::WrongStatus { id: self.id().into(), status, action })
+            Err(ContainerError::WrongStatus {
+                id: self.id().into(),
+                status,
+                action,
+            })
         }
     }
 
@@ -587,7 +734,10 @@ impl Container {
                     Ok(_) => {}
                 }
                 let fifo_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
-                pidfd_ready = fds.get(1).and_then(|f| f.revents()).is_some_and(|r| !r.is_empty());
+                pidfd_ready = fds
+                    .get(1)
+                    .and_then(|f| f.revents())
+                    .is_some_and(|r| !r.is_empty());
                 if !fifo_ready {
                     if pidfd_ready {
                         let _ = std::fs::remove_file(&path);
@@ -609,9 +759,15 @@ impl Container {
         }
         let _ = std::fs::remove_file(&path);
         match data.split_first() {
-            Some((0, rest)) if rest.is_empty() => Ok(()),
-            Some((0, rest)) => Err(ContainerError::Init { id: self.id().into(), message: String::from_utf8_lossy(rest).into_owned() }),
-            _ => Err(ContainerError::Init { id: self.id().into(), message: "the init closed exec.fifo without starting".into() }),
+            Some((0, [])) => Ok(()),
+            Some((0, rest)) => Err(ContainerError::Init {
+                id: self.id().into(),
+                message: String::from_utf8_lossy(rest).into_owned(),
+            }),
+            _ => Err(ContainerError::Init {
+                id: self.id().into(),
+                message: "the init closed exec.fifo without starting".into(),
+            }),
         }
     }
 
@@ -621,7 +777,9 @@ impl Container {
 
     /// Sends signal `sig` to the container's pid 1 (which, with berth's init, forwards it).
     pub fn signal(&self, sig: nix::sys::signal::Signal) -> Result<(), ContainerError> {
-        self.handle.signal(sig as i32).map_err(io_err(format!("sending {sig} to container {}", self.id())))
+        self.handle
+            .signal(sig as i32)
+            .map_err(io_err(format!("sending {sig} to container {}", self.id())))
     }
 
     /// Kills every process of the container with SIGKILL.
@@ -640,29 +798,47 @@ impl Container {
 
     /// Waits up to `timeout`; `None` if the container is still running then.
     pub fn wait_timeout(&self, timeout: Duration) -> Option<ExitStatus> {
-        self.handle.wait_timeout(Some(timeout)).map(|e| self.exit_status(e))
+        self.handle
+            .wait_timeout(Some(timeout))
+            .map(|e| self.exit_status(e))
     }
 
     fn exit_status(&self, exit: Exit) -> ExitStatus {
-        ExitStatus { exit, oom_killed: self.state.cgroup.oom_kills() > 0 }
+        ExitStatus {
+            exit,
+            oom_killed: self.state.cgroup.oom_kills() > 0,
+        }
     }
 
     /// Stops the container: `signal` (the image's stop signal, SIGTERM by default), then, if
     /// it has not ended after `grace`, SIGKILL. A paused container is resumed first, so that it
     /// can handle the signal.
-    pub fn stop(&self, signal: nix::sys::signal::Signal, grace: Duration) -> Result<Stopped, ContainerError> {
+    pub fn stop(
+        &self,
+        signal: nix::sys::signal::Signal,
+        grace: Duration,
+    ) -> Result<Stopped, ContainerError> {
         if let Some(status) = self.wait_timeout(Duration::ZERO) {
-            return Ok(Stopped { status, killed: false });
+            return Ok(Stopped {
+                status,
+                killed: false,
+            });
         }
         if self.state.cgroup.is_frozen() {
             self.state.cgroup.thaw()?;
         }
         self.signal(signal)?;
         if let Some(status) = self.wait_timeout(grace) {
-            return Ok(Stopped { status, killed: false });
+            return Ok(Stopped {
+                status,
+                killed: false,
+            });
         }
         self.kill()?;
-        Ok(Stopped { status: self.wait(), killed: true })
+        Ok(Stopped {
+            status: self.wait(),
+            killed: true,
+        })
     }
 
     /// Freezes every process of the container.
@@ -679,7 +855,10 @@ impl Container {
 
     /// Sets the terminal's size (containers with a terminal).
     pub fn resize(&self, cols: u16, rows: u16) -> Result<(), ContainerError> {
-        let t = self.console.as_ref().ok_or_else(|| ContainerError::Spec("the container has no terminal".into()))?;
+        let t = self
+            .console
+            .as_ref()
+            .ok_or_else(|| ContainerError::Spec("the container has no terminal".into()))?;
         stdio::resize(t, cols, rows).map_err(io_err("resizing the terminal"))
     }
 
@@ -687,8 +866,12 @@ impl Container {
     pub fn top(&self) -> Result<Vec<ProcessInfo>, ContainerError> {
         let mut out = Vec::new();
         for pid in self.state.cgroup.pids()? {
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-            let Some(close) = stat.rfind(')') else { continue };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            let Some(close) = stat.rfind(')') else {
+                continue;
+            };
             let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
             let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
             let uid = status
@@ -697,7 +880,12 @@ impl Container {
                 .and_then(|v| v.split_whitespace().next()?.parse().ok())
                 .unwrap_or(0);
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let mut command = cmdline.split(|b| *b == 0).filter(|s| !s.is_empty()).map(|s| String::from_utf8_lossy(s).into_owned()).collect::<Vec<_>>().join(" ");
+            let mut command = cmdline
+                .split(|b| *b == 0)
+                .filter(|s| !s.is_empty())
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .collect::<Vec<_>>()
+                .join(" ");
             if command.is_empty() {
                 let open = stat.find('(').unwrap_or(0);
                 command = format!("[{}]", &stat[open + 1..close]);
@@ -732,7 +920,8 @@ impl Container {
         self.handle.wait();
         let _ = self.state.cgroup.kill_all();
         self.state.cgroup.remove()?;
-        std::fs::remove_dir_all(&self.dir).map_err(io_err(format!("removing {}", self.dir.display())))
+        std::fs::remove_dir_all(&self.dir)
+            .map_err(io_err(format!("removing {}", self.dir.display())))
     }
 }
 
@@ -755,13 +944,28 @@ mod tests {
         let text = "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo:     140       2    0    0    0     0          0         0      140       2    0    0    0     0       0          0\n  eth0: 1000 10 0 0 0 0 0 0 2000 20 0 0 0 0 0 0\n";
         let s = parse_net_dev(text);
         assert_eq!(s.len(), 2);
-        assert_eq!(s[1], NetStats { interface: "eth0".into(), rx_bytes: 1000, rx_packets: 10, tx_bytes: 2000, tx_packets: 20 });
+        assert_eq!(
+            s[1],
+            NetStats {
+                interface: "eth0".into(),
+                rx_bytes: 1000,
+                rx_packets: 10,
+                tx_bytes: 2000,
+                tx_packets: 20
+            }
+        );
     }
 
     #[test]
     fn exit_statuses_read_like_docker() {
-        let s = ExitStatus { exit: Exit::Signal(9), oom_killed: true };
+        let s = ExitStatus {
+            exit: Exit::Signal(9),
+            oom_killed: true,
+        };
         assert_eq!(s.code(), 137);
-        assert!(s.to_string().starts_with("killed by SIGKILL (out of memory"));
+        assert!(
+            s.to_string()
+                .starts_with("killed by SIGKILL (out of memory")
+        );
     }
 }

@@ -32,7 +32,8 @@ pub mod sysctl;
 pub use exec::ExecProcess;
 pub use handle::Exit;
 pub use lifecycle::{
-    Container, ContainerError, CreateOptions, ExitStatus, NetStats, ProcessInfo, Runtime, Stats, Stopped,
+    Container, ContainerError, CreateOptions, ExitStatus, NetStats, ProcessInfo, Runtime, Stats,
+    Stopped,
 };
 pub use state::Status;
 pub use stdio::{ProcessIo, Stdio};

@@ -96,7 +96,11 @@ impl Namespaces {
     /// Reads `linux.namespaces` of `spec`.
     pub fn from_spec(spec: &Spec) -> Result<Self, NamespaceError> {
         let mut out = Namespaces::default();
-        let list = spec.linux().as_ref().and_then(|l| l.namespaces().clone()).unwrap_or_default();
+        let list = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().clone())
+            .unwrap_or_default();
         let mut seen = Vec::new();
         for ns in &list {
             let kind = ns.typ();
@@ -109,14 +113,20 @@ impl Namespaces {
                 return Err(NamespaceError::Unsupported("time"));
             }
             match ns.path() {
-                Some(path) if !path.as_os_str().is_empty() => out.join.push((name.to_string(), path.clone())),
+                Some(path) if !path.as_os_str().is_empty() => {
+                    out.join.push((name.to_string(), path.clone()))
+                }
                 _ => out.new.push(name.to_string()),
             }
         }
         if out.is_new(LinuxNamespaceType::User) {
             let linux = spec.linux().as_ref();
-            let uids = linux.and_then(|l| l.uid_mappings().as_ref()).is_some_and(|m| !m.is_empty());
-            let gids = linux.and_then(|l| l.gid_mappings().as_ref()).is_some_and(|m| !m.is_empty());
+            let uids = linux
+                .and_then(|l| l.uid_mappings().as_ref())
+                .is_some_and(|m| !m.is_empty());
+            let gids = linux
+                .and_then(|l| l.gid_mappings().as_ref())
+                .is_some_and(|m| !m.is_empty());
             if !uids || !gids {
                 return Err(NamespaceError::MissingMappings);
             }
@@ -131,7 +141,10 @@ impl Namespaces {
 
     /// The path of the namespace of this type that the container joins, if any.
     pub fn joined(&self, kind: LinuxNamespaceType) -> Option<&Path> {
-        self.join.iter().find(|(n, _)| n == ns_name(kind)).map(|(_, p)| p.as_path())
+        self.join
+            .iter()
+            .find(|(n, _)| n == ns_name(kind))
+            .map(|(_, p)| p.as_path())
     }
 
     /// Whether the container shares the runtime's namespace of this type (neither new nor joined).
@@ -151,7 +164,9 @@ impl Namespaces {
 
     /// Opens every namespace to join, in join order. Done before any `setns`, because joining
     /// a mount namespace changes what the later paths mean.
-    pub fn open_joined(&self) -> Result<Vec<(LinuxNamespaceType, PathBuf, OwnedFd)>, NamespaceError> {
+    pub fn open_joined(
+        &self,
+    ) -> Result<Vec<(LinuxNamespaceType, PathBuf, OwnedFd)>, NamespaceError> {
         let mut out = Vec::new();
         for kind in JOIN_ORDER {
             if let Some(path) = self.joined(kind) {
@@ -202,7 +217,9 @@ impl Namespaces {
 mod tests {
     use super::*;
     use crate::container::syscall::{Call, RecordingSyscall};
-    use oci_spec::runtime::{LinuxBuilder, LinuxIdMappingBuilder, LinuxNamespaceBuilder, SpecBuilder};
+    use oci_spec::runtime::{
+        LinuxBuilder, LinuxIdMappingBuilder, LinuxNamespaceBuilder, SpecBuilder,
+    };
 
     fn spec(list: Vec<(LinuxNamespaceType, Option<&str>)>) -> Spec {
         let namespaces = list
@@ -215,7 +232,15 @@ mod tests {
                 b.build().unwrap()
             })
             .collect::<Vec<_>>();
-        SpecBuilder::default().linux(LinuxBuilder::default().namespaces(namespaces).build().unwrap()).build().unwrap()
+        SpecBuilder::default()
+            .linux(
+                LinuxBuilder::default()
+                    .namespaces(namespaces)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
     }
 
     #[test]
@@ -227,14 +252,23 @@ mod tests {
         ]))
         .unwrap();
         assert!(ns.is_new(LinuxNamespaceType::Pid));
-        assert_eq!(ns.joined(LinuxNamespaceType::Network), Some(Path::new("/run/netns/x")));
+        assert_eq!(
+            ns.joined(LinuxNamespaceType::Network),
+            Some(Path::new("/run/netns/x"))
+        );
         assert!(ns.is_host(LinuxNamespaceType::Uts));
-        assert_eq!(ns.clone_flags(), CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS);
+        assert_eq!(
+            ns.clone_flags(),
+            CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS
+        );
     }
 
     #[test]
     fn duplicates_time_and_unmapped_user_are_refused() {
-        let dup = Namespaces::from_spec(&spec(vec![(LinuxNamespaceType::Pid, None), (LinuxNamespaceType::Pid, None)]));
+        let dup = Namespaces::from_spec(&spec(vec![
+            (LinuxNamespaceType::Pid, None),
+            (LinuxNamespaceType::Pid, None),
+        ]));
         assert!(matches!(dup, Err(NamespaceError::Duplicate("pid"))));
         let time = Namespaces::from_spec(&spec(vec![(LinuxNamespaceType::Time, None)]));
         assert!(matches!(time, Err(NamespaceError::Unsupported("time"))));
@@ -244,8 +278,16 @@ mod tests {
 
     #[test]
     fn user_namespace_with_mappings_is_not_in_clone_flags() {
-        let mut s = spec(vec![(LinuxNamespaceType::User, None), (LinuxNamespaceType::Uts, None)]);
-        let map = LinuxIdMappingBuilder::default().host_id(100000u32).container_id(0u32).size(65536u32).build().unwrap();
+        let mut s = spec(vec![
+            (LinuxNamespaceType::User, None),
+            (LinuxNamespaceType::Uts, None),
+        ]);
+        let map = LinuxIdMappingBuilder::default()
+            .host_id(100000u32)
+            .container_id(0u32)
+            .size(65536u32)
+            .build()
+            .unwrap();
         let linux = s.linux_mut().as_mut().unwrap();
         linux.set_uid_mappings(Some(vec![map]));
         linux.set_gid_mappings(Some(vec![map]));
@@ -280,12 +322,23 @@ mod tests {
                 other => panic!("unexpected {other:?}"),
             })
             .collect();
-        assert_eq!(order, vec![CloneFlags::CLONE_NEWUSER, CloneFlags::CLONE_NEWNET, CloneFlags::CLONE_NEWNS]);
+        assert_eq!(
+            order,
+            vec![
+                CloneFlags::CLONE_NEWUSER,
+                CloneFlags::CLONE_NEWNET,
+                CloneFlags::CLONE_NEWNS
+            ]
+        );
     }
 
     #[test]
     fn a_missing_namespace_path_is_an_error_naming_it() {
-        let ns = Namespaces::from_spec(&spec(vec![(LinuxNamespaceType::Network, Some("/nonexistent/netns"))])).unwrap();
+        let ns = Namespaces::from_spec(&spec(vec![(
+            LinuxNamespaceType::Network,
+            Some("/nonexistent/netns"),
+        )]))
+        .unwrap();
         let err = ns.open_joined().unwrap_err().to_string();
         assert!(err.contains("net namespace at /nonexistent/netns"), "{err}");
     }

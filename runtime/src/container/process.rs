@@ -142,8 +142,17 @@ pub fn parse_group(text: &str) -> Vec<GroupEntry> {
             if f.len() < 3 {
                 return None;
             }
-            let members = f.get(3).map(|m| m.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect());
-            Some(GroupEntry { name: f[0].to_string(), gid: f[2].parse().ok()?, members: members.unwrap_or_default() })
+            let members = f.get(3).map(|m| {
+                m.split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            });
+            Some(GroupEntry {
+                name: f[0].to_string(),
+                gid: f[2].parse().ok()?,
+                members: members.unwrap_or_default(),
+            })
         })
         .collect()
 }
@@ -154,7 +163,10 @@ const MAX_DB_SIZE: u64 = 16 << 20;
 /// Reads a file of the image (absent is empty), never following a symlink out of the rootfs.
 fn read_image_file(rootfs: &Path, path: &str) -> Result<String, ProcessError> {
     use std::io::Read;
-    let err = |source| ProcessError::Read { path: path.into(), source };
+    let err = |source| ProcessError::Read {
+        path: path.into(),
+        source,
+    };
     let host = resolve_in_root(rootfs, Path::new(path)).map_err(err)?;
     match std::fs::File::open(&host) {
         Ok(f) => {
@@ -174,7 +186,11 @@ fn read_image_file(rootfs: &Path, path: &str) -> Result<String, ProcessError> {
 /// Docker's rules: a name must exist; a number need not (then the primary group is 0 and the
 /// home `/`). Supplementary groups come from /etc/group membership only when no group was
 /// given; the extra groups are added to them.
-pub fn resolve_user(rootfs: &Path, user: &str, group_add: &[String]) -> Result<ExecUser, ProcessError> {
+pub fn resolve_user(
+    rootfs: &Path,
+    user: &str,
+    group_add: &[String],
+) -> Result<ExecUser, ProcessError> {
     let passwd = parse_passwd(&read_image_file(rootfs, "/etc/passwd")?);
     let groups = parse_group(&read_image_file(rootfs, "/etc/group")?);
     resolve_user_in(&passwd, &groups, user, group_add)
@@ -194,7 +210,10 @@ pub fn resolve_user_in(
     if group_part.is_some_and(str::is_empty) || user.matches(':').count() > 1 {
         return Err(ProcessError::InvalidUser(user.to_string()));
     }
-    let mut out = ExecUser { home: "/".into(), ..ExecUser::default() };
+    let mut out = ExecUser {
+        home: "/".into(),
+        ..ExecUser::default()
+    };
     let mut matched_name = None;
     if !user_part.is_empty() {
         let entry = match user_part.parse::<u32>() {
@@ -203,10 +222,12 @@ pub fn resolve_user_in(
                 passwd.iter().find(|e| e.uid == uid)
             }
             Err(_) => {
-                let e = passwd.iter().find(|e| e.name == user_part).ok_or_else(|| ProcessError::UnknownName {
-                    what: "user",
-                    name: user_part.to_string(),
-                    file: "/etc/passwd",
+                let e = passwd.iter().find(|e| e.name == user_part).ok_or_else(|| {
+                    ProcessError::UnknownName {
+                        what: "user",
+                        name: user_part.to_string(),
+                        file: "/etc/passwd",
+                    }
                 })?;
                 out.uid = e.uid;
                 Some(e)
@@ -221,15 +242,22 @@ pub fn resolve_user_in(
         }
     } else if let Some(e) = passwd.iter().find(|e| e.uid == 0) {
         out.gid = e.gid;
-        out.home = if e.home.is_empty() { "/".into() } else { e.home.clone() };
+        out.home = if e.home.is_empty() {
+            "/".into()
+        } else {
+            e.home.clone()
+        };
         matched_name = Some(e.name.clone());
     }
     match group_part {
         Some(g) => out.gid = lookup_group(groups, g)?,
         None => {
             if let Some(name) = matched_name {
-                out.additional_gids =
-                    groups.iter().filter(|g| g.members.iter().any(|m| *m == name)).map(|g| g.gid).collect();
+                out.additional_gids = groups
+                    .iter()
+                    .filter(|g| g.members.contains(&name))
+                    .map(|g| g.gid)
+                    .collect();
             }
         }
     }
@@ -246,11 +274,15 @@ fn lookup_group(groups: &[GroupEntry], g: &str) -> Result<u32, ProcessError> {
     if let Ok(gid) = g.parse::<u32>() {
         return Ok(gid);
     }
-    groups.iter().find(|e| e.name == g).map(|e| e.gid).ok_or_else(|| ProcessError::UnknownName {
-        what: "group",
-        name: g.to_string(),
-        file: "/etc/group",
-    })
+    groups
+        .iter()
+        .find(|e| e.name == g)
+        .map(|e| e.gid)
+        .ok_or_else(|| ProcessError::UnknownName {
+            what: "group",
+            name: g.to_string(),
+            file: "/etc/group",
+        })
 }
 
 /// The kernel resource of an OCI rlimit type.
@@ -290,11 +322,19 @@ pub fn check_rlimits(
         }
         seen.push(name.clone());
         if l.soft() > l.hard() {
-            return Err(ProcessError::RlimitSoftAboveHard { name, soft: l.soft(), hard: l.hard() });
+            return Err(ProcessError::RlimitSoftAboveHard {
+                name,
+                soft: l.soft(),
+                hard: l.hard(),
+            });
         }
         let host = host_hard(rlimit_resource(l.typ()));
         if !may_raise && l.hard() > host {
-            return Err(ProcessError::RlimitAboveHost { name, requested: l.hard(), host });
+            return Err(ProcessError::RlimitAboveHost {
+                name,
+                requested: l.hard(),
+                host,
+            });
         }
     }
     Ok(())
@@ -302,7 +342,9 @@ pub fn check_rlimits(
 
 /// The calling process's hard limit of `resource` (infinite when unknown).
 pub fn host_hard_limit(resource: Resource) -> u64 {
-    nix::sys::resource::getrlimit(resource).map(|(_, hard)| hard).unwrap_or(u64::MAX)
+    nix::sys::resource::getrlimit(resource)
+        .map(|(_, hard)| hard)
+        .unwrap_or(u64::MAX)
 }
 
 /// Applies rlimits.
@@ -325,12 +367,17 @@ pub fn apply_user(sys: &dyn Syscall, user: &User) -> Result<(), ProcessError> {
 
 /// The environment for the process: the spec's, plus `HOME` when absent (from the image's
 /// /etc/passwd entry of `uid`, or `/`), as runc does.
-pub fn environment(env: &[String], home: impl FnOnce() -> String) -> Result<Vec<CString>, ProcessError> {
+pub fn environment(
+    env: &[String],
+    home: impl FnOnce() -> String,
+) -> Result<Vec<CString>, ProcessError> {
     let mut out: Vec<String> = env.to_vec();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         out.push(format!("HOME={}", home()));
     }
-    out.into_iter().map(|e| CString::new(e.clone()).map_err(|_| ProcessError::Nul(e))).collect()
+    out.into_iter()
+        .map(|e| CString::new(e.clone()).map_err(|_| ProcessError::Nul(e)))
+        .collect()
 }
 
 /// The home of `uid` in the /etc/passwd at `root` (`/` once in the container), or `/`.
@@ -359,7 +406,9 @@ pub fn find_executable(root: &Path, arg0: &str, env: &[String]) -> Result<PathBu
         .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
     for dir in path.split(':').filter(|d| !d.is_empty()) {
         let candidate = Path::new(dir).join(arg0);
-        let Ok(host) = resolve_in_root(root, &candidate) else { continue };
+        let Ok(host) = resolve_in_root(root, &candidate) else {
+            continue;
+        };
         if let Ok(meta) = std::fs::metadata(&host) {
             if meta.is_file() && meta.permissions().mode() & 0o111 != 0 {
                 return Ok(candidate);
@@ -371,7 +420,10 @@ pub fn find_executable(root: &Path, arg0: &str, env: &[String]) -> Result<PathBu
 
 /// Converts strings to C strings, naming the first one with a NUL byte.
 pub fn c_strings(items: &[String]) -> Result<Vec<CString>, ProcessError> {
-    items.iter().map(|s| CString::new(s.as_bytes()).map_err(|_| ProcessError::Nul(s.clone()))).collect()
+    items
+        .iter()
+        .map(|s| CString::new(s.as_bytes()).map_err(|_| ProcessError::Nul(s.clone())))
+        .collect()
 }
 
 /// A path as a C string.
@@ -419,11 +471,20 @@ mod tests {
         let u = resolve("4242", &[]).unwrap();
         assert_eq!((u.uid, u.gid, u.home.as_str()), (4242, 0, "/"));
         let e = resolve("nobody", &[]).unwrap_err().to_string();
-        assert_eq!(e, "unable to find user nobody: no matching entries in /etc/passwd");
+        assert_eq!(
+            e,
+            "unable to find user nobody: no matching entries in /etc/passwd"
+        );
         let e = resolve("app:nogroup", &[]).unwrap_err().to_string();
         assert!(e.contains("group nogroup"), "{e}");
-        assert!(matches!(resolve("app:", &[]), Err(ProcessError::InvalidUser(_))));
-        assert!(matches!(resolve("a:b:c", &[]), Err(ProcessError::InvalidUser(_))));
+        assert!(matches!(
+            resolve("app:", &[]),
+            Err(ProcessError::InvalidUser(_))
+        ));
+        assert!(matches!(
+            resolve("a:b:c", &[]),
+            Err(ProcessError::InvalidUser(_))
+        ));
     }
 
     #[test]
@@ -439,8 +500,11 @@ mod tests {
         std::fs::create_dir_all(root.path().join("etc")).unwrap();
         // /etc/passwd points at /etc/group through many `..`: resolution keeps it inside the
         // rootfs, where there is no group file, so the host's files are never read.
-        std::os::unix::fs::symlink("/../../../../../etc/group", root.path().join("etc/passwd")).unwrap();
-        let e = resolve_user(root.path(), "root", &[]).unwrap_err().to_string();
+        std::os::unix::fs::symlink("/../../../../../etc/group", root.path().join("etc/passwd"))
+            .unwrap();
+        let e = resolve_user(root.path(), "root", &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unable to find user root"), "{e}");
         std::fs::remove_file(root.path().join("etc/passwd")).unwrap();
         std::fs::write(root.path().join("passwd"), PASSWD).unwrap();
@@ -449,36 +513,80 @@ mod tests {
     }
 
     fn limit(t: PosixRlimitType, soft: u64, hard: u64) -> PosixRlimit {
-        PosixRlimitBuilder::default().typ(t).soft(soft).hard(hard).build().unwrap()
+        PosixRlimitBuilder::default()
+            .typ(t)
+            .soft(soft)
+            .hard(hard)
+            .build()
+            .unwrap()
     }
 
     #[test]
     fn rlimits_above_the_host_are_refused_clearly() {
         let host = |_r: Resource| 20000u64;
-        check_rlimits(&[limit(PosixRlimitType::RlimitNofile, 1024, 20000)], false, host).unwrap();
-        let e = check_rlimits(&[limit(PosixRlimitType::RlimitNofile, 1024, 1048576)], false, host).unwrap_err();
+        check_rlimits(
+            &[limit(PosixRlimitType::RlimitNofile, 1024, 20000)],
+            false,
+            host,
+        )
+        .unwrap();
+        let e = check_rlimits(
+            &[limit(PosixRlimitType::RlimitNofile, 1024, 1048576)],
+            false,
+            host,
+        )
+        .unwrap_err();
         assert_eq!(
             e.to_string(),
             "ulimit RLIMIT_NOFILE: hard limit 1048576 exceeds the host's hard limit 20000, which berth cannot raise (it lacks CAP_SYS_RESOURCE)"
         );
-        check_rlimits(&[limit(PosixRlimitType::RlimitNofile, 1024, 1048576)], true, host).unwrap();
+        check_rlimits(
+            &[limit(PosixRlimitType::RlimitNofile, 1024, 1048576)],
+            true,
+            host,
+        )
+        .unwrap();
         assert!(check_rlimits(&[limit(PosixRlimitType::RlimitCore, 5, 4)], true, host).is_err());
-        let twice = [limit(PosixRlimitType::RlimitCore, 1, 1), limit(PosixRlimitType::RlimitCore, 1, 1)];
-        assert!(matches!(check_rlimits(&twice, true, host), Err(ProcessError::RlimitDuplicate(_))));
+        let twice = [
+            limit(PosixRlimitType::RlimitCore, 1, 1),
+            limit(PosixRlimitType::RlimitCore, 1, 1),
+        ];
+        assert!(matches!(
+            check_rlimits(&twice, true, host),
+            Err(ProcessError::RlimitDuplicate(_))
+        ));
     }
 
     #[test]
     fn user_switch_order_is_groups_gid_uid() {
         let sys = RecordingSyscall::new();
-        let user = UserBuilder::default().uid(1000u32).gid(1000u32).additional_gids(vec![10u32, 44]).build().unwrap();
+        let user = UserBuilder::default()
+            .uid(1000u32)
+            .gid(1000u32)
+            .additional_gids(vec![10u32, 44])
+            .build()
+            .unwrap();
         apply_user(&sys, &user).unwrap();
-        assert_eq!(sys.calls(), [Call::Setgroups(vec![10, 44]), Call::Setgid(1000), Call::Setuid(1000)]);
+        assert_eq!(
+            sys.calls(),
+            [
+                Call::Setgroups(vec![10, 44]),
+                Call::Setgid(1000),
+                Call::Setuid(1000)
+            ]
+        );
     }
 
     #[test]
     fn home_is_added_only_when_missing() {
         let env = environment(&["PATH=/bin".into()], || "/root".into()).unwrap();
-        assert_eq!(env, [CString::new("PATH=/bin").unwrap(), CString::new("HOME=/root").unwrap()]);
+        assert_eq!(
+            env,
+            [
+                CString::new("PATH=/bin").unwrap(),
+                CString::new("HOME=/root").unwrap()
+            ]
+        );
         let env = environment(&["HOME=/x".into()], || unreachable!()).unwrap();
         assert_eq!(env.len(), 1);
     }
@@ -490,12 +598,24 @@ mod tests {
         std::fs::create_dir_all(root.path().join("bin")).unwrap();
         std::fs::create_dir_all(root.path().join("data")).unwrap();
         std::fs::write(root.path().join("bin/sh"), "").unwrap();
-        std::fs::set_permissions(root.path().join("bin/sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(
+            root.path().join("bin/sh"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
         std::fs::write(root.path().join("data/sh"), "").unwrap();
         let env = vec!["PATH=/data:/bin".to_string()];
-        assert_eq!(find_executable(root.path(), "sh", &env).unwrap(), Path::new("/bin/sh"));
-        assert_eq!(find_executable(root.path(), "./x", &env).unwrap(), Path::new("./x"));
-        let e = find_executable(root.path(), "nope", &env).unwrap_err().to_string();
+        assert_eq!(
+            find_executable(root.path(), "sh", &env).unwrap(),
+            Path::new("/bin/sh")
+        );
+        assert_eq!(
+            find_executable(root.path(), "./x", &env).unwrap(),
+            Path::new("./x")
+        );
+        let e = find_executable(root.path(), "nope", &env)
+            .unwrap_err()
+            .to_string();
         assert_eq!(e, "exec: \"nope\": executable file not found in $PATH");
     }
 }

@@ -119,7 +119,10 @@ pub fn is_zombie(pid: i32) -> bool {
 
 /// Seconds since the epoch.
 pub fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -130,7 +133,10 @@ mod tests {
     #[test]
     fn state_round_trips_and_reports_a_dead_init_as_stopped() {
         let dir = tempfile::tempdir().unwrap();
-        let h = Hierarchy::V2 { mountpoint: dir.path().join("cg"), own: "/".into() };
+        let h = Hierarchy::V2 {
+            mountpoint: dir.path().join("cg"),
+            own: "/".into(),
+        };
         let s = State {
             id: "c1".into(),
             pid: i32::MAX,

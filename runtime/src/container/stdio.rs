@@ -55,26 +55,53 @@ pub(crate) struct Prepared {
 
 /// Prepares the streams. With `terminal`, a pty of `size` (columns, rows) is opened and its
 /// slave side becomes all three streams.
-pub(crate) fn prepare(stdio: Stdio, terminal: bool, size: Option<(u16, u16)>) -> std::io::Result<Prepared> {
+pub(crate) fn prepare(
+    stdio: Stdio,
+    terminal: bool,
+    size: Option<(u16, u16)>,
+) -> std::io::Result<Prepared> {
     use std::process::Stdio as S;
     if terminal {
-        let ws = size.map(|(cols, rows)| Winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 });
+        let ws = size.map(|(cols, rows)| Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        });
         let pty = nix::pty::openpty(ws.as_ref(), None).map_err(std::io::Error::from)?;
         // The runtime must not keep the master across a later exec of its own.
-        nix::fcntl::fcntl(&pty.master, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC))
-            .map_err(std::io::Error::from)?;
+        nix::fcntl::fcntl(
+            &pty.master,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        )
+        .map_err(std::io::Error::from)?;
         let slave = pty.slave;
         return Ok(Prepared {
             stdin: S::from(slave.try_clone()?),
             stdout: S::from(slave.try_clone()?),
             stderr: S::from(slave),
-            io: ProcessIo { terminal: Some(File::from(pty.master)), ..ProcessIo::default() },
+            io: ProcessIo {
+                terminal: Some(File::from(pty.master)),
+                ..ProcessIo::default()
+            },
             piped: false,
         });
     }
     Ok(match stdio {
-        Stdio::Null => Prepared { stdin: S::null(), stdout: S::null(), stderr: S::null(), io: ProcessIo::default(), piped: false },
-        Stdio::Inherit => Prepared { stdin: S::inherit(), stdout: S::inherit(), stderr: S::inherit(), io: ProcessIo::default(), piped: false },
+        Stdio::Null => Prepared {
+            stdin: S::null(),
+            stdout: S::null(),
+            stderr: S::null(),
+            io: ProcessIo::default(),
+            piped: false,
+        },
+        Stdio::Inherit => Prepared {
+            stdin: S::inherit(),
+            stdout: S::inherit(),
+            stderr: S::inherit(),
+            io: ProcessIo::default(),
+            piped: false,
+        },
         Stdio::Piped { stdin } => Prepared {
             stdin: if stdin { S::piped() } else { S::null() },
             stdout: S::piped(),
@@ -82,7 +109,11 @@ pub(crate) fn prepare(stdio: Stdio, terminal: bool, size: Option<(u16, u16)>) ->
             io: ProcessIo::default(),
             piped: true,
         },
-        Stdio::Fds { stdin, stdout, stderr } => Prepared {
+        Stdio::Fds {
+            stdin,
+            stdout,
+            stderr,
+        } => Prepared {
             stdin: stdin.map(S::from).unwrap_or_else(S::null),
             stdout: S::from(stdout),
             stderr: S::from(stderr),
@@ -101,10 +132,19 @@ pub(crate) fn take_pipes(child: &mut std::process::Child, io: &mut ProcessIo) {
 
 /// Sets the size of the terminal whose master side is `master`.
 pub fn resize(master: &File, cols: u16, rows: u16) -> std::io::Result<()> {
-    let ws = Winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+    let ws = Winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: TIOCSWINSZ reads a winsize from the pointer, which is valid for the call.
     let rc = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws as *const Winsize) };
-    if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 #[cfg(test)]
@@ -116,9 +156,20 @@ mod tests {
         let p = prepare(Stdio::Null, true, Some((80, 24))).unwrap();
         let master = p.io.terminal.unwrap();
         resize(&master, 120, 40).unwrap();
-        let mut ws = Winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+        let mut ws = Winsize {
+            ws_row: 0,
+            ws_col: 0,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
         // SAFETY: TIOCGWINSZ writes a winsize to the pointer.
-        let rc = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGWINSZ, &mut ws as *mut Winsize) };
+        let rc = unsafe {
+            libc::ioctl(
+                master.as_raw_fd(),
+                libc::TIOCGWINSZ,
+                &mut ws as *mut Winsize,
+            )
+        };
         assert_eq!(rc, 0);
         assert_eq!((ws.ws_col, ws.ws_row), (120, 40));
     }

@@ -34,7 +34,11 @@ pub struct SyscallError {
 impl SyscallError {
     /// Builds an error for `call` on `target`.
     pub fn new(call: &'static str, target: impl fmt::Display, errno: Errno) -> Self {
-        SyscallError { call, target: target.to_string(), errno }
+        SyscallError {
+            call,
+            target: target.to_string(),
+            errno,
+        }
     }
 }
 
@@ -122,7 +126,14 @@ pub trait Syscall {
     /// Creates an empty regular file if nothing exists at `path` (a bind-mount target).
     fn create_file(&self, path: &Path, mode: u32) -> SysResult<()>;
     /// `mknod(2)`: a device node or FIFO with permission bits `mode`.
-    fn mknod(&self, path: &Path, kind: NodeKind, mode: u32, major: u64, minor: u64) -> SysResult<()>;
+    fn mknod(
+        &self,
+        path: &Path,
+        kind: NodeKind,
+        mode: u32,
+        major: u64,
+        minor: u64,
+    ) -> SysResult<()>;
     /// `chmod(2)` (exact bits, umask does not apply).
     fn chmod(&self, path: &Path, mode: u32) -> SysResult<()>;
     /// `lchown(2)`.
@@ -167,7 +178,8 @@ pub struct LinuxSyscall;
 
 impl Syscall for LinuxSyscall {
     fn unshare(&self, flags: CloneFlags) -> SysResult<()> {
-        nix::sched::unshare(flags).map_err(|e| SyscallError::new("unshare", format!("{flags:?}"), e))
+        nix::sched::unshare(flags)
+            .map_err(|e| SyscallError::new("unshare", format!("{flags:?}"), e))
     }
 
     fn setns(&self, fd: BorrowedFd<'_>, nstype: CloneFlags, path: &Path) -> SysResult<()> {
@@ -187,7 +199,9 @@ impl Syscall for LinuxSyscall {
                 "mount",
                 format!(
                     "{} on {}, type {}, {flags:?}, {}",
-                    source.map(|s| s.display().to_string()).unwrap_or_else(|| "none".into()),
+                    source
+                        .map(|s| s.display().to_string())
+                        .unwrap_or_else(|| "none".into()),
                     target.display(),
                     fstype.unwrap_or("none"),
                     data.unwrap_or("")
@@ -199,7 +213,8 @@ impl Syscall for LinuxSyscall {
 
     fn mount_flags(&self, path: &Path) -> SysResult<MsFlags> {
         use nix::sys::statvfs::FsFlags;
-        let st = nix::sys::statvfs::statvfs(path).map_err(|e| SyscallError::new("statvfs", path.display(), e))?;
+        let st = nix::sys::statvfs::statvfs(path)
+            .map_err(|e| SyscallError::new("statvfs", path.display(), e))?;
         let f = st.flags();
         let pairs = [
             (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
@@ -210,7 +225,10 @@ impl Syscall for LinuxSyscall {
             (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
             (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
         ];
-        Ok(pairs.iter().filter(|(s, _)| f.contains(*s)).fold(MsFlags::empty(), |acc, (_, m)| acc | *m))
+        Ok(pairs
+            .iter()
+            .filter(|(s, _)| f.contains(*s))
+            .fold(MsFlags::empty(), |acc, (_, m)| acc | *m))
     }
 
     fn file_kind(&self, path: &Path) -> Option<FileKind> {
@@ -218,7 +236,8 @@ impl Syscall for LinuxSyscall {
     }
 
     fn umount(&self, target: &Path, flags: MntFlags) -> SysResult<()> {
-        nix::mount::umount2(target, flags).map_err(|e| SyscallError::new("umount2", target.display(), e))
+        nix::mount::umount2(target, flags)
+            .map_err(|e| SyscallError::new("umount2", target.display(), e))
     }
 
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> SysResult<()> {
@@ -237,7 +256,11 @@ impl Syscall for LinuxSyscall {
     fn setdomainname(&self, name: &str) -> SysResult<()> {
         // SAFETY: the pointer and length describe `name`, which outlives the call.
         let rc = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
-        if rc == 0 { Ok(()) } else { Err(SyscallError::new("setdomainname", name, Errno::last())) }
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(SyscallError::new("setdomainname", name, Errno::last()))
+        }
     }
 
     fn mkdir_all(&self, path: &Path, mode: u32) -> SysResult<()> {
@@ -251,14 +274,30 @@ impl Syscall for LinuxSyscall {
 
     fn create_file(&self, path: &Path, mode: u32) -> SysResult<()> {
         use std::os::unix::fs::OpenOptionsExt;
-        match std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(path) {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(path)
+        {
             Ok(_) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-            Err(e) => Err(SyscallError::new("open(O_CREAT)", path.display(), io_errno(&e))),
+            Err(e) => Err(SyscallError::new(
+                "open(O_CREAT)",
+                path.display(),
+                io_errno(&e),
+            )),
         }
     }
 
-    fn mknod(&self, path: &Path, kind: NodeKind, mode: u32, major: u64, minor: u64) -> SysResult<()> {
+    fn mknod(
+        &self,
+        path: &Path,
+        kind: NodeKind,
+        mode: u32,
+        major: u64,
+        minor: u64,
+    ) -> SysResult<()> {
         let kind_bits = match kind {
             NodeKind::Char => libc::S_IFCHR,
             NodeKind::Block => libc::S_IFBLK,
@@ -268,7 +307,11 @@ impl Syscall for LinuxSyscall {
         let dev = libc::makedev(major as u32, minor as u32);
         // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
         let rc = unsafe { libc::mknod(c.as_ptr(), kind_bits | (mode & 0o7777), dev) };
-        if rc == 0 { Ok(()) } else { Err(SyscallError::new("mknod", path.display(), Errno::last())) }
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(SyscallError::new("mknod", path.display(), Errno::last()))
+        }
     }
 
     fn chmod(&self, path: &Path, mode: u32) -> SysResult<()> {
@@ -293,12 +336,17 @@ impl Syscall for LinuxSyscall {
             .write(true)
             .open(path)
             .map_err(|e| SyscallError::new("open", path.display(), io_errno(&e)))?;
-        f.write_all(data).map_err(|e| SyscallError::new("write", path.display(), io_errno(&e)))
+        f.write_all(data)
+            .map_err(|e| SyscallError::new("write", path.display(), io_errno(&e)))
     }
 
     fn setgroups(&self, gids: &[u32]) -> SysResult<()> {
-        let groups: Vec<nix::unistd::Gid> = gids.iter().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
-        nix::unistd::setgroups(&groups).map_err(|e| SyscallError::new("setgroups", format!("{gids:?}"), e))
+        let groups: Vec<nix::unistd::Gid> = gids
+            .iter()
+            .map(|g| nix::unistd::Gid::from_raw(*g))
+            .collect();
+        nix::unistd::setgroups(&groups)
+            .map_err(|e| SyscallError::new("setgroups", format!("{gids:?}"), e))
     }
 
     fn setgid(&self, gid: u32) -> SysResult<()> {
@@ -312,12 +360,18 @@ impl Syscall for LinuxSyscall {
     }
 
     fn set_keep_caps(&self, keep: bool) -> SysResult<()> {
-        nix::sys::prctl::set_keepcaps(keep).map_err(|e| SyscallError::new("prctl(PR_SET_KEEPCAPS)", keep, e))
+        nix::sys::prctl::set_keepcaps(keep)
+            .map_err(|e| SyscallError::new("prctl(PR_SET_KEEPCAPS)", keep, e))
     }
 
     fn drop_bounding_cap(&self, cap: Capability) -> SysResult<()> {
-        caps::drop(None, CapSet::Bounding, cap)
-            .map_err(|e| SyscallError::new("prctl(PR_CAPBSET_DROP)", format!("{cap} ({e})"), Errno::last()))
+        caps::drop(None, CapSet::Bounding, cap).map_err(|e| {
+            SyscallError::new(
+                "prctl(PR_CAPBSET_DROP)",
+                format!("{cap} ({e})"),
+                Errno::last(),
+            )
+        })
     }
 
     fn set_caps(&self, set: CapKind, caps_set: &CapsHashSet) -> SysResult<()> {
@@ -325,16 +379,22 @@ impl Syscall for LinuxSyscall {
         names.sort();
         let result = if set == CapKind::Ambient {
             // The ambient set is changed one capability at a time.
-            caps::clear(None, CapSet::Ambient)
-                .and_then(|()| caps_set.iter().try_for_each(|c| caps::raise(None, CapSet::Ambient, *c)))
+            caps::clear(None, CapSet::Ambient).and_then(|()| {
+                caps_set
+                    .iter()
+                    .try_for_each(|c| caps::raise(None, CapSet::Ambient, *c))
+            })
         } else {
             caps::set(None, set.caps_set(), caps_set)
         };
-        result.map_err(|e| SyscallError::new("capset", format!("{set:?} {names:?} ({e})"), Errno::last()))
+        result.map_err(|e| {
+            SyscallError::new("capset", format!("{set:?} {names:?} ({e})"), Errno::last())
+        })
     }
 
     fn set_no_new_privs(&self) -> SysResult<()> {
-        nix::sys::prctl::set_no_new_privs().map_err(|e| SyscallError::new("prctl(PR_SET_NO_NEW_PRIVS)", 1, e))
+        nix::sys::prctl::set_no_new_privs()
+            .map_err(|e| SyscallError::new("prctl(PR_SET_NO_NEW_PRIVS)", 1, e))
     }
 
     fn setrlimit(&self, resource: Resource, soft: u64, hard: u64) -> SysResult<()> {
@@ -343,7 +403,9 @@ impl Syscall for LinuxSyscall {
     }
 
     fn umask(&self, mask: u32) {
-        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask as libc::mode_t));
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
+            mask as libc::mode_t,
+        ));
     }
 
     fn load_seccomp(&self, program: &[seccompiler::sock_filter]) -> SysResult<()> {
@@ -355,17 +417,34 @@ impl Syscall for LinuxSyscall {
             len: libc::c_ushort,
             filter: *const seccompiler::sock_filter,
         }
-        let len = libc::c_ushort::try_from(program.len())
-            .map_err(|_| SyscallError::new("seccomp", format!("{} instructions", program.len()), Errno::E2BIG))?;
-        let prog = SockFprog { len, filter: program.as_ptr() };
+        let len = libc::c_ushort::try_from(program.len()).map_err(|_| {
+            SyscallError::new(
+                "seccomp",
+                format!("{} instructions", program.len()),
+                Errno::E2BIG,
+            )
+        })?;
+        let prog = SockFprog {
+            len,
+            filter: program.as_ptr(),
+        };
         // SAFETY: `prog` points at `program`, alive for the call; the kernel copies it.
         let rc = unsafe {
-            libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &prog as *const SockFprog)
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                0,
+                &prog as *const SockFprog,
+            )
         };
         if rc == 0 {
             Ok(())
         } else {
-            Err(SyscallError::new("seccomp(SECCOMP_SET_MODE_FILTER)", format!("{} instructions", program.len()), Errno::last()))
+            Err(SyscallError::new(
+                "seccomp(SECCOMP_SET_MODE_FILTER)",
+                format!("{} instructions", program.len()),
+                Errno::last(),
+            ))
         }
     }
 
@@ -398,31 +477,84 @@ pub fn io_errno(e: &std::io::Error) -> Errno {
 #[allow(missing_docs)]
 pub enum Call {
     Unshare(CloneFlags),
-    Setns { path: PathBuf, nstype: CloneFlags },
-    Mount { source: Option<PathBuf>, target: PathBuf, fstype: Option<String>, flags: MsFlags, data: Option<String> },
-    Umount { target: PathBuf, flags: MntFlags },
-    PivotRoot { new_root: PathBuf, put_old: PathBuf },
+    Setns {
+        path: PathBuf,
+        nstype: CloneFlags,
+    },
+    Mount {
+        source: Option<PathBuf>,
+        target: PathBuf,
+        fstype: Option<String>,
+        flags: MsFlags,
+        data: Option<String>,
+    },
+    Umount {
+        target: PathBuf,
+        flags: MntFlags,
+    },
+    PivotRoot {
+        new_root: PathBuf,
+        put_old: PathBuf,
+    },
     Chdir(PathBuf),
     Sethostname(String),
     Setdomainname(String),
-    MkdirAll { path: PathBuf, mode: u32 },
-    CreateFile { path: PathBuf, mode: u32 },
-    Mknod { path: PathBuf, kind: NodeKind, mode: u32, major: u64, minor: u64 },
-    Chmod { path: PathBuf, mode: u32 },
-    Chown { path: PathBuf, uid: u32, gid: u32 },
-    Symlink { target: PathBuf, link: PathBuf },
-    WriteFile { path: PathBuf, data: Vec<u8> },
+    MkdirAll {
+        path: PathBuf,
+        mode: u32,
+    },
+    CreateFile {
+        path: PathBuf,
+        mode: u32,
+    },
+    Mknod {
+        path: PathBuf,
+        kind: NodeKind,
+        mode: u32,
+        major: u64,
+        minor: u64,
+    },
+    Chmod {
+        path: PathBuf,
+        mode: u32,
+    },
+    Chown {
+        path: PathBuf,
+        uid: u32,
+        gid: u32,
+    },
+    Symlink {
+        target: PathBuf,
+        link: PathBuf,
+    },
+    WriteFile {
+        path: PathBuf,
+        data: Vec<u8>,
+    },
     Setgroups(Vec<u32>),
     Setgid(u32),
     Setuid(u32),
     KeepCaps(bool),
     DropBounding(Capability),
-    SetCaps { set: CapKind, caps: Vec<Capability> },
+    SetCaps {
+        set: CapKind,
+        caps: Vec<Capability>,
+    },
     NoNewPrivs,
-    Setrlimit { resource: Resource, soft: u64, hard: u64 },
+    Setrlimit {
+        resource: Resource,
+        soft: u64,
+        hard: u64,
+    },
     Umask(u32),
-    Seccomp { instructions: usize },
-    Execve { path: String, args: Vec<String>, env: Vec<String> },
+    Seccomp {
+        instructions: usize,
+    },
+    Execve {
+        path: String,
+        args: Vec<String>,
+        env: Vec<String>,
+    },
 }
 
 impl Call {
@@ -485,20 +617,39 @@ impl RecordingSyscall {
     /// Makes every later call named `name` (see [`Call::name`]) on `target` (or on anything,
     /// when `None`) fail with `errno`.
     pub fn fail(&self, name: &'static str, target: Option<&Path>, errno: Errno) {
-        let f = Failure { name, target: target.map(Path::to_path_buf), errno, once: false };
-        self.failures.lock().unwrap_or_else(|p| p.into_inner()).push(f);
+        let f = Failure {
+            name,
+            target: target.map(Path::to_path_buf),
+            errno,
+            once: false,
+        };
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(f);
     }
 
     /// Makes the next call named `name` fail with `errno`, once.
     pub fn fail_once(&self, name: &'static str, errno: Errno) {
-        let f = Failure { name, target: None, errno, once: true };
-        self.failures.lock().unwrap_or_else(|p| p.into_inner()).push(f);
+        let f = Failure {
+            name,
+            target: None,
+            errno,
+            once: true,
+        };
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(f);
     }
 
     /// Makes [`Syscall::file_kind`] answer `kind` for `path` (otherwise it looks at the real
     /// filesystem), so tests can describe the container's view of paths like /proc/kcore.
     pub fn set_kind(&self, path: &Path, kind: Option<FileKind>) {
-        self.kinds.lock().unwrap_or_else(|p| p.into_inner()).push((path.to_path_buf(), kind));
+        self.kinds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((path.to_path_buf(), kind));
     }
 
     /// The calls so far, in order.
@@ -508,8 +659,13 @@ impl RecordingSyscall {
 
     fn record(&self, call: Call, target: Option<&Path>) -> SysResult<()> {
         let name = call.name();
-        let label = target.map(|t| t.display().to_string()).unwrap_or_else(|| format!("{call:?}"));
-        self.calls.lock().unwrap_or_else(|p| p.into_inner()).push(call);
+        let label = target
+            .map(|t| t.display().to_string())
+            .unwrap_or_else(|| format!("{call:?}"));
+        self.calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(call);
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let hit = failures
             .iter()
@@ -532,7 +688,13 @@ impl Syscall for RecordingSyscall {
         self.record(Call::Unshare(flags), None)
     }
     fn setns(&self, _fd: BorrowedFd<'_>, nstype: CloneFlags, path: &Path) -> SysResult<()> {
-        self.record(Call::Setns { path: path.into(), nstype }, Some(path))
+        self.record(
+            Call::Setns {
+                path: path.into(),
+                nstype,
+            },
+            Some(path),
+        )
     }
     fn mount(
         &self,
@@ -562,10 +724,22 @@ impl Syscall for RecordingSyscall {
         }
     }
     fn umount(&self, target: &Path, flags: MntFlags) -> SysResult<()> {
-        self.record(Call::Umount { target: target.into(), flags }, Some(target))
+        self.record(
+            Call::Umount {
+                target: target.into(),
+                flags,
+            },
+            Some(target),
+        )
     }
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> SysResult<()> {
-        self.record(Call::PivotRoot { new_root: new_root.into(), put_old: put_old.into() }, Some(new_root))
+        self.record(
+            Call::PivotRoot {
+                new_root: new_root.into(),
+                put_old: put_old.into(),
+            },
+            Some(new_root),
+        )
     }
     fn chdir(&self, path: &Path) -> SysResult<()> {
         self.record(Call::Chdir(path.into()), Some(path))
@@ -577,25 +751,78 @@ impl Syscall for RecordingSyscall {
         self.record(Call::Setdomainname(name.into()), None)
     }
     fn mkdir_all(&self, path: &Path, mode: u32) -> SysResult<()> {
-        self.record(Call::MkdirAll { path: path.into(), mode }, Some(path))
+        self.record(
+            Call::MkdirAll {
+                path: path.into(),
+                mode,
+            },
+            Some(path),
+        )
     }
     fn create_file(&self, path: &Path, mode: u32) -> SysResult<()> {
-        self.record(Call::CreateFile { path: path.into(), mode }, Some(path))
+        self.record(
+            Call::CreateFile {
+                path: path.into(),
+                mode,
+            },
+            Some(path),
+        )
     }
-    fn mknod(&self, path: &Path, kind: NodeKind, mode: u32, major: u64, minor: u64) -> SysResult<()> {
-        self.record(Call::Mknod { path: path.into(), kind, mode, major, minor }, Some(path))
+    fn mknod(
+        &self,
+        path: &Path,
+        kind: NodeKind,
+        mode: u32,
+        major: u64,
+        minor: u64,
+    ) -> SysResult<()> {
+        self.record(
+            Call::Mknod {
+                path: path.into(),
+                kind,
+                mode,
+                major,
+                minor,
+            },
+            Some(path),
+        )
     }
     fn chmod(&self, path: &Path, mode: u32) -> SysResult<()> {
-        self.record(Call::Chmod { path: path.into(), mode }, Some(path))
+        self.record(
+            Call::Chmod {
+                path: path.into(),
+                mode,
+            },
+            Some(path),
+        )
     }
     fn chown(&self, path: &Path, uid: u32, gid: u32) -> SysResult<()> {
-        self.record(Call::Chown { path: path.into(), uid, gid }, Some(path))
+        self.record(
+            Call::Chown {
+                path: path.into(),
+                uid,
+                gid,
+            },
+            Some(path),
+        )
     }
     fn symlink(&self, target: &Path, link: &Path) -> SysResult<()> {
-        self.record(Call::Symlink { target: target.into(), link: link.into() }, Some(link))
+        self.record(
+            Call::Symlink {
+                target: target.into(),
+                link: link.into(),
+            },
+            Some(link),
+        )
     }
     fn write_file(&self, path: &Path, data: &[u8]) -> SysResult<()> {
-        self.record(Call::WriteFile { path: path.into(), data: data.to_vec() }, Some(path))
+        self.record(
+            Call::WriteFile {
+                path: path.into(),
+                data: data.to_vec(),
+            },
+            Some(path),
+        )
     }
     fn setgroups(&self, gids: &[u32]) -> SysResult<()> {
         self.record(Call::Setgroups(gids.to_vec()), None)
@@ -621,19 +848,37 @@ impl Syscall for RecordingSyscall {
         self.record(Call::NoNewPrivs, None)
     }
     fn setrlimit(&self, resource: Resource, soft: u64, hard: u64) -> SysResult<()> {
-        self.record(Call::Setrlimit { resource, soft, hard }, None)
+        self.record(
+            Call::Setrlimit {
+                resource,
+                soft,
+                hard,
+            },
+            None,
+        )
     }
     fn umask(&self, mask: u32) {
         let _ = self.record(Call::Umask(mask), None);
     }
     fn load_seccomp(&self, program: &[seccompiler::sock_filter]) -> SysResult<()> {
-        self.record(Call::Seccomp { instructions: program.len() }, None)
+        self.record(
+            Call::Seccomp {
+                instructions: program.len(),
+            },
+            None,
+        )
     }
     fn execve(&self, path: &CStr, args: &[CString], env: &[CString]) -> SyscallError {
         let call = Call::Execve {
             path: path.to_string_lossy().into_owned(),
-            args: args.iter().map(|a| a.to_string_lossy().into_owned()).collect(),
-            env: env.iter().map(|a| a.to_string_lossy().into_owned()).collect(),
+            args: args
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
+            env: env
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
         };
         match self.record(call, None) {
             Err(e) => e,
@@ -652,8 +897,11 @@ mod tests {
     fn recorder_keeps_order_and_injects_failures() {
         let sys = RecordingSyscall::new();
         sys.fail("mount", Some(Path::new("/b")), Errno::EPERM);
-        sys.mount(None, Path::new("/a"), Some("tmpfs"), MsFlags::empty(), None).unwrap();
-        let err = sys.mount(None, Path::new("/b"), Some("proc"), MsFlags::empty(), None).unwrap_err();
+        sys.mount(None, Path::new("/a"), Some("tmpfs"), MsFlags::empty(), None)
+            .unwrap();
+        let err = sys
+            .mount(None, Path::new("/b"), Some("proc"), MsFlags::empty(), None)
+            .unwrap_err();
         assert_eq!(err.errno, Errno::EPERM);
         assert_eq!(err.call, "mount");
         sys.sethostname("h").unwrap();

@@ -15,7 +15,9 @@ pub enum SysctlError {
     #[error("sysctl {0:?} is not namespaced: setting it would change the host, so it is refused")]
     NotNamespaced(String),
     /// A namespaced sysctl whose namespace the container shares with the host.
-    #[error("sysctl {key:?} belongs to the {ns} namespace, which the container shares with the host")]
+    #[error(
+        "sysctl {key:?} belongs to the {ns} namespace, which the container shares with the host"
+    )]
     SharedNamespace {
         /// The sysctl.
         key: String,
@@ -67,12 +69,16 @@ pub fn validate(sysctls: &HashMap<String, String>, ns: &Namespaces) -> Result<()
     let mut keys: Vec<&String> = sysctls.keys().collect();
     keys.sort();
     for key in keys {
-        if key.is_empty() || key.contains('/') || key.split('.').any(|p| p.is_empty() || p == "..") {
+        if key.is_empty() || key.contains('/') || key.split('.').any(|p| p.is_empty() || p == "..")
+        {
             return Err(SysctlError::Invalid(key.clone()));
         }
         let kind = namespace_of(key).ok_or_else(|| SysctlError::NotNamespaced(key.clone()))?;
         if ns.is_host(kind) {
-            return Err(SysctlError::SharedNamespace { key: key.clone(), ns: super::namespaces::ns_name(kind) });
+            return Err(SysctlError::SharedNamespace {
+                key: key.clone(),
+                ns: super::namespaces::ns_name(kind),
+            });
         }
     }
     Ok(())
@@ -89,11 +95,12 @@ pub fn apply(sys: &dyn Syscall, sysctls: &HashMap<String, String>) -> Result<(),
     keys.sort();
     for key in keys {
         let value = &sysctls[key];
-        sys.write_file(&proc_path(key), value.as_bytes()).map_err(|source| SysctlError::Write {
-            key: key.clone(),
-            value: value.clone(),
-            source,
-        })?;
+        sys.write_file(&proc_path(key), value.as_bytes())
+            .map_err(|source| SysctlError::Write {
+                key: key.clone(),
+                value: value.clone(),
+                source,
+            })?;
     }
     Ok(())
 }
@@ -105,27 +112,58 @@ mod tests {
     use oci_spec::runtime::{LinuxBuilder, LinuxNamespaceBuilder, SpecBuilder};
 
     fn ns(kinds: &[LinuxNamespaceType]) -> Namespaces {
-        let list = kinds.iter().map(|k| LinuxNamespaceBuilder::default().typ(*k).build().unwrap()).collect::<Vec<_>>();
-        let spec = SpecBuilder::default().linux(LinuxBuilder::default().namespaces(list).build().unwrap()).build().unwrap();
+        let list = kinds
+            .iter()
+            .map(|k| LinuxNamespaceBuilder::default().typ(*k).build().unwrap())
+            .collect::<Vec<_>>();
+        let spec = SpecBuilder::default()
+            .linux(LinuxBuilder::default().namespaces(list).build().unwrap())
+            .build()
+            .unwrap();
         Namespaces::from_spec(&spec).unwrap()
     }
 
     fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn namespaced_sysctls_pass_with_their_namespace() {
-        let all = ns(&[LinuxNamespaceType::Ipc, LinuxNamespaceType::Network, LinuxNamespaceType::Uts]);
-        validate(&map(&[("net.ipv4.ip_forward", "1"), ("kernel.shmmax", "1"), ("fs.mqueue.msg_max", "20")]), &all).unwrap();
+        let all = ns(&[
+            LinuxNamespaceType::Ipc,
+            LinuxNamespaceType::Network,
+            LinuxNamespaceType::Uts,
+        ]);
+        validate(
+            &map(&[
+                ("net.ipv4.ip_forward", "1"),
+                ("kernel.shmmax", "1"),
+                ("fs.mqueue.msg_max", "20"),
+            ]),
+            &all,
+        )
+        .unwrap();
     }
 
     #[test]
     fn global_or_shared_sysctls_are_refused_clearly() {
         let all = ns(&[LinuxNamespaceType::Ipc, LinuxNamespaceType::Network]);
-        let e = validate(&map(&[("vm.swappiness", "1")]), &all).unwrap_err().to_string();
-        assert_eq!(e, "sysctl \"vm.swappiness\" is not namespaced: setting it would change the host, so it is refused");
-        let e = validate(&map(&[("net.core.somaxconn", "1")]), &ns(&[LinuxNamespaceType::Ipc])).unwrap_err().to_string();
+        let e = validate(&map(&[("vm.swappiness", "1")]), &all)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "sysctl \"vm.swappiness\" is not namespaced: setting it would change the host, so it is refused"
+        );
+        let e = validate(
+            &map(&[("net.core.somaxconn", "1")]),
+            &ns(&[LinuxNamespaceType::Ipc]),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("net namespace"), "{e}");
         assert!(validate(&map(&[("net../x", "1")]), &all).is_err());
     }
@@ -134,6 +172,12 @@ mod tests {
     fn values_are_written_under_proc_sys() {
         let sys = RecordingSyscall::new();
         apply(&sys, &map(&[("net.ipv4.ip_forward", "1")])).unwrap();
-        assert_eq!(sys.calls(), [Call::WriteFile { path: "/proc/sys/net/ipv4/ip_forward".into(), data: b"1".to_vec() }]);
+        assert_eq!(
+            sys.calls(),
+            [Call::WriteFile {
+                path: "/proc/sys/net/ipv4/ip_forward".into(),
+                data: b"1".to_vec()
+            }]
+        );
     }
 }

@@ -21,7 +21,9 @@ pub fn privileged(test: &str, programs: &[&str]) -> bool {
         missing.push("root".to_string());
     }
     if !is_static_busybox() {
-        missing.push(format!("a static busybox at {BUSYBOX} (Debian package busybox-static)"));
+        missing.push(format!(
+            "a static busybox at {BUSYBOX} (Debian package busybox-static)"
+        ));
     }
     for p in programs {
         if which(p).is_none() {
@@ -41,13 +43,19 @@ pub fn privileged(test: &str, programs: &[&str]) -> bool {
 
 /// The path of a program in PATH.
 pub fn which(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(name)).find(|p| p.is_file())
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
 }
 
 /// Whether BUSYBOX is a statically linked 64-bit ELF: no PT_INTERP program header (the one
 /// naming the dynamic loader), so it runs in a rootfs that has nothing else.
 fn is_static_busybox() -> bool {
-    let Ok(b) = std::fs::read(BUSYBOX) else { return false };
+    let Ok(b) = std::fs::read(BUSYBOX) else {
+        return false;
+    };
     if b.len() < 64 || !b.starts_with(b"\x7fELF\x02") {
         return false;
     }
@@ -56,7 +64,8 @@ fn is_static_busybox() -> bool {
     let (size, count) = (u16_at(0x36), u16_at(0x38));
     (0..count).all(|i| {
         let o = phoff + i * size;
-        b.get(o..o + 4).is_some_and(|t| u32::from_le_bytes(t.try_into().unwrap()) != 3)
+        b.get(o..o + 4)
+            .is_some_and(|t| u32::from_le_bytes(t.try_into().unwrap()) != 3)
     })
 }
 
@@ -64,7 +73,11 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// A name unique to this test process and call.
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 /// A busybox root filesystem in a temporary directory: the static binary, a symlink per
@@ -80,13 +93,29 @@ impl Rootfs {
 }
 
 pub fn busybox_rootfs() -> Rootfs {
-    let dir = tempfile::Builder::new().prefix("berth-rootfs-").tempdir().expect("temp dir");
+    let dir = tempfile::Builder::new()
+        .prefix("berth-rootfs-")
+        .tempdir()
+        .expect("temp dir");
     let root = dir.path().join("rootfs");
-    for d in ["bin", "etc", "proc", "sys", "dev", "tmp", "root", "home/app", "var/empty"] {
+    for d in [
+        "bin",
+        "etc",
+        "proc",
+        "sys",
+        "dev",
+        "tmp",
+        "root",
+        "home/app",
+        "var/empty",
+    ] {
         std::fs::create_dir_all(root.join(d)).unwrap();
     }
     std::fs::copy(BUSYBOX, root.join("bin/busybox")).unwrap();
-    let out = std::process::Command::new(BUSYBOX).arg("--list").output().unwrap();
+    let out = std::process::Command::new(BUSYBOX)
+        .arg("--list")
+        .output()
+        .unwrap();
     for applet in String::from_utf8_lossy(&out.stdout).lines() {
         if applet != "busybox" && !applet.is_empty() {
             let _ = std::os::unix::fs::symlink("busybox", root.join("bin").join(applet));
@@ -97,8 +126,16 @@ pub fn busybox_rootfs() -> Rootfs {
         "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\nnobody:x:65534:65534:nobody:/var/empty:/bin/false\n",
     )
     .unwrap();
-    std::fs::write(root.join("etc/group"), "root:x:0:\nwheel:x:10:app\napp:x:1000:\nnogroup:x:65534:\n").unwrap();
-    std::fs::set_permissions(root.join("tmp"), std::os::unix::fs::PermissionsExt::from_mode(0o1777)).unwrap();
+    std::fs::write(
+        root.join("etc/group"),
+        "root:x:0:\nwheel:x:10:app\napp:x:1000:\nnogroup:x:65534:\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        root.join("tmp"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o1777),
+    )
+    .unwrap();
     std::os::unix::fs::chown(root.join("home/app"), Some(1000), Some(1000)).unwrap();
     Rootfs { dir }
 }
@@ -110,7 +147,10 @@ pub struct TestRuntime {
 }
 
 pub fn runtime() -> TestRuntime {
-    let state = tempfile::Builder::new().prefix("berth-state-").tempdir().unwrap();
+    let state = tempfile::Builder::new()
+        .prefix("berth-state-")
+        .tempdir()
+        .unwrap();
     let runtime = Runtime::new(state.path()).expect("runtime");
     TestRuntime { runtime, state }
 }
@@ -151,11 +191,24 @@ pub struct Output {
 }
 
 /// Creates, starts and waits for a container running `spec` on `rootfs`, with piped output.
-pub fn run(rt: &Runtime, spec: &Spec, rootfs: &Path, init: bool) -> Result<Output, berth_runtime::container::ContainerError> {
+pub fn run(
+    rt: &Runtime,
+    spec: &Spec,
+    rootfs: &Path,
+    init: bool,
+) -> Result<Output, berth_runtime::container::ContainerError> {
     let id = unique("c");
     let mut spec = spec.clone();
     unique_cgroup(&mut spec, &id);
-    let c = rt.create(&id, &spec, rootfs, CreateOptions { stdio: Stdio::Piped { stdin: false }, init })?;
+    let c = rt.create(
+        &id,
+        &spec,
+        rootfs,
+        CreateOptions {
+            stdio: Stdio::Piped { stdin: false },
+            init,
+        },
+    )?;
     let mut guard = Guard(Some(c));
     let io = guard.get_mut().take_io();
     guard.get().start()?;
@@ -169,7 +222,11 @@ pub fn run(rt: &Runtime, spec: &Spec, rootfs: &Path, init: bool) -> Result<Outpu
     let _ = out.read_to_string(&mut stdout);
     let stderr = reader.join().unwrap();
     let status = guard.get().wait();
-    Ok(Output { stdout, stderr, status })
+    Ok(Output {
+        stdout,
+        stderr,
+        status,
+    })
 }
 
 /// Reads everything from a pipe in a thread (so that a full pipe never blocks the container).
@@ -197,37 +254,49 @@ pub fn eventually(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
 /// helper entry points before anything else): runs the tests whose name contains one of the
 /// non-flag arguments (all without any), a few at a time, and exits non-zero on failure.
 pub fn run_tests(tests: &[(&'static str, fn())]) -> ! {
-    let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     if std::env::args().any(|a| a == "--list") {
         for (name, _) in tests {
             println!("{name}: test");
         }
         std::process::exit(0);
     }
-    let selected: Vec<&(&str, fn())> =
-        tests.iter().filter(|(n, _)| filters.is_empty() || filters.iter().any(|f| n.contains(f.as_str()))).collect();
+    let selected: Vec<&(&str, fn())> = tests
+        .iter()
+        .filter(|(n, _)| filters.is_empty() || filters.iter().any(|f| n.contains(f.as_str())))
+        .collect();
     println!("\nrunning {} tests", selected.len());
     let failures = std::sync::Mutex::new(Vec::new());
     let next = AtomicUsize::new(0);
-    let workers = std::env::var("BERTH_TEST_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(3usize);
+    let workers = std::env::var("BERTH_TEST_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3usize);
     std::thread::scope(|s| {
         for _ in 0..workers {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some((name, f)) = selected.get(i) else { break };
-                let started = std::time::Instant::now();
-                let result = std::panic::catch_unwind(f);
-                let secs = started.elapsed().as_secs_f32();
-                match result {
-                    Ok(()) => println!("test {name} ... ok ({secs:.2}s)"),
-                    Err(e) => {
-                        let msg = e
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                            .unwrap_or_default();
-                        println!("test {name} ... FAILED ({secs:.2}s)");
-                        failures.lock().unwrap().push((name.to_string(), msg));
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some((name, f)) = selected.get(i) else {
+                        break;
+                    };
+                    let started = std::time::Instant::now();
+                    let result = std::panic::catch_unwind(f);
+                    let secs = started.elapsed().as_secs_f32();
+                    match result {
+                        Ok(()) => println!("test {name} ... ok ({secs:.2}s)"),
+                        Err(e) => {
+                            let msg = e
+                                .downcast_ref::<String>()
+                                .cloned()
+                                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                                .unwrap_or_default();
+                            println!("test {name} ... FAILED ({secs:.2}s)");
+                            failures.lock().unwrap().push((name.to_string(), msg));
+                        }
                     }
                 }
             });
@@ -312,6 +381,7 @@ pub fn install_probes(rootfs: &Path, probes: &[(&str, u32)]) {
     for (name, nr) in probes {
         let path = rootfs.join("bin").join(format!("probe-{name}"));
         std::fs::write(&path, syscall_probe(*nr)).unwrap();
-        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
     }
 }

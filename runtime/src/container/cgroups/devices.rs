@@ -32,7 +32,10 @@ fn num(n: Option<i64>) -> String {
 }
 
 fn access_of(r: &LinuxDeviceCgroup) -> String {
-    r.access().clone().filter(|a| !a.is_empty()).unwrap_or_else(|| "rwm".into())
+    r.access()
+        .clone()
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(|| "rwm".into())
 }
 
 /// The v1 lines for `rules`, in order.
@@ -40,8 +43,18 @@ pub fn v1_rules(rules: &[LinuxDeviceCgroup]) -> Vec<V1Rule> {
     rules
         .iter()
         .map(|r| V1Rule {
-            file: if r.allow() { "devices.allow" } else { "devices.deny" },
-            value: format!("{} {}:{} {}", type_char(r.typ()), num(r.major()), num(r.minor()), access_of(r)),
+            file: if r.allow() {
+                "devices.allow"
+            } else {
+                "devices.deny"
+            },
+            value: format!(
+                "{} {}:{} {}",
+                type_char(r.typ()),
+                num(r.major()),
+                num(r.minor()),
+                access_of(r)
+            ),
         })
         .collect()
 }
@@ -66,7 +79,12 @@ const JNE_X: u8 = 0x5d; // BPF_JMP | BPF_JNE | BPF_X
 const EXIT: u8 = 0x95; // BPF_JMP | BPF_EXIT
 
 fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> BpfInsn {
-    BpfInsn { code, regs: (src << 4) | (dst & 0x0f), off, imm }
+    BpfInsn {
+        code,
+        regs: (src << 4) | (dst & 0x0f),
+        off,
+        imm,
+    }
 }
 
 /// The program for `rules`: rules are checked from the last to the first, the first match
@@ -200,16 +218,28 @@ pub fn attach_v2(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<(), CgroupEr
     // SAFETY: `attr` points at live buffers (instructions, license, log) for the whole call,
     // and its size is passed.
     let fd = unsafe {
-        libc::syscall(libc::SYS_bpf, BPF_PROG_LOAD, &attr as *const ProgLoadAttr, std::mem::size_of::<ProgLoadAttr>())
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_LOAD,
+            &attr as *const ProgLoadAttr,
+            std::mem::size_of::<ProgLoadAttr>(),
+        )
     };
     if fd < 0 {
         let err = std::io::Error::last_os_error();
-        let text = String::from_utf8_lossy(&log[..log.iter().position(|b| *b == 0).unwrap_or(0)]).into_owned();
-        return Err(CgroupError::Unsupported(format!("loading the device-access eBPF program failed: {err} {text}")));
+        let text = String::from_utf8_lossy(&log[..log.iter().position(|b| *b == 0).unwrap_or(0)])
+            .into_owned();
+        return Err(CgroupError::Unsupported(format!(
+            "loading the device-access eBPF program failed: {err} {text}"
+        )));
     }
     // SAFETY: the kernel returned a new file descriptor that nothing else owns.
     let prog = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-    let cgroup = std::fs::File::open(dir).map_err(|source| CgroupError::Io { what: "open", path: dir.into(), source })?;
+    let cgroup = std::fs::File::open(dir).map_err(|source| CgroupError::Io {
+        what: "open",
+        path: dir.into(),
+        source,
+    })?;
     let attr = ProgAttachAttr {
         target_fd: cgroup.as_raw_fd() as u32,
         attach_bpf_fd: prog.as_raw_fd() as u32,
@@ -219,7 +249,12 @@ pub fn attach_v2(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<(), CgroupEr
     };
     // SAFETY: `attr` is a valid attach request whose fds are open for the call.
     let rc = unsafe {
-        libc::syscall(libc::SYS_bpf, BPF_PROG_ATTACH, &attr as *const ProgAttachAttr, std::mem::size_of::<ProgAttachAttr>())
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_ATTACH,
+            &attr as *const ProgAttachAttr,
+            std::mem::size_of::<ProgAttachAttr>(),
+        )
     };
     if rc < 0 {
         return Err(CgroupError::Unsupported(format!(
@@ -236,8 +271,16 @@ mod tests {
     use super::*;
     use oci_spec::runtime::LinuxDeviceCgroupBuilder;
 
-    fn rule(allow: bool, t: Option<LinuxDeviceType>, major: Option<i64>, minor: Option<i64>, access: &str) -> LinuxDeviceCgroup {
-        let mut b = LinuxDeviceCgroupBuilder::default().allow(allow).access(access);
+    fn rule(
+        allow: bool,
+        t: Option<LinuxDeviceType>,
+        major: Option<i64>,
+        minor: Option<i64>,
+        access: &str,
+    ) -> LinuxDeviceCgroup {
+        let mut b = LinuxDeviceCgroupBuilder::default()
+            .allow(allow)
+            .access(access);
         if let Some(t) = t {
             b = b.typ(t);
         }
@@ -252,10 +295,25 @@ mod tests {
 
     #[test]
     fn v1_lines() {
-        let rules = [rule(false, None, None, None, "rwm"), rule(true, Some(LinuxDeviceType::C), Some(1), Some(3), "rw")];
+        let rules = [
+            rule(false, None, None, None, "rwm"),
+            rule(true, Some(LinuxDeviceType::C), Some(1), Some(3), "rw"),
+        ];
         let lines = v1_rules(&rules);
-        assert_eq!(lines[0], V1Rule { file: "devices.deny", value: "a *:* rwm".into() });
-        assert_eq!(lines[1], V1Rule { file: "devices.allow", value: "c 1:3 rw".into() });
+        assert_eq!(
+            lines[0],
+            V1Rule {
+                file: "devices.deny",
+                value: "a *:* rwm".into()
+            }
+        );
+        assert_eq!(
+            lines[1],
+            V1Rule {
+                file: "devices.allow",
+                value: "c 1:3 rw".into()
+            }
+        );
     }
 
     /// Runs the program on a request, as the kernel would (a tiny interpreter of the
@@ -307,7 +365,14 @@ mod tests {
         let Some(base) = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
             .iter()
             .map(Path::new)
-            .find(|p| std::fs::read_to_string("/proc/self/mountinfo").is_ok_and(|m| m.contains(&format!(" {} ", p.display())) && m.lines().any(|l| l.contains(&format!(" {} ", p.display())) && l.contains(" - cgroup2 "))))
+            .find(|p| {
+                std::fs::read_to_string("/proc/self/mountinfo").is_ok_and(|m| {
+                    m.contains(&format!(" {} ", p.display()))
+                        && m.lines().any(|l| {
+                            l.contains(&format!(" {} ", p.display())) && l.contains(" - cgroup2 ")
+                        })
+                })
+            })
         else {
             if std::env::var("BERTH_REQUIRE_PRIVILEGED").as_deref() == Ok("1") {
                 panic!("no cgroup2 mount to test the device program on");
@@ -331,7 +396,10 @@ mod tests {
             }
         }
         let _cleanup = Cleanup(dir.clone());
-        let rules = [rule(false, None, None, None, "rwm"), rule(true, Some(LinuxDeviceType::C), Some(1), Some(5), "rw")];
+        let rules = [
+            rule(false, None, None, None, "rwm"),
+            rule(true, Some(LinuxDeviceType::C), Some(1), Some(5), "rw"),
+        ];
         attach_v2(&dir, &rules).unwrap();
         // A child joins the cgroup, then tries /dev/zero (allowed) and /dev/full (denied).
         let script = format!(
@@ -340,8 +408,17 @@ mod tests {
              [ \"$(head -c1 /dev/full | wc -c)\" -eq 0 ] && echo full-denied",
             dir.display()
         );
-        let out = std::process::Command::new("sh").arg("-c").arg(&script).stdin(std::process::Stdio::null()).output().unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(text.contains("zero-ok") && text.contains("full-denied"), "{text} {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            text.contains("zero-ok") && text.contains("full-denied"),
+            "{text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

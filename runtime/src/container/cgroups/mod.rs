@@ -115,7 +115,11 @@ impl Hierarchy {
     /// Detects the host's layout.
     pub fn detect() -> Result<Hierarchy, CgroupError> {
         let read = |p: &str| {
-            std::fs::read_to_string(p).map_err(|source| CgroupError::Io { what: "read", path: p.into(), source })
+            std::fs::read_to_string(p).map_err(|source| CgroupError::Io {
+                what: "read",
+                path: p.into(),
+                source,
+            })
         };
         Hierarchy::parse(&read("/proc/self/mountinfo")?, &read("/proc/self/cgroup")?)
     }
@@ -125,7 +129,9 @@ impl Hierarchy {
         let mut v1 = Vec::new();
         let mut v2 = None;
         for line in mountinfo.lines() {
-            let Some((left, right)) = line.split_once(" - ") else { continue };
+            let Some((left, right)) = line.split_once(" - ") else {
+                continue;
+            };
             let fields: Vec<&str> = left.split_whitespace().collect();
             let rfields: Vec<&str> = right.split_whitespace().collect();
             if fields.len() < 5 || rfields.len() < 3 {
@@ -139,13 +145,29 @@ impl Hierarchy {
                     for opt in rfields[2].split(',') {
                         if let Some(n) = opt.strip_prefix("name=") {
                             name = Some(n.to_string());
-                        } else if !matches!(opt, "rw" | "ro" | "relatime" | "noatime" | "nosuid" | "nodev" | "noexec" | "xattr" | "clone_children" | "noprefix" | "cpuset_v2_mode")
-                            && !opt.starts_with("release_agent=")
+                        } else if !matches!(
+                            opt,
+                            "rw" | "ro"
+                                | "relatime"
+                                | "noatime"
+                                | "nosuid"
+                                | "nodev"
+                                | "noexec"
+                                | "xattr"
+                                | "clone_children"
+                                | "noprefix"
+                                | "cpuset_v2_mode"
+                        ) && !opt.starts_with("release_agent=")
                         {
                             controllers.push(opt.to_string());
                         }
                     }
-                    v1.push(V1Mount { mountpoint, controllers, name, own: PathBuf::from("/") });
+                    v1.push(V1Mount {
+                        mountpoint,
+                        controllers,
+                        name,
+                        own: PathBuf::from("/"),
+                    });
                 }
                 "cgroup2" => v2 = Some(mountpoint),
                 _ => {}
@@ -156,7 +178,10 @@ impl Hierarchy {
         let mut own_v2 = PathBuf::from("/");
         for line in own_cgroups.lines() {
             let mut parts = line.splitn(3, ':');
-            let (Some(_), Some(ctrls), Some(path)) = (parts.next(), parts.next(), parts.next()) else { continue };
+            let (Some(_), Some(ctrls), Some(path)) = (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
             if ctrls.is_empty() {
                 own_v2 = PathBuf::from(path);
             } else {
@@ -177,7 +202,10 @@ impl Hierarchy {
             return Ok(Hierarchy::V1 { mounts: v1 });
         }
         match v2 {
-            Some(mountpoint) => Ok(Hierarchy::V2 { mountpoint, own: own_v2 }),
+            Some(mountpoint) => Ok(Hierarchy::V2 {
+                mountpoint,
+                own: own_v2,
+            }),
             None => Err(CgroupError::NoHierarchy),
         }
     }
@@ -194,7 +222,12 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'\\' && i + 3 < bytes.len() && bytes[i + 1..i + 4].iter().all(|b| (b'0'..=b'7').contains(b)) {
+        if bytes[i] == b'\\'
+            && i + 3 < bytes.len()
+            && bytes[i + 1..i + 4]
+                .iter()
+                .all(|b| (b'0'..=b'7').contains(b))
+        {
             let v = (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0');
             out.push(v);
             i += 4;
@@ -220,19 +253,33 @@ fn clean_path(spec_path: &Path) -> Result<PathBuf, CgroupError> {
     if spec_path.components().any(|c| c == Component::ParentDir) {
         return Err(CgroupError::InvalidPath(spec_path.display().to_string()));
     }
-    let rel: PathBuf = spec_path.components().filter(|c| matches!(c, Component::Normal(_))).collect();
+    let rel: PathBuf = spec_path
+        .components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .collect();
     if rel.as_os_str().is_empty() {
         return Err(CgroupError::InvalidPath(spec_path.display().to_string()));
     }
-    Ok(if spec_path.is_absolute() { Path::new("/").join(rel) } else { rel })
+    Ok(if spec_path.is_absolute() {
+        Path::new("/").join(rel)
+    } else {
+        rel
+    })
 }
 
 fn strip_root(p: &Path) -> PathBuf {
-    p.components().filter(|c| matches!(c, Component::Normal(_))).collect()
+    p.components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .collect()
 }
 
 /// Writes `value` to an existing interface file, with errors that say which limit failed.
-pub(crate) fn write_file(dir: &Path, file: &str, value: &str, what: &str) -> Result<(), CgroupError> {
+pub(crate) fn write_file(
+    dir: &Path,
+    file: &str,
+    value: &str,
+    what: &str,
+) -> Result<(), CgroupError> {
     use std::io::Write;
     let path = dir.join(file);
     let mut f = match std::fs::OpenOptions::new().write(true).open(&path) {
@@ -244,10 +291,22 @@ pub(crate) fn write_file(dir: &Path, file: &str, value: &str, what: &str) -> Res
                 why: "the kernel does not offer this interface",
             });
         }
-        Err(source) => return Err(CgroupError::Write { what: what.to_string(), path, value: value.into(), source }),
+        Err(source) => {
+            return Err(CgroupError::Write {
+                what: what.to_string(),
+                path,
+                value: value.into(),
+                source,
+            });
+        }
     };
     f.write_all(value.as_bytes())
-        .map_err(|source| CgroupError::Write { what: what.to_string(), path, value: value.into(), source })
+        .map_err(|source| CgroupError::Write {
+            what: what.to_string(),
+            path,
+            value: value.into(),
+            source,
+        })
 }
 
 /// Reads an interface file, trimmed.
@@ -255,14 +314,21 @@ pub(crate) fn read_file(dir: &Path, file: &str) -> Result<String, CgroupError> {
     let path = dir.join(file);
     std::fs::read_to_string(&path)
         .map(|s| s.trim().to_string())
-        .map_err(|source| CgroupError::Io { what: "read", path, source })
+        .map_err(|source| CgroupError::Io {
+            what: "read",
+            path,
+            source,
+        })
 }
 
 impl Cgroup {
     /// The cgroup at `spec_path` (the spec's `cgroupsPath`) in `hierarchy`, without touching
     /// the system.
     pub fn new(hierarchy: &Hierarchy, spec_path: &Path) -> Result<Cgroup, CgroupError> {
-        Ok(Cgroup { hierarchy: hierarchy.clone(), path: clean_path(spec_path)? })
+        Ok(Cgroup {
+            hierarchy: hierarchy.clone(),
+            path: clean_path(spec_path)?,
+        })
     }
 
     /// The cgroup's path as given (absolute, or relative to the runtime's own cgroup).
@@ -273,7 +339,11 @@ impl Cgroup {
     /// Where the path starts in a hierarchy mounted at `mountpoint`, in which the runtime's own
     /// cgroup is `own`: the mount point for absolute paths, the own cgroup for relative ones.
     fn base(&self, mountpoint: &Path, own: &Path) -> PathBuf {
-        if self.path.is_absolute() { mountpoint.to_path_buf() } else { mountpoint.join(strip_root(own)) }
+        if self.path.is_absolute() {
+            mountpoint.to_path_buf()
+        } else {
+            mountpoint.join(strip_root(own))
+        }
     }
 
     /// The cgroup's directory in a hierarchy.
@@ -284,8 +354,18 @@ impl Cgroup {
     /// (base, leaf) per hierarchy: the directories between them are the container's.
     pub(crate) fn bases_and_dirs(&self) -> Vec<(PathBuf, PathBuf)> {
         match &self.hierarchy {
-            Hierarchy::V1 { mounts } => mounts.iter().map(|m| (self.base(&m.mountpoint, &m.own), self.dir_in(&m.mountpoint, &m.own))).collect(),
-            Hierarchy::V2 { mountpoint, own } => vec![(self.base(mountpoint, own), self.dir_in(mountpoint, own))],
+            Hierarchy::V1 { mounts } => mounts
+                .iter()
+                .map(|m| {
+                    (
+                        self.base(&m.mountpoint, &m.own),
+                        self.dir_in(&m.mountpoint, &m.own),
+                    )
+                })
+                .collect(),
+            Hierarchy::V2 { mountpoint, own } => {
+                vec![(self.base(mountpoint, own), self.dir_in(mountpoint, own))]
+            }
         }
     }
 
@@ -297,7 +377,10 @@ impl Cgroup {
     /// The directories of this cgroup, one per hierarchy (v1) or the one (v2).
     pub fn dirs(&self) -> Vec<PathBuf> {
         match &self.hierarchy {
-            Hierarchy::V1 { mounts } => mounts.iter().map(|m| self.dir_in(&m.mountpoint, &m.own)).collect(),
+            Hierarchy::V1 { mounts } => mounts
+                .iter()
+                .map(|m| self.dir_in(&m.mountpoint, &m.own))
+                .collect(),
             Hierarchy::V2 { mountpoint, own } => vec![self.dir_in(mountpoint, own)],
         }
     }
@@ -355,9 +438,15 @@ impl Cgroup {
 
     /// The processes in the cgroup (from the memory hierarchy on v1, or the first one).
     pub fn pids(&self) -> Result<Vec<i32>, CgroupError> {
-        let dir = self.v1_dir("pids").or_else(|| self.v1_dir("memory")).or_else(|| self.dirs().into_iter().next());
+        let dir = self
+            .v1_dir("pids")
+            .or_else(|| self.v1_dir("memory"))
+            .or_else(|| self.dirs().into_iter().next());
         let Some(dir) = dir else { return Ok(vec![]) };
-        Ok(read_file(&dir, "cgroup.procs")?.lines().filter_map(|l| l.trim().parse().ok()).collect())
+        Ok(read_file(&dir, "cgroup.procs")?
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect())
     }
 
     /// Freezes every process of the cgroup and waits until the kernel says it is frozen.
@@ -373,18 +462,26 @@ impl Cgroup {
     fn set_frozen(&self, frozen: bool) -> Result<(), CgroupError> {
         let (dir, file, value, state_file, want) = match &self.hierarchy {
             Hierarchy::V1 { .. } => {
-                let dir = self.v1_dir("freezer").ok_or(CgroupError::MissingController {
-                    what: "pause".into(),
-                    controller: "freezer",
-                    where_: "mounted",
-                })?;
+                let dir = self
+                    .v1_dir("freezer")
+                    .ok_or(CgroupError::MissingController {
+                        what: "pause".into(),
+                        controller: "freezer",
+                        where_: "mounted",
+                    })?;
                 let v = if frozen { "FROZEN" } else { "THAWED" };
                 (dir, "freezer.state", v, "freezer.state", v.to_string())
             }
             Hierarchy::V2 { .. } => {
                 let dir = self.v2_dir().unwrap_or_default();
                 let v = if frozen { "1" } else { "0" };
-                (dir, "cgroup.freeze", v, "cgroup.events", format!("frozen {v}"))
+                (
+                    dir,
+                    "cgroup.freeze",
+                    v,
+                    "cgroup.events",
+                    format!("frozen {v}"),
+                )
             }
         };
         write_file(&dir, file, value, if frozen { "pause" } else { "unpause" })?;
@@ -395,7 +492,11 @@ impl Cgroup {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                return Err(CgroupError::FreezeTimeout(if frozen { "frozen" } else { "thawed" }));
+                return Err(CgroupError::FreezeTimeout(if frozen {
+                    "frozen"
+                } else {
+                    "thawed"
+                }));
             }
             // v1 freezing can stall on a task in an uninterruptible sleep; asking again is
             // what the kernel documentation suggests.
@@ -446,7 +547,10 @@ impl Cgroup {
         }
         let frozen = self.freeze().is_ok();
         for pid in self.pids()? {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
         if frozen {
             self.thaw()?;
@@ -470,7 +574,11 @@ impl Cgroup {
                         std::thread::sleep(Duration::from_millis(10));
                     }
                     Err(source) => {
-                        result = Err(CgroupError::Io { what: "remove", path: dir.clone(), source });
+                        result = Err(CgroupError::Io {
+                            what: "remove",
+                            path: dir.clone(),
+                            source,
+                        });
                         break;
                     }
                 }
@@ -496,7 +604,12 @@ impl Cgroup {
                         Some(n) => (n.clone(), format!("none,name={n}")),
                         None => (m.controllers.join(","), m.controllers.join(",")),
                     };
-                    CgroupMount { name, fstype: "cgroup".into(), data, host_path: self.dir_in(&m.mountpoint, &m.own) }
+                    CgroupMount {
+                        name,
+                        fstype: "cgroup".into(),
+                        data,
+                        host_path: self.dir_in(&m.mountpoint, &m.own),
+                    }
                 })
                 .collect(),
             Hierarchy::V2 { mountpoint, own } => vec![CgroupMount {
@@ -524,7 +637,9 @@ pub(crate) mod tests {
     fn hybrid_hosts_are_v1_with_named_hierarchies() {
         let own = "9:name=systemd:/\n4:memory:/api/x\n1:cpu:/\n2:cpu,cpuacct:/\n0::/\n";
         let h = Hierarchy::parse(HYBRID, own).unwrap();
-        let Hierarchy::V1 { mounts } = &h else { panic!("{h:?}") };
+        let Hierarchy::V1 { mounts } = &h else {
+            panic!("{h:?}")
+        };
         assert_eq!(mounts.len(), 4);
         assert_eq!(mounts[1].controllers, ["memory"]);
         assert_eq!(mounts[1].own, Path::new("/api/x"));
@@ -533,10 +648,19 @@ pub(crate) mod tests {
         assert!(mounts[3].controllers.is_empty());
         // Relative paths start at the runtime's own cgroup of each hierarchy.
         let cg = Cgroup::new(&h, Path::new("berth/c1")).unwrap();
-        assert_eq!(cg.v1_dir("memory").unwrap(), Path::new("/sys/fs/cgroup/memory/api/x/berth/c1"));
-        assert_eq!(cg.v1_dir("cpu").unwrap(), Path::new("/sys/fs/cgroup/cpu/berth/c1"));
+        assert_eq!(
+            cg.v1_dir("memory").unwrap(),
+            Path::new("/sys/fs/cgroup/memory/api/x/berth/c1")
+        );
+        assert_eq!(
+            cg.v1_dir("cpu").unwrap(),
+            Path::new("/sys/fs/cgroup/cpu/berth/c1")
+        );
         let cg = Cgroup::new(&h, Path::new("/berth/c1")).unwrap();
-        assert_eq!(cg.v1_dir("cpuacct").unwrap(), Path::new("/sys/fs/cgroup/cpu,cpuacct/berth/c1"));
+        assert_eq!(
+            cg.v1_dir("cpuacct").unwrap(),
+            Path::new("/sys/fs/cgroup/cpu,cpuacct/berth/c1")
+        );
         assert!(Cgroup::new(&h, Path::new("/berth/../../etc")).is_err());
         assert!(Cgroup::new(&h, Path::new("/")).is_err());
     }
@@ -545,8 +669,17 @@ pub(crate) mod tests {
     fn unified_hosts_are_v2() {
         let info = "30 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime - cgroup2 cgroup2 rw,nsdelegate\n";
         let h = Hierarchy::parse(info, "0::/user.slice\n").unwrap();
-        assert_eq!(h, Hierarchy::V2 { mountpoint: "/sys/fs/cgroup".into(), own: "/user.slice".into() });
-        assert!(matches!(Hierarchy::parse("", ""), Err(CgroupError::NoHierarchy)));
+        assert_eq!(
+            h,
+            Hierarchy::V2 {
+                mountpoint: "/sys/fs/cgroup".into(),
+                own: "/user.slice".into()
+            }
+        );
+        assert!(matches!(
+            Hierarchy::parse("", ""),
+            Err(CgroupError::NoHierarchy)
+        ));
     }
 
     #[test]

@@ -61,13 +61,18 @@ pub struct CgroupStats {
 pub fn keyed(text: &str, key: &str) -> Option<u64> {
     text.lines().find_map(|l| {
         let mut it = l.split_whitespace();
-        (it.next() == Some(key)).then(|| it.next().and_then(|v| v.parse().ok())).flatten()
+        (it.next() == Some(key))
+            .then(|| it.next().and_then(|v| v.parse().ok()))
+            .flatten()
     })
 }
 
 fn limit(text: &str) -> Option<u64> {
     // "max" (v2) or a huge page-aligned number (v1) mean no limit.
-    text.trim().parse::<u64>().ok().filter(|v| *v < (1u64 << 62))
+    text.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|v| *v < (1u64 << 62))
 }
 
 /// The clock ticks per second of cpuacct.stat.
@@ -91,12 +96,16 @@ pub(super) fn read(cg: &Cgroup) -> Result<CgroupStats, CgroupError> {
             if let Some(d) = cg.v1_dir("memory") {
                 s.memory.usage = read_file(&d, "memory.usage_in_bytes")?.parse().unwrap_or(0);
                 s.memory.limit = limit(&read_file(&d, "memory.limit_in_bytes")?);
-                s.memory.cache = keyed(&read_file(&d, "memory.stat")?, "total_inactive_file").unwrap_or(0);
+                s.memory.cache =
+                    keyed(&read_file(&d, "memory.stat")?, "total_inactive_file").unwrap_or(0);
             }
             if let Some(d) = cg.v1_dir("pids") {
                 s.pids.current = read_file(&d, "pids.current")?.parse().unwrap_or(0);
                 s.pids.limit = limit(&read_file(&d, "pids.max")?);
-                s.pids.denied = read_file(&d, "pids.events").ok().and_then(|t| keyed(&t, "max")).unwrap_or(0);
+                s.pids.denied = read_file(&d, "pids.events")
+                    .ok()
+                    .and_then(|t| keyed(&t, "max"))
+                    .unwrap_or(0);
             }
             if let Some(d) = cg.v1_dir("blkio") {
                 let text = read_file(&d, "blkio.throttle.io_service_bytes").unwrap_or_default();
@@ -123,19 +132,29 @@ pub(super) fn read(cg: &Cgroup) -> Result<CgroupStats, CgroupError> {
             if let Ok(cur) = read_file(&d, "memory.current") {
                 s.memory.usage = cur.parse().unwrap_or(0);
                 s.memory.limit = read_file(&d, "memory.max").ok().and_then(|v| limit(&v));
-                s.memory.cache = read_file(&d, "memory.stat").ok().and_then(|t| keyed(&t, "inactive_file")).unwrap_or(0);
+                s.memory.cache = read_file(&d, "memory.stat")
+                    .ok()
+                    .and_then(|t| keyed(&t, "inactive_file"))
+                    .unwrap_or(0);
             }
             if let Ok(cur) = read_file(&d, "pids.current") {
                 s.pids.current = cur.parse().unwrap_or(0);
                 s.pids.limit = read_file(&d, "pids.max").ok().and_then(|v| limit(&v));
-                s.pids.denied = read_file(&d, "pids.events").ok().and_then(|t| keyed(&t, "max")).unwrap_or(0);
+                s.pids.denied = read_file(&d, "pids.events")
+                    .ok()
+                    .and_then(|t| keyed(&t, "max"))
+                    .unwrap_or(0);
             }
             if let Ok(text) = read_file(&d, "io.stat") {
                 for l in text.lines() {
                     for kv in l.split_whitespace().skip(1) {
                         match kv.split_once('=') {
-                            Some(("rbytes", v)) => s.blkio.read_bytes += v.parse::<u64>().unwrap_or(0),
-                            Some(("wbytes", v)) => s.blkio.write_bytes += v.parse::<u64>().unwrap_or(0),
+                            Some(("rbytes", v)) => {
+                                s.blkio.read_bytes += v.parse::<u64>().unwrap_or(0)
+                            }
+                            Some(("wbytes", v)) => {
+                                s.blkio.write_bytes += v.parse::<u64>().unwrap_or(0)
+                            }
                             _ => {}
                         }
                     }
@@ -153,7 +172,10 @@ mod tests {
 
     #[test]
     fn keyed_files() {
-        assert_eq!(keyed("oom_kill_disable 0\nunder_oom 0\noom_kill 3\n", "oom_kill"), Some(3));
+        assert_eq!(
+            keyed("oom_kill_disable 0\nunder_oom 0\noom_kill 3\n", "oom_kill"),
+            Some(3)
+        );
         assert_eq!(keyed("a 1\n", "b"), None);
         assert_eq!(limit("max"), None);
         assert_eq!(limit("9223372036854771712"), None);
@@ -165,19 +187,50 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let d = root.path().join("c");
         std::fs::create_dir_all(&d).unwrap();
-        std::fs::write(d.join("cpu.stat"), "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n").unwrap();
+        std::fs::write(
+            d.join("cpu.stat"),
+            "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n",
+        )
+        .unwrap();
         std::fs::write(d.join("memory.current"), "4096\n").unwrap();
         std::fs::write(d.join("memory.max"), "max\n").unwrap();
         std::fs::write(d.join("pids.current"), "3\n").unwrap();
         std::fs::write(d.join("pids.max"), "10\n").unwrap();
-        std::fs::write(d.join("io.stat"), "8:0 rbytes=100 wbytes=50 rios=1 wios=1\n8:16 rbytes=1 wbytes=2\n").unwrap();
-        let h = Hierarchy::V2 { mountpoint: root.path().into(), own: "/".into() };
+        std::fs::write(
+            d.join("io.stat"),
+            "8:0 rbytes=100 wbytes=50 rios=1 wios=1\n8:16 rbytes=1 wbytes=2\n",
+        )
+        .unwrap();
+        let h = Hierarchy::V2 {
+            mountpoint: root.path().into(),
+            own: "/".into(),
+        };
         let cg = Cgroup::new(&h, Path::new("/c")).unwrap();
         let s = cg.stats().unwrap();
-        assert_eq!(s.cpu, CpuStats { usage_ns: 1_500_000, user_ns: 1_000_000, system_ns: 500_000 });
+        assert_eq!(
+            s.cpu,
+            CpuStats {
+                usage_ns: 1_500_000,
+                user_ns: 1_000_000,
+                system_ns: 500_000
+            }
+        );
         assert_eq!(s.memory.usage, 4096);
         assert_eq!(s.memory.limit, None);
-        assert_eq!(s.pids, PidsStats { current: 3, limit: Some(10), denied: 0 });
-        assert_eq!(s.blkio, BlkioStats { read_bytes: 101, write_bytes: 52 });
+        assert_eq!(
+            s.pids,
+            PidsStats {
+                current: 3,
+                limit: Some(10),
+                denied: 0
+            }
+        );
+        assert_eq!(
+            s.blkio,
+            BlkioStats {
+                read_bytes: 101,
+                write_bytes: 52
+            }
+        );
     }
 }

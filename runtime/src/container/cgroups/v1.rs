@@ -16,7 +16,13 @@ pub(super) fn create(cg: &Cgroup, mounts: &[V1Mount]) -> Result<(), CgroupError>
             match std::fs::create_dir(&dir) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(source) => return Err(CgroupError::Io { what: "create", path: dir, source }),
+                Err(source) => {
+                    return Err(CgroupError::Io {
+                        what: "create",
+                        path: dir,
+                        source,
+                    });
+                }
             }
             if m.controllers.iter().any(|c| c == "cpuset") {
                 for file in ["cpuset.cpus", "cpuset.mems"] {
@@ -31,12 +37,17 @@ pub(super) fn create(cg: &Cgroup, mounts: &[V1Mount]) -> Result<(), CgroupError>
     Ok(())
 }
 
-fn dir_for(cg: &Cgroup, controller: &'static str, what: &str) -> Result<std::path::PathBuf, CgroupError> {
-    cg.v1_dir(controller).ok_or_else(|| CgroupError::MissingController {
-        what: what.to_string(),
-        controller,
-        where_: "mounted",
-    })
+fn dir_for(
+    cg: &Cgroup,
+    controller: &'static str,
+    what: &str,
+) -> Result<std::path::PathBuf, CgroupError> {
+    cg.v1_dir(controller)
+        .ok_or_else(|| CgroupError::MissingController {
+            what: what.to_string(),
+            controller,
+            where_: "mounted",
+        })
 }
 
 /// Applies every resource of the spec, or fails on the first that cannot be applied.
@@ -49,7 +60,11 @@ pub(super) fn apply(cg: &Cgroup, r: &LinuxResources) -> Result<(), CgroupError> 
     }
     if let Some(p) = r.pids() {
         let dir = dir_for(cg, "pids", "pids limit")?;
-        let v = if p.limit() > 0 { p.limit().to_string() } else { "max".into() };
+        let v = if p.limit() > 0 {
+            p.limit().to_string()
+        } else {
+            "max".into()
+        };
         write_file(&dir, "pids.max", &v, "pids limit")?;
     }
     if let Some(b) = r.block_io() {
@@ -76,7 +91,12 @@ pub(super) fn apply(cg: &Cgroup, r: &LinuxResources) -> Result<(), CgroupError> 
         if n.priorities().as_ref().is_some_and(|p| !p.is_empty()) {
             let dir = dir_for(cg, "net_prio", "network priorities")?;
             for p in n.priorities().iter().flatten() {
-                write_file(&dir, "net_prio.ifpriomap", &format!("{} {}", p.name(), p.priority()), "network priority")?;
+                write_file(
+                    &dir,
+                    "net_prio.ifpriomap",
+                    &format!("{} {}", p.name(), p.priority()),
+                    "network priority",
+                )?;
             }
         }
     }
@@ -92,15 +112,27 @@ fn memory(cg: &Cgroup, m: &LinuxMemory) -> Result<(), CgroupError> {
     let dir = dir_for(cg, "memory", "memory limit")?;
     if m.kernel().is_some() || m.kernel_tcp().is_some() {
         return Err(CgroupError::Unsupported(
-            "kernel memory limits (memory.kmem.*) are deprecated by the kernel and not supported".into(),
+            "kernel memory limits (memory.kmem.*) are deprecated by the kernel and not supported"
+                .into(),
         ));
     }
-    let num = |v: i64| if v < 0 { "-1".to_string() } else { v.to_string() };
+    let num = |v: i64| {
+        if v < 0 {
+            "-1".to_string()
+        } else {
+            v.to_string()
+        }
+    };
     if let Some(limit) = m.limit() {
         write_file(&dir, "memory.limit_in_bytes", &num(limit), "memory limit")?;
     }
     if let Some(res) = m.reservation() {
-        write_file(&dir, "memory.soft_limit_in_bytes", &num(res), "memory reservation")?;
+        write_file(
+            &dir,
+            "memory.soft_limit_in_bytes",
+            &num(res),
+            "memory reservation",
+        )?;
     }
     if let Some(swap) = m.swap() {
         if !dir.join("memory.memsw.limit_in_bytes").exists() {
@@ -117,22 +149,40 @@ fn memory(cg: &Cgroup, m: &LinuxMemory) -> Result<(), CgroupError> {
                 )));
             }
         }
-        write_file(&dir, "memory.memsw.limit_in_bytes", &num(swap), "memory+swap limit")?;
+        write_file(
+            &dir,
+            "memory.memsw.limit_in_bytes",
+            &num(swap),
+            "memory+swap limit",
+        )?;
     }
     if let Some(s) = m.swappiness() {
         if s > 100 {
-            return Err(CgroupError::Unsupported(format!("memory swappiness {s} is above 100")));
+            return Err(CgroupError::Unsupported(format!(
+                "memory swappiness {s} is above 100"
+            )));
         }
-        write_file(&dir, "memory.swappiness", &s.to_string(), "memory swappiness")?;
+        write_file(
+            &dir,
+            "memory.swappiness",
+            &s.to_string(),
+            "memory swappiness",
+        )?;
     }
     if let Some(disable) = m.disable_oom_killer() {
-        write_file(&dir, "memory.oom_control", if disable { "1" } else { "0" }, "OOM killer switch")?;
+        write_file(
+            &dir,
+            "memory.oom_control",
+            if disable { "1" } else { "0" },
+            "OOM killer switch",
+        )?;
     }
     Ok(())
 }
 
 fn cpu(cg: &Cgroup, c: &LinuxCpu) -> Result<(), CgroupError> {
-    let needs_cpu = c.shares().is_some() || c.quota().is_some() || c.period().is_some() || c.idle().is_some();
+    let needs_cpu =
+        c.shares().is_some() || c.quota().is_some() || c.period().is_some() || c.idle().is_some();
     if needs_cpu {
         let dir = dir_for(cg, "cpu", "cpu limit")?;
         if let Some(shares) = c.shares() {
@@ -143,7 +193,11 @@ fn cpu(cg: &Cgroup, c: &LinuxCpu) -> Result<(), CgroupError> {
             write_file(&dir, "cpu.cfs_period_us", &period.to_string(), "cpu period")?;
         }
         if let Some(quota) = c.quota() {
-            let v = if quota <= 0 { "-1".to_string() } else { quota.to_string() };
+            let v = if quota <= 0 {
+                "-1".to_string()
+            } else {
+                quota.to_string()
+            };
             write_file(&dir, "cpu.cfs_quota_us", &v, "cpu quota")?;
         }
         if let Some(burst) = c.burst() {
@@ -159,7 +213,12 @@ fn cpu(cg: &Cgroup, c: &LinuxCpu) -> Result<(), CgroupError> {
             write_file(&dir, "cpu.rt_period_us", &p.to_string(), "realtime period")?;
         }
         if let Some(r) = c.realtime_runtime() {
-            write_file(&dir, "cpu.rt_runtime_us", &r.to_string(), "realtime runtime")?;
+            write_file(
+                &dir,
+                "cpu.rt_runtime_us",
+                &r.to_string(),
+                "realtime runtime",
+            )?;
         }
     }
     if c.cpus().is_some() || c.mems().is_some() {
@@ -195,23 +254,54 @@ fn blkio(cg: &Cgroup, b: &LinuxBlockIo) -> Result<(), CgroupError> {
         write_file(&dir, weight_file(&dir)?, &w.to_string(), "block IO weight")?;
     }
     if let Some(w) = b.leaf_weight() {
-        write_file(&dir, "blkio.leaf_weight", &w.to_string(), "block IO leaf weight")?;
+        write_file(
+            &dir,
+            "blkio.leaf_weight",
+            &w.to_string(),
+            "block IO leaf weight",
+        )?;
     }
     for d in b.weight_device().iter().flatten() {
         if let Some(w) = d.weight() {
-            let file = if weight_file(&dir)? == "blkio.weight" { "blkio.weight_device" } else { "blkio.bfq.weight_device" };
-            write_file(&dir, file, &format!("{}:{} {w}", d.major(), d.minor()), "block IO device weight")?;
+            let file = if weight_file(&dir)? == "blkio.weight" {
+                "blkio.weight_device"
+            } else {
+                "blkio.bfq.weight_device"
+            };
+            write_file(
+                &dir,
+                file,
+                &format!("{}:{} {w}", d.major(), d.minor()),
+                "block IO device weight",
+            )?;
         }
     }
     let throttles: [(&Option<Vec<LinuxThrottleDevice>>, &str); 4] = [
-        (b.throttle_read_bps_device(), "blkio.throttle.read_bps_device"),
-        (b.throttle_write_bps_device(), "blkio.throttle.write_bps_device"),
-        (b.throttle_read_iops_device(), "blkio.throttle.read_iops_device"),
-        (b.throttle_write_iops_device(), "blkio.throttle.write_iops_device"),
+        (
+            b.throttle_read_bps_device(),
+            "blkio.throttle.read_bps_device",
+        ),
+        (
+            b.throttle_write_bps_device(),
+            "blkio.throttle.write_bps_device",
+        ),
+        (
+            b.throttle_read_iops_device(),
+            "blkio.throttle.read_iops_device",
+        ),
+        (
+            b.throttle_write_iops_device(),
+            "blkio.throttle.write_iops_device",
+        ),
     ];
     for (list, file) in throttles {
         for d in list.iter().flatten() {
-            write_file(&dir, file, &format!("{}:{} {}", d.major(), d.minor(), d.rate()), "block IO throttle")?;
+            write_file(
+                &dir,
+                file,
+                &format!("{}:{} {}", d.major(), d.minor(), d.rate()),
+                "block IO throttle",
+            )?;
         }
     }
     Ok(())
@@ -221,7 +311,10 @@ fn blkio(cg: &Cgroup, b: &LinuxBlockIo) -> Result<(), CgroupError> {
 mod tests {
     use super::super::Hierarchy;
     use super::*;
-    use oci_spec::runtime::{LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResourcesBuilder};
+    use oci_spec::runtime::{
+        LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder,
+        LinuxResourcesBuilder,
+    };
     use std::path::PathBuf;
 
     /// A fake v1 tree: hierarchies with the given interface files at their root.
@@ -233,7 +326,12 @@ mod tests {
             for f in *files {
                 std::fs::write(mp.join(f), "").unwrap();
             }
-            mounts.push(V1Mount { mountpoint: mp, controllers: vec![name.to_string()], name: None, own: "/".into() });
+            mounts.push(V1Mount {
+                mountpoint: mp,
+                controllers: vec![name.to_string()],
+                name: None,
+                own: "/".into(),
+            });
         }
         Hierarchy::V1 { mounts }
     }
@@ -241,7 +339,9 @@ mod tests {
     /// Creating directories in a plain tree does not make interface files appear, as the
     /// kernel would; this copies them from the root.
     pub fn populate(cg: &Cgroup) {
-        let Hierarchy::V1 { mounts } = cg.hierarchy() else { return };
+        let Hierarchy::V1 { mounts } = cg.hierarchy() else {
+            return;
+        };
         for m in mounts {
             let dir = cg.v1_dir(&m.controllers[0]).unwrap();
             for e in std::fs::read_dir(&m.mountpoint).unwrap() {
@@ -263,24 +363,57 @@ mod tests {
         let h = fake(
             root.path(),
             &[
-                ("memory", &["memory.limit_in_bytes", "memory.soft_limit_in_bytes", "memory.memsw.limit_in_bytes", "cgroup.procs"]),
-                ("cpu", &["cpu.shares", "cpu.cfs_quota_us", "cpu.cfs_period_us"]),
+                (
+                    "memory",
+                    &[
+                        "memory.limit_in_bytes",
+                        "memory.soft_limit_in_bytes",
+                        "memory.memsw.limit_in_bytes",
+                        "cgroup.procs",
+                    ],
+                ),
+                (
+                    "cpu",
+                    &["cpu.shares", "cpu.cfs_quota_us", "cpu.cfs_period_us"],
+                ),
                 ("pids", &["pids.max"]),
                 ("blkio", &["blkio.bfq.weight"]),
             ],
         );
         let cg = Cgroup::new(&h, Path::new("/berth/c1")).unwrap();
-        super::create(&cg, match &h {
-            Hierarchy::V1 { mounts } => mounts,
-            _ => unreachable!(),
-        })
+        super::create(
+            &cg,
+            match &h {
+                Hierarchy::V1 { mounts } => mounts,
+                _ => unreachable!(),
+            },
+        )
         .unwrap();
         populate(&cg);
         let r = LinuxResourcesBuilder::default()
-            .memory(LinuxMemoryBuilder::default().limit(64i64 << 20).reservation(32i64 << 20).swap(128i64 << 20).build().unwrap())
-            .cpu(LinuxCpuBuilder::default().shares(512u64).quota(50000i64).period(100000u64).build().unwrap())
+            .memory(
+                LinuxMemoryBuilder::default()
+                    .limit(64i64 << 20)
+                    .reservation(32i64 << 20)
+                    .swap(128i64 << 20)
+                    .build()
+                    .unwrap(),
+            )
+            .cpu(
+                LinuxCpuBuilder::default()
+                    .shares(512u64)
+                    .quota(50000i64)
+                    .period(100000u64)
+                    .build()
+                    .unwrap(),
+            )
             .pids(LinuxPidsBuilder::default().limit(20i64).build().unwrap())
-            .block_io(LinuxBlockIoBuilder::default().weight(300u16).build().unwrap())
+            .block_io(
+                LinuxBlockIoBuilder::default()
+                    .weight(300u16)
+                    .build()
+                    .unwrap(),
+            )
             .build()
             .unwrap();
         cg.apply(&r).unwrap();
@@ -292,7 +425,10 @@ mod tests {
         assert_eq!(read(c.join("cpu.cfs_quota_us")), "50000");
         assert_eq!(read(c.join("cpu.shares")), "512");
         assert_eq!(read(root.path().join("pids/berth/c1/pids.max")), "20");
-        assert_eq!(read(root.path().join("blkio/berth/c1/blkio.bfq.weight")), "300");
+        assert_eq!(
+            read(root.path().join("blkio/berth/c1/blkio.bfq.weight")),
+            "300"
+        );
     }
 
     #[test]
@@ -300,19 +436,41 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let h = fake(root.path(), &[("memory", &["memory.limit_in_bytes"])]);
         let cg = Cgroup::new(&h, Path::new("/c")).unwrap();
-        let Hierarchy::V1 { mounts } = &h else { unreachable!() };
+        let Hierarchy::V1 { mounts } = &h else {
+            unreachable!()
+        };
         super::create(&cg, mounts).unwrap();
         populate(&cg);
         let swap = LinuxResourcesBuilder::default()
-            .memory(LinuxMemoryBuilder::default().limit(1i64 << 20).swap(2i64 << 20).build().unwrap())
+            .memory(
+                LinuxMemoryBuilder::default()
+                    .limit(1i64 << 20)
+                    .swap(2i64 << 20)
+                    .build()
+                    .unwrap(),
+            )
             .build()
             .unwrap();
         let e = cg.apply(&swap).unwrap_err().to_string();
         assert!(e.contains("no swap accounting"), "{e}");
-        let pids = LinuxResourcesBuilder::default().pids(LinuxPidsBuilder::default().limit(5i64).build().unwrap()).build().unwrap();
+        let pids = LinuxResourcesBuilder::default()
+            .pids(LinuxPidsBuilder::default().limit(5i64).build().unwrap())
+            .build()
+            .unwrap();
         let e = cg.apply(&pids).unwrap_err().to_string();
-        assert_eq!(e, "pids limit needs the pids cgroup controller, which is not mounted");
-        let blk = LinuxResourcesBuilder::default().block_io(LinuxBlockIoBuilder::default().weight(10u16).build().unwrap()).build().unwrap();
+        assert_eq!(
+            e,
+            "pids limit needs the pids cgroup controller, which is not mounted"
+        );
+        let blk = LinuxResourcesBuilder::default()
+            .block_io(
+                LinuxBlockIoBuilder::default()
+                    .weight(10u16)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
         assert!(cg.apply(&blk).is_err());
     }
 
@@ -320,13 +478,18 @@ mod tests {
     fn removal_takes_empty_parents_but_not_shared_ones() {
         let root = tempfile::tempdir().unwrap();
         let h = fake(root.path(), &[("pids", &[])]);
-        let Hierarchy::V1 { mounts } = &h else { unreachable!() };
+        let Hierarchy::V1 { mounts } = &h else {
+            unreachable!()
+        };
         let a = Cgroup::new(&h, Path::new("/berth/a")).unwrap();
         let b = Cgroup::new(&h, Path::new("/berth/b")).unwrap();
         super::create(&a, mounts).unwrap();
         super::create(&b, mounts).unwrap();
         a.remove().unwrap();
-        assert!(root.path().join("pids/berth").exists(), "b still uses berth/");
+        assert!(
+            root.path().join("pids/berth").exists(),
+            "b still uses berth/"
+        );
         b.remove().unwrap();
         assert!(!root.path().join("pids/berth").exists());
         assert!(root.path().join("pids").exists(), "never above the base");
@@ -343,7 +506,9 @@ mod tests {
         std::fs::create_dir_all(root.path().join("cpuset/a")).unwrap();
         std::fs::write(root.path().join("cpuset/a/cpuset.cpus"), "").unwrap();
         std::fs::write(root.path().join("cpuset/a/cpuset.mems"), "").unwrap();
-        let Hierarchy::V1 { mounts } = &h else { unreachable!() };
+        let Hierarchy::V1 { mounts } = &h else {
+            unreachable!()
+        };
         super::create(&cg, mounts).unwrap();
         assert_eq!(read(root.path().join("cpuset/a/cpuset.cpus")), "0-1");
         assert_eq!(read(root.path().join("cpuset/a/cpuset.mems")), "0");

@@ -5,7 +5,7 @@
 //! kernel shows the container's own cgroup as its root; without one, the container's cgroup
 //! directory is bind-mounted from the host.
 
-use super::mounts::{MountOptions, MountContext, remount};
+use super::mounts::{MountContext, MountOptions, remount};
 use crate::container::syscall::{SysResult, Syscall};
 use nix::mount::MsFlags;
 use std::path::{Path, PathBuf};
@@ -25,10 +25,17 @@ pub struct CgroupMount {
 }
 
 /// Flags every cgroup mount gets, as Docker and runc do.
-const BASE: MsFlags = MsFlags::MS_NOSUID.union(MsFlags::MS_NODEV).union(MsFlags::MS_NOEXEC);
+const BASE: MsFlags = MsFlags::MS_NOSUID
+    .union(MsFlags::MS_NODEV)
+    .union(MsFlags::MS_NOEXEC);
 
 /// Mounts the hierarchies of `ctx.cgroups` at `target` (an existing directory).
-pub fn mount_cgroups(sys: &dyn Syscall, ctx: &MountContext, target: &Path, opts: &MountOptions) -> SysResult<()> {
+pub fn mount_cgroups(
+    sys: &dyn Syscall,
+    ctx: &MountContext,
+    target: &Path,
+    opts: &MountOptions,
+) -> SysResult<()> {
     let ro = opts.flags & MsFlags::MS_RDONLY;
     let flags = BASE | ro | (opts.flags & (MsFlags::MS_RELATIME | MsFlags::MS_NOATIME));
     if let [unified] = ctx.cgroups.as_slice() {
@@ -36,7 +43,13 @@ pub fn mount_cgroups(sys: &dyn Syscall, ctx: &MountContext, target: &Path, opts:
             return mount_one(sys, ctx, unified, target, flags);
         }
     }
-    sys.mount(Some(Path::new("tmpfs")), target, Some("tmpfs"), BASE, Some("mode=755"))?;
+    sys.mount(
+        Some(Path::new("tmpfs")),
+        target,
+        Some("tmpfs"),
+        BASE,
+        Some("mode=755"),
+    )?;
     for cg in &ctx.cgroups {
         let dir = target.join(&cg.name);
         sys.mkdir_all(&dir, 0o755)?;
@@ -44,17 +57,41 @@ pub fn mount_cgroups(sys: &dyn Syscall, ctx: &MountContext, target: &Path, opts:
     }
     if !ro.is_empty() {
         // The tmpfs holding the hierarchies becomes read-only once they are all mounted.
-        sys.mount(None, target, None, MsFlags::MS_REMOUNT | BASE | ro, Some("mode=755"))?;
+        sys.mount(
+            None,
+            target,
+            None,
+            MsFlags::MS_REMOUNT | BASE | ro,
+            Some("mode=755"),
+        )?;
     }
     Ok(())
 }
 
-fn mount_one(sys: &dyn Syscall, ctx: &MountContext, cg: &CgroupMount, dir: &Path, flags: MsFlags) -> SysResult<()> {
+fn mount_one(
+    sys: &dyn Syscall,
+    ctx: &MountContext,
+    cg: &CgroupMount,
+    dir: &Path,
+    flags: MsFlags,
+) -> SysResult<()> {
     if ctx.new_cgroupns {
         let data = (!cg.data.is_empty()).then_some(cg.data.as_str());
-        sys.mount(Some(Path::new("cgroup")), dir, Some(&cg.fstype), flags, data)
+        sys.mount(
+            Some(Path::new("cgroup")),
+            dir,
+            Some(&cg.fstype),
+            flags,
+            data,
+        )
     } else {
-        sys.mount(Some(&cg.host_path), dir, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+        sys.mount(
+            Some(&cg.host_path),
+            dir,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        )?;
         remount(sys, dir, flags)
     }
 }
@@ -65,38 +102,83 @@ mod tests {
     use crate::container::syscall::{Call, RecordingSyscall};
 
     fn ctx(cgroups: Vec<CgroupMount>, ns: bool) -> MountContext {
-        MountContext { rootfs: "/r".into(), new_netns: true, new_cgroupns: ns, userns: false, cgroups }
+        MountContext {
+            rootfs: "/r".into(),
+            new_netns: true,
+            new_cgroupns: ns,
+            userns: false,
+            cgroups,
+        }
     }
 
     fn v1(name: &str) -> CgroupMount {
-        CgroupMount { name: name.into(), fstype: "cgroup".into(), data: name.into(), host_path: format!("/sys/fs/cgroup/{name}/berth/x").into() }
+        CgroupMount {
+            name: name.into(),
+            fstype: "cgroup".into(),
+            data: name.into(),
+            host_path: format!("/sys/fs/cgroup/{name}/berth/x").into(),
+        }
     }
 
     #[test]
     fn v1_hierarchies_go_under_a_tmpfs_made_read_only_last() {
         let sys = RecordingSyscall::new();
-        let opts = MountOptions { flags: MsFlags::MS_RDONLY, ..Default::default() };
-        mount_cgroups(&sys, &ctx(vec![v1("memory"), v1("pids")], true), Path::new("/r/sys/fs/cgroup"), &opts).unwrap();
+        let opts = MountOptions {
+            flags: MsFlags::MS_RDONLY,
+            ..Default::default()
+        };
+        mount_cgroups(
+            &sys,
+            &ctx(vec![v1("memory"), v1("pids")], true),
+            Path::new("/r/sys/fs/cgroup"),
+            &opts,
+        )
+        .unwrap();
         let mounts: Vec<(Option<String>, PathBuf, MsFlags)> = sys
             .calls()
             .into_iter()
             .filter_map(|c| match c {
-                Call::Mount { fstype, target, flags, .. } => Some((fstype, target, flags)),
+                Call::Mount {
+                    fstype,
+                    target,
+                    flags,
+                    ..
+                } => Some((fstype, target, flags)),
                 _ => None,
             })
             .collect();
         assert_eq!(mounts.len(), 4);
         assert_eq!(mounts[0].0.as_deref(), Some("tmpfs"));
-        assert_eq!(mounts[1], (Some("cgroup".into()), "/r/sys/fs/cgroup/memory".into(), BASE | MsFlags::MS_RDONLY));
+        assert_eq!(
+            mounts[1],
+            (
+                Some("cgroup".into()),
+                "/r/sys/fs/cgroup/memory".into(),
+                BASE | MsFlags::MS_RDONLY
+            )
+        );
         assert_eq!(mounts[3].2, MsFlags::MS_REMOUNT | BASE | MsFlags::MS_RDONLY);
     }
 
     #[test]
     fn unified_without_cgroupns_is_a_bind_of_the_containers_cgroup() {
         let sys = RecordingSyscall::new();
-        let cg = CgroupMount { name: String::new(), fstype: "cgroup2".into(), data: String::new(), host_path: "/sys/fs/cgroup/berth/x".into() };
-        mount_cgroups(&sys, &ctx(vec![cg], false), Path::new("/r/sys/fs/cgroup"), &MountOptions::default()).unwrap();
+        let cg = CgroupMount {
+            name: String::new(),
+            fstype: "cgroup2".into(),
+            data: String::new(),
+            host_path: "/sys/fs/cgroup/berth/x".into(),
+        };
+        mount_cgroups(
+            &sys,
+            &ctx(vec![cg], false),
+            Path::new("/r/sys/fs/cgroup"),
+            &MountOptions::default(),
+        )
+        .unwrap();
         let calls = sys.calls();
-        assert!(matches!(&calls[0], Call::Mount { source: Some(s), flags, .. } if s == Path::new("/sys/fs/cgroup/berth/x") && flags.contains(MsFlags::MS_BIND)));
+        assert!(
+            matches!(&calls[0], Call::Mount { source: Some(s), flags, .. } if s == Path::new("/sys/fs/cgroup/berth/x") && flags.contains(MsFlags::MS_BIND))
+        );
     }
 }

@@ -33,18 +33,25 @@ pub struct DeviceNode {
 
 /// The devices every container has (OCI runtime spec, "Default Devices").
 pub fn default_devices() -> Vec<DeviceNode> {
-    [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)]
-        .into_iter()
-        .map(|(name, major, minor)| DeviceNode {
-            path: PathBuf::from("/dev").join(name),
-            kind: NodeKind::Char,
-            major,
-            minor,
-            mode: 0o666,
-            uid: 0,
-            gid: 0,
-        })
-        .collect()
+    [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ]
+    .into_iter()
+    .map(|(name, major, minor)| DeviceNode {
+        path: PathBuf::from("/dev").join(name),
+        kind: NodeKind::Char,
+        major,
+        minor,
+        mode: 0o666,
+        uid: 0,
+        gid: 0,
+    })
+    .collect()
 }
 
 /// The node for a device of the spec.
@@ -83,17 +90,29 @@ pub const DEV_SYMLINKS: [(&str, &str); 6] = [
 
 /// Creates `nodes` under `rootfs` (devices of the spec after the defaults; a spec device
 /// replaces a default one at the same path).
-pub fn create_devices(sys: &dyn Syscall, rootfs: &Path, nodes: &[DeviceNode], userns: bool) -> Result<(), RootfsError> {
+pub fn create_devices(
+    sys: &dyn Syscall,
+    rootfs: &Path,
+    nodes: &[DeviceNode],
+    userns: bool,
+) -> Result<(), RootfsError> {
     for node in nodes {
-        let target = resolve_in_root(rootfs, &node.path)
-            .map_err(|source| RootfsError::Resolve { path: node.path.clone(), source })?;
-        let wrap = |source: SyscallError| RootfsError::Mount { destination: node.path.clone(), source };
+        let target =
+            resolve_in_root(rootfs, &node.path).map_err(|source| RootfsError::Resolve {
+                path: node.path.clone(),
+                source,
+            })?;
+        let wrap = |source: SyscallError| RootfsError::Mount {
+            destination: node.path.clone(),
+            source,
+        };
         if let Some(parent) = target.parent() {
             sys.mkdir_all(parent, 0o755).map_err(wrap)?;
         }
         if userns {
             sys.create_file(&target, 0o644).map_err(wrap)?;
-            sys.mount(Some(&node.path), &target, None, MsFlags::MS_BIND, None).map_err(wrap)?;
+            sys.mount(Some(&node.path), &target, None, MsFlags::MS_BIND, None)
+                .map_err(wrap)?;
             continue;
         }
         match sys.mknod(&target, node.kind, node.mode, node.major, node.minor) {
@@ -113,7 +132,10 @@ pub fn create_symlinks(sys: &dyn Syscall, rootfs: &Path) -> Result<(), RootfsErr
         let host = rootfs.join(link.trim_start_matches('/'));
         match sys.symlink(Path::new(target), &host) {
             Err(e) if e.errno == nix::errno::Errno::EEXIST => {}
-            other => other.map_err(|source| RootfsError::Mount { destination: link.into(), source })?,
+            other => other.map_err(|source| RootfsError::Mount {
+                destination: link.into(),
+                source,
+            })?,
         }
     }
     Ok(())
@@ -145,22 +167,60 @@ mod tests {
 
     #[test]
     fn default_devices_are_the_oci_list() {
-        let names: Vec<String> = default_devices().iter().map(|d| d.path.display().to_string()).collect();
-        assert_eq!(names, ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"]);
+        let names: Vec<String> = default_devices()
+            .iter()
+            .map(|d| d.path.display().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "/dev/null",
+                "/dev/zero",
+                "/dev/full",
+                "/dev/random",
+                "/dev/urandom",
+                "/dev/tty"
+            ]
+        );
     }
 
     #[test]
     fn spec_devices_replace_defaults_and_get_exact_modes() {
-        let fuse = LinuxDeviceBuilder::default().path("/dev/fuse").typ(LinuxDeviceType::C).major(10).minor(229).file_mode(0o600u32).uid(0u32).gid(0u32).build().unwrap();
-        let null = LinuxDeviceBuilder::default().path("/dev/null").typ(LinuxDeviceType::C).major(1).minor(3).file_mode(0o600u32).build().unwrap();
+        let fuse = LinuxDeviceBuilder::default()
+            .path("/dev/fuse")
+            .typ(LinuxDeviceType::C)
+            .major(10)
+            .minor(229)
+            .file_mode(0o600u32)
+            .uid(0u32)
+            .gid(0u32)
+            .build()
+            .unwrap();
+        let null = LinuxDeviceBuilder::default()
+            .path("/dev/null")
+            .typ(LinuxDeviceType::C)
+            .major(1)
+            .minor(3)
+            .file_mode(0o600u32)
+            .build()
+            .unwrap();
         let nodes = merged(&[fuse, null]).unwrap();
         assert_eq!(nodes.len(), 7);
         let root = tempfile::tempdir().unwrap();
         let sys = RecordingSyscall::new();
         create_devices(&sys, root.path(), &nodes, false).unwrap();
         let calls = sys.calls();
-        assert!(calls.contains(&Call::Mknod { path: root.path().join("dev/fuse"), kind: NodeKind::Char, mode: 0o600, major: 10, minor: 229 }));
-        assert!(calls.contains(&Call::Chmod { path: root.path().join("dev/null"), mode: 0o600 }));
+        assert!(calls.contains(&Call::Mknod {
+            path: root.path().join("dev/fuse"),
+            kind: NodeKind::Char,
+            mode: 0o600,
+            major: 10,
+            minor: 229
+        }));
+        assert!(calls.contains(&Call::Chmod {
+            path: root.path().join("dev/null"),
+            mode: 0o600
+        }));
     }
 
     #[test]
@@ -170,12 +230,18 @@ mod tests {
         create_devices(&sys, root.path(), &default_devices()[..1], true).unwrap();
         let calls = sys.calls();
         assert!(!calls.iter().any(|c| matches!(c, Call::Mknod { .. })));
-        assert!(calls.iter().any(|c| matches!(c, Call::Mount { source: Some(s), .. } if s == Path::new("/dev/null"))));
+        assert!(calls.iter().any(
+            |c| matches!(c, Call::Mount { source: Some(s), .. } if s == Path::new("/dev/null"))
+        ));
     }
 
     #[test]
     fn type_a_is_not_a_device_node() {
-        let d = LinuxDeviceBuilder::default().path("/dev/x").typ(LinuxDeviceType::A).build().unwrap();
+        let d = LinuxDeviceBuilder::default()
+            .path("/dev/x")
+            .typ(LinuxDeviceType::A)
+            .build()
+            .unwrap();
         assert!(from_spec(&d).is_err());
     }
 }

@@ -64,13 +64,30 @@ fn root_err(what: &'static str) -> impl Fn(SyscallError) -> RootfsError {
 
 /// Mounts the spec's mounts under the rootfs, creates /dev content, mounts the console, and
 /// pivots into the rootfs. `console` is the host path of the terminal's pty slave, if any.
-pub fn prepare(sys: &dyn Syscall, spec: &Spec, ctx: &MountContext, console: Option<&Path>) -> Result<(), RootfsError> {
+pub fn prepare(
+    sys: &dyn Syscall,
+    spec: &Spec,
+    ctx: &MountContext,
+    console: Option<&Path>,
+) -> Result<(), RootfsError> {
     // Nothing mounted from now on may propagate back to the host.
-    sys.mount(None, Path::new("/"), None, MsFlags::MS_SLAVE | MsFlags::MS_REC, None)
-        .map_err(root_err("make / a recursive slave"))?;
+    sys.mount(
+        None,
+        Path::new("/"),
+        None,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None,
+    )
+    .map_err(root_err("make / a recursive slave"))?;
     // pivot_root needs the new root to be a mount point.
-    sys.mount(Some(&ctx.rootfs), &ctx.rootfs, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
-        .map_err(root_err("bind-mount the rootfs on itself"))?;
+    sys.mount(
+        Some(&ctx.rootfs),
+        &ctx.rootfs,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+    )
+    .map_err(root_err("bind-mount the rootfs on itself"))?;
 
     let spec_mounts = spec.mounts().clone().unwrap_or_default();
     for m in &spec_mounts {
@@ -81,16 +98,24 @@ pub fn prepare(sys: &dyn Syscall, spec: &Spec, ctx: &MountContext, console: Opti
     let dev_is_bind = spec_mounts.iter().any(|m| {
         m.destination() == Path::new("/dev")
             && (m.typ().as_deref() == Some("bind")
-                || m.options().as_ref().is_some_and(|o| o.iter().any(|o| o == "bind" || o == "rbind")))
+                || m.options()
+                    .as_ref()
+                    .is_some_and(|o| o.iter().any(|o| o == "bind" || o == "rbind")))
     });
     if !dev_is_bind {
-        let devices = spec.linux().as_ref().and_then(|l| l.devices().clone()).unwrap_or_default();
+        let devices = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.devices().clone())
+            .unwrap_or_default();
         dev::create_devices(sys, &ctx.rootfs, &dev::merged(&devices)?, ctx.userns)?;
         dev::create_symlinks(sys, &ctx.rootfs)?;
     }
     if let Some(pty) = console {
-        dev::mount_console(sys, &ctx.rootfs, pty)
-            .map_err(|source| RootfsError::Mount { destination: "/dev/console".into(), source })?;
+        dev::mount_console(sys, &ctx.rootfs, pty).map_err(|source| RootfsError::Mount {
+            destination: "/dev/console".into(),
+            source,
+        })?;
     }
     pivot::pivot_root(sys, &ctx.rootfs).map_err(root_err("pivot_root into the rootfs"))
 }
@@ -99,22 +124,43 @@ pub fn prepare(sys: &dyn Syscall, spec: &Spec, ctx: &MountContext, console: Opti
 /// its read-only remount.
 pub fn finish(sys: &dyn Syscall, spec: &Spec) -> Result<(), RootfsError> {
     let linux = spec.linux().as_ref();
-    for p in linux.and_then(|l| l.masked_paths().clone()).unwrap_or_default() {
-        paths::mask(sys, Path::new(&p)).map_err(|source| RootfsError::Mount { destination: p.clone().into(), source })?;
+    for p in linux
+        .and_then(|l| l.masked_paths().clone())
+        .unwrap_or_default()
+    {
+        paths::mask(sys, Path::new(&p)).map_err(|source| RootfsError::Mount {
+            destination: p.clone().into(),
+            source,
+        })?;
     }
-    for p in linux.and_then(|l| l.readonly_paths().clone()).unwrap_or_default() {
-        paths::make_readonly(sys, Path::new(&p))
-            .map_err(|source| RootfsError::Mount { destination: p.clone().into(), source })?;
+    for p in linux
+        .and_then(|l| l.readonly_paths().clone())
+        .unwrap_or_default()
+    {
+        paths::make_readonly(sys, Path::new(&p)).map_err(|source| RootfsError::Mount {
+            destination: p.clone().into(),
+            source,
+        })?;
     }
-    if let Some(name) = linux.and_then(|l| l.rootfs_propagation().clone()).filter(|p| !p.is_empty()) {
+    if let Some(name) = linux
+        .and_then(|l| l.rootfs_propagation().clone())
+        .filter(|p| !p.is_empty())
+    {
         let flags = propagation_flags(&name).ok_or_else(|| RootfsError::Invalid {
             destination: "/".into(),
             reason: format!("unknown rootfsPropagation {name:?}"),
         })?;
-        sys.mount(None, Path::new("/"), None, flags, None).map_err(root_err("set the propagation of /"))?;
+        sys.mount(None, Path::new("/"), None, flags, None)
+            .map_err(root_err("set the propagation of /"))?;
     }
-    if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
-        mounts::remount(sys, Path::new("/"), MsFlags::MS_RDONLY).map_err(root_err("remount / read-only"))?;
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
+        mounts::remount(sys, Path::new("/"), MsFlags::MS_RDONLY)
+            .map_err(root_err("remount / read-only"))?;
     }
     Ok(())
 }
@@ -127,7 +173,12 @@ mod tests {
 
     fn spec(root_ro: bool) -> Spec {
         let mounts = vec![
-            MountBuilder::default().destination("/proc").typ("proc").source("proc").build().unwrap(),
+            MountBuilder::default()
+                .destination("/proc")
+                .typ("proc")
+                .source("proc")
+                .build()
+                .unwrap(),
             MountBuilder::default()
                 .destination("/dev")
                 .typ("tmpfs")
@@ -137,7 +188,13 @@ mod tests {
                 .unwrap(),
         ];
         SpecBuilder::default()
-            .root(RootBuilder::default().path("rootfs").readonly(root_ro).build().unwrap())
+            .root(
+                RootBuilder::default()
+                    .path("rootfs")
+                    .readonly(root_ro)
+                    .build()
+                    .unwrap(),
+            )
             .mounts(mounts)
             .linux(
                 LinuxBuilder::default()
@@ -153,27 +210,49 @@ mod tests {
     #[test]
     fn prepare_orders_propagation_mounts_devices_then_pivot() {
         let root = tempfile::tempdir().unwrap();
-        let ctx = MountContext { rootfs: root.path().into(), new_netns: true, new_cgroupns: true, userns: false, cgroups: vec![] };
+        let ctx = MountContext {
+            rootfs: root.path().into(),
+            new_netns: true,
+            new_cgroupns: true,
+            userns: false,
+            cgroups: vec![],
+        };
         let sys = RecordingSyscall::new();
         prepare(&sys, &spec(false), &ctx, Some(Path::new("/dev/pts/7"))).unwrap();
         let calls = sys.calls();
         let first = &calls[0];
-        assert!(matches!(first, Call::Mount { target, flags, .. } if target == Path::new("/") && *flags == MsFlags::MS_SLAVE | MsFlags::MS_REC));
+        assert!(
+            matches!(first, Call::Mount { target, flags, .. } if target == Path::new("/") && *flags == MsFlags::MS_SLAVE | MsFlags::MS_REC)
+        );
         let pos = |pred: &dyn Fn(&Call) -> bool| calls.iter().position(pred).unwrap();
         let proc_ = pos(&|c| matches!(c, Call::Mount { fstype: Some(t), .. } if t == "proc"));
         let devtmpfs = pos(&|c| matches!(c, Call::Mount { fstype: Some(t), .. } if t == "tmpfs"));
         let null = pos(&|c| matches!(c, Call::Mknod { path, .. } if path.ends_with("dev/null")));
-        let console = pos(&|c| matches!(c, Call::Mount { source: Some(s), .. } if s == Path::new("/dev/pts/7")));
+        let console = pos(
+            &|c| matches!(c, Call::Mount { source: Some(s), .. } if s == Path::new("/dev/pts/7")),
+        );
         let pivot = pos(&|c| matches!(c, Call::PivotRoot { .. }));
-        assert!(proc_ < devtmpfs && devtmpfs < null && null < console && console < pivot, "{calls:#?}");
-        assert!(calls.contains(&Call::Symlink { target: "pts/ptmx".into(), link: root.path().join("dev/ptmx") }));
+        assert!(
+            proc_ < devtmpfs && devtmpfs < null && null < console && console < pivot,
+            "{calls:#?}"
+        );
+        assert!(calls.contains(&Call::Symlink {
+            target: "pts/ptmx".into(),
+            link: root.path().join("dev/ptmx")
+        }));
     }
 
     #[test]
     fn finish_masks_then_readonly_then_root() {
         let sys = RecordingSyscall::new();
-        sys.set_kind(Path::new("/proc/kcore"), Some(crate::container::syscall::FileKind::File));
-        sys.set_kind(Path::new("/proc/sys"), Some(crate::container::syscall::FileKind::Directory));
+        sys.set_kind(
+            Path::new("/proc/kcore"),
+            Some(crate::container::syscall::FileKind::File),
+        );
+        sys.set_kind(
+            Path::new("/proc/sys"),
+            Some(crate::container::syscall::FileKind::Directory),
+        );
         finish(&sys, &spec(true)).unwrap();
         let targets: Vec<PathBuf> = sys
             .calls()
@@ -183,6 +262,15 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(targets, [PathBuf::from("/proc/kcore"), "/proc/kcore".into(), "/proc/sys".into(), "/proc/sys".into(), "/".into()]);
+        assert_eq!(
+            targets,
+            [
+                PathBuf::from("/proc/kcore"),
+                "/proc/kcore".into(),
+                "/proc/sys".into(),
+                "/proc/sys".into(),
+                "/".into()
+            ]
+        );
     }
 }

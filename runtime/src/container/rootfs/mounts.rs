@@ -24,7 +24,12 @@ pub struct MountOptions {
 
 impl Default for MountOptions {
     fn default() -> Self {
-        MountOptions { flags: MsFlags::empty(), propagation: MsFlags::empty(), bind: false, data: Vec::new() }
+        MountOptions {
+            flags: MsFlags::empty(),
+            propagation: MsFlags::empty(),
+            bind: false,
+            data: Vec::new(),
+        }
     }
 }
 
@@ -75,8 +80,8 @@ impl MountOptions {
                     out.bind = true;
                     (MsFlags::MS_BIND | MsFlags::MS_REC, MsFlags::empty())
                 }
-                "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" | "unbindable"
-                | "runbindable" => {
+                "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave"
+                | "unbindable" | "runbindable" => {
                     out.propagation = propagation_flags(opt).unwrap_or(MsFlags::empty());
                     continue;
                 }
@@ -130,13 +135,26 @@ pub struct MountContext {
 }
 
 /// Mounts one spec entry under the rootfs. Returns the host path of the destination.
-pub fn mount_entry(sys: &dyn Syscall, ctx: &MountContext, m: &Mount) -> Result<PathBuf, RootfsError> {
+pub fn mount_entry(
+    sys: &dyn Syscall,
+    ctx: &MountContext,
+    m: &Mount,
+) -> Result<PathBuf, RootfsError> {
     let destination = m.destination();
-    let target = resolve_in_root(&ctx.rootfs, destination)
-        .map_err(|source| RootfsError::Resolve { path: destination.clone(), source })?;
+    let target =
+        resolve_in_root(&ctx.rootfs, destination).map_err(|source| RootfsError::Resolve {
+            path: destination.clone(),
+            source,
+        })?;
     let opts = MountOptions::parse(m.options().as_deref().unwrap_or_default());
-    let typ = m.typ().as_deref().unwrap_or(if opts.bind { "bind" } else { "none" });
-    let wrap = |source: SyscallError| RootfsError::Mount { destination: destination.clone(), source };
+    let typ = m
+        .typ()
+        .as_deref()
+        .unwrap_or(if opts.bind { "bind" } else { "none" });
+    let wrap = |source: SyscallError| RootfsError::Mount {
+        destination: destination.clone(),
+        source,
+    };
 
     if opts.bind || typ == "bind" {
         let source = m.source().as_deref().ok_or_else(|| RootfsError::Invalid {
@@ -166,7 +184,13 @@ pub fn mount_entry(sys: &dyn Syscall, ctx: &MountContext, m: &Mount) -> Result<P
         sys.mkdir_all(&target, 0o755).map_err(wrap)?;
         let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
         let data = opts.data_string();
-        let result = sys.mount(Some(&source), &target, Some(typ), opts.flags, data.as_deref());
+        let result = sys.mount(
+            Some(&source),
+            &target,
+            Some(typ),
+            opts.flags,
+            data.as_deref(),
+        );
         match result {
             // Without its own network namespace a container may not mount sysfs; it gets the
             // host's, read-only, as runc does.
@@ -181,7 +205,8 @@ pub fn mount_entry(sys: &dyn Syscall, ctx: &MountContext, m: &Mount) -> Result<P
             other => other.map_err(wrap)?,
         }
         if !opts.propagation.is_empty() {
-            sys.mount(None, &target, None, opts.propagation, None).map_err(wrap)?;
+            sys.mount(None, &target, None, opts.propagation, None)
+                .map_err(wrap)?;
         }
     }
     Ok(target)
@@ -189,7 +214,12 @@ pub fn mount_entry(sys: &dyn Syscall, ctx: &MountContext, m: &Mount) -> Result<P
 
 /// Bind-mounts `source` on `target`, then applies the flags a bind mount cannot take at once
 /// (read-only, nosuid, ...) and the propagation.
-pub fn bind_mount(sys: &dyn Syscall, source: &Path, target: &Path, opts: &MountOptions) -> SysResult<()> {
+pub fn bind_mount(
+    sys: &dyn Syscall,
+    source: &Path,
+    target: &Path,
+    opts: &MountOptions,
+) -> SysResult<()> {
     let bind = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
     sys.mount(Some(source), target, None, bind, None)?;
     let extra = opts.flags & REMOUNT_FLAGS;
@@ -227,8 +257,18 @@ mod tests {
 
     #[test]
     fn options_split_into_flags_propagation_and_data() {
-        let o = MountOptions::parse(&strings(&["nosuid", "noexec", "mode=755", "size=65536k", "rslave", "ro"]));
-        assert_eq!(o.flags, MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY);
+        let o = MountOptions::parse(&strings(&[
+            "nosuid",
+            "noexec",
+            "mode=755",
+            "size=65536k",
+            "rslave",
+            "ro",
+        ]));
+        assert_eq!(
+            o.flags,
+            MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY
+        );
         assert_eq!(o.propagation, MsFlags::MS_SLAVE | MsFlags::MS_REC);
         assert_eq!(o.data_string().as_deref(), Some("mode=755,size=65536k"));
         assert!(!o.bind);
@@ -240,13 +280,25 @@ mod tests {
     #[test]
     fn propagation_names() {
         assert_eq!(propagation_flags("private"), Some(MsFlags::MS_PRIVATE));
-        assert_eq!(propagation_flags("rshared"), Some(MsFlags::MS_SHARED | MsFlags::MS_REC));
-        assert_eq!(propagation_flags("runbindable"), Some(MsFlags::MS_UNBINDABLE | MsFlags::MS_REC));
+        assert_eq!(
+            propagation_flags("rshared"),
+            Some(MsFlags::MS_SHARED | MsFlags::MS_REC)
+        );
+        assert_eq!(
+            propagation_flags("runbindable"),
+            Some(MsFlags::MS_UNBINDABLE | MsFlags::MS_REC)
+        );
         assert_eq!(propagation_flags("bogus"), None);
     }
 
     fn ctx(root: &Path) -> MountContext {
-        MountContext { rootfs: root.into(), new_netns: true, new_cgroupns: true, userns: false, cgroups: vec![] }
+        MountContext {
+            rootfs: root.into(),
+            new_netns: true,
+            new_cgroupns: true,
+            userns: false,
+            cgroups: vec![],
+        }
     }
 
     #[test]
@@ -263,13 +315,26 @@ mod tests {
         let sys = RecordingSyscall::new();
         let target = mount_entry(&sys, &ctx(root.path()), &m).unwrap();
         assert_eq!(target, root.path().join("data"));
-        let mounts: Vec<_> = sys.calls().into_iter().filter(|c| matches!(c, Call::Mount { .. })).collect();
+        let mounts: Vec<_> = sys
+            .calls()
+            .into_iter()
+            .filter(|c| matches!(c, Call::Mount { .. }))
+            .collect();
         assert_eq!(mounts.len(), 3, "{mounts:?}");
-        let Call::Mount { flags, .. } = &mounts[0] else { unreachable!() };
+        let Call::Mount { flags, .. } = &mounts[0] else {
+            unreachable!()
+        };
         assert_eq!(*flags, MsFlags::MS_BIND | MsFlags::MS_REC);
-        let Call::Mount { flags, .. } = &mounts[1] else { unreachable!() };
-        assert_eq!(*flags, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY);
-        let Call::Mount { flags, .. } = &mounts[2] else { unreachable!() };
+        let Call::Mount { flags, .. } = &mounts[1] else {
+            unreachable!()
+        };
+        assert_eq!(
+            *flags,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY
+        );
+        let Call::Mount { flags, .. } = &mounts[2] else {
+            unreachable!()
+        };
         assert_eq!(*flags, MsFlags::MS_PRIVATE | MsFlags::MS_REC);
     }
 
@@ -277,18 +342,38 @@ mod tests {
     fn file_bind_sources_get_a_file_target() {
         let root = tempfile::tempdir().unwrap();
         let src = tempfile::NamedTempFile::new().unwrap();
-        let m = MountBuilder::default().destination("/etc/hosts").typ("bind").source(src.path()).options(strings(&["bind"])).build().unwrap();
+        let m = MountBuilder::default()
+            .destination("/etc/hosts")
+            .typ("bind")
+            .source(src.path())
+            .options(strings(&["bind"]))
+            .build()
+            .unwrap();
         let sys = RecordingSyscall::new();
         mount_entry(&sys, &ctx(root.path()), &m).unwrap();
-        assert!(sys.calls().contains(&Call::CreateFile { path: root.path().join("etc/hosts"), mode: 0o644 }));
+        assert!(sys.calls().contains(&Call::CreateFile {
+            path: root.path().join("etc/hosts"),
+            mode: 0o644
+        }));
     }
 
     #[test]
     fn missing_bind_source_is_an_error_naming_both_paths() {
         let root = tempfile::tempdir().unwrap();
-        let m = MountBuilder::default().destination("/x").typ("bind").source("/nonexistent/src").options(strings(&["bind"])).build().unwrap();
-        let err = mount_entry(&RecordingSyscall::new(), &ctx(root.path()), &m).unwrap_err().to_string();
-        assert!(err.contains("/x") && err.contains("/nonexistent/src"), "{err}");
+        let m = MountBuilder::default()
+            .destination("/x")
+            .typ("bind")
+            .source("/nonexistent/src")
+            .options(strings(&["bind"]))
+            .build()
+            .unwrap();
+        let err = mount_entry(&RecordingSyscall::new(), &ctx(root.path()), &m)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("/x") && err.contains("/nonexistent/src"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -298,7 +383,13 @@ mod tests {
             .destination("/dev/shm")
             .typ("tmpfs")
             .source("shm")
-            .options(strings(&["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]))
+            .options(strings(&[
+                "nosuid",
+                "noexec",
+                "nodev",
+                "mode=1777",
+                "size=65536k",
+            ]))
             .build()
             .unwrap();
         let sys = RecordingSyscall::new();
@@ -316,7 +407,13 @@ mod tests {
     #[test]
     fn sysfs_without_netns_falls_back_to_a_read_only_bind() {
         let root = tempfile::tempdir().unwrap();
-        let m = MountBuilder::default().destination("/sys").typ("sysfs").source("sysfs").options(strings(&["nosuid", "ro"])).build().unwrap();
+        let m = MountBuilder::default()
+            .destination("/sys")
+            .typ("sysfs")
+            .source("sysfs")
+            .options(strings(&["nosuid", "ro"]))
+            .build()
+            .unwrap();
         let sys = RecordingSyscall::new();
         let target = root.path().join("sys");
         sys.fail("mount", Some(&target), Errno::EPERM);
@@ -326,7 +423,12 @@ mod tests {
         // is the fallback's bind, proving it was tried.
         let err = mount_entry(&sys, &c, &m).unwrap_err();
         let calls = sys.calls();
-        assert!(calls.iter().any(|c| matches!(c, Call::Mount { source: Some(s), .. } if s == Path::new("/sys"))), "{calls:?} {err}");
+        assert!(
+            calls.iter().any(
+                |c| matches!(c, Call::Mount { source: Some(s), .. } if s == Path::new("/sys"))
+            ),
+            "{calls:?} {err}"
+        );
     }
 
     #[test]
@@ -334,7 +436,11 @@ mod tests {
         let sys = RecordingSyscall::new();
         sys.fail_once("mount", Errno::EPERM);
         remount(&sys, Path::new("/t"), MsFlags::MS_RDONLY).unwrap();
-        let n = sys.calls().iter().filter(|c| matches!(c, Call::Mount { .. })).count();
+        let n = sys
+            .calls()
+            .iter()
+            .filter(|c| matches!(c, Call::Mount { .. }))
+            .count();
         assert_eq!(n, 2);
     }
 }

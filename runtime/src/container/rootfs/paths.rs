@@ -26,15 +26,33 @@ pub const DOCKER_MASKED_PATHS: [&str; 12] = [
 ];
 
 /// Docker's read-only paths (moby's default spec).
-pub const DOCKER_READONLY_PATHS: [&str; 5] = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+pub const DOCKER_READONLY_PATHS: [&str; 5] = [
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
 
 /// Masks `path` (a path after pivot_root).
 pub fn mask(sys: &dyn Syscall, path: &Path) -> SysResult<()> {
     match sys.file_kind(path) {
         None => Ok(()),
-        Some(FileKind::Directory) => sys.mount(Some(Path::new("tmpfs")), path, Some("tmpfs"), MsFlags::MS_RDONLY, None),
+        Some(FileKind::Directory) => sys.mount(
+            Some(Path::new("tmpfs")),
+            path,
+            Some("tmpfs"),
+            MsFlags::MS_RDONLY,
+            None,
+        ),
         Some(_) => {
-            sys.mount(Some(Path::new("/dev/null")), path, None, MsFlags::MS_BIND, None)?;
+            sys.mount(
+                Some(Path::new("/dev/null")),
+                path,
+                None,
+                MsFlags::MS_BIND,
+                None,
+            )?;
             remount(sys, path, MsFlags::MS_RDONLY)
         }
     }
@@ -45,8 +63,15 @@ pub fn make_readonly(sys: &dyn Syscall, path: &Path) -> SysResult<()> {
     if sys.file_kind(path).is_none() {
         return Ok(());
     }
-    sys.mount(Some(path), path, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
-    let keep = sys.mount_flags(path)? & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
+    sys.mount(
+        Some(path),
+        path,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+    )?;
+    let keep =
+        sys.mount_flags(path)? & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
     remount(sys, path, MsFlags::MS_RDONLY | keep)
 }
 
@@ -66,9 +91,15 @@ mod tests {
         }
         let calls = sys.calls();
         assert_eq!(calls.len(), 3);
-        assert!(matches!(&calls[0], Call::Mount { fstype: Some(t), flags, .. } if t == "tmpfs" && *flags == MsFlags::MS_RDONLY));
-        assert!(matches!(&calls[1], Call::Mount { source: Some(s), .. } if s == Path::new("/dev/null")));
-        assert!(matches!(&calls[2], Call::Mount { flags, .. } if flags.contains(MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY)));
+        assert!(
+            matches!(&calls[0], Call::Mount { fstype: Some(t), flags, .. } if t == "tmpfs" && *flags == MsFlags::MS_RDONLY)
+        );
+        assert!(
+            matches!(&calls[1], Call::Mount { source: Some(s), .. } if s == Path::new("/dev/null"))
+        );
+        assert!(
+            matches!(&calls[2], Call::Mount { flags, .. } if flags.contains(MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY))
+        );
     }
 
     #[test]
@@ -77,8 +108,17 @@ mod tests {
         sys.set_kind(Path::new("/proc/sys"), Some(FileKind::Directory));
         make_readonly(&sys, Path::new("/proc/sys")).unwrap();
         let calls = sys.calls();
-        let Call::Mount { flags, .. } = &calls[1] else { panic!("{calls:?}") };
+        let Call::Mount { flags, .. } = &calls[1] else {
+            panic!("{calls:?}")
+        };
         // The recorder reports nosuid,nodev for every mount.
-        assert_eq!(*flags, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV);
+        assert_eq!(
+            *flags,
+            MsFlags::MS_BIND
+                | MsFlags::MS_REMOUNT
+                | MsFlags::MS_RDONLY
+                | MsFlags::MS_NOSUID
+                | MsFlags::MS_NODEV
+        );
     }
 }

@@ -12,7 +12,13 @@ use std::path::Path;
 pub fn pivot_root(sys: &dyn Syscall, rootfs: &Path) -> SysResult<()> {
     sys.chdir(rootfs)?;
     sys.pivot_root(Path::new("."), Path::new("."))?;
-    sys.mount(None, Path::new("."), None, MsFlags::MS_SLAVE | MsFlags::MS_REC, None)?;
+    sys.mount(
+        None,
+        Path::new("."),
+        None,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None,
+    )?;
     sys.umount(Path::new("."), MntFlags::MNT_DETACH)?;
     sys.chdir(Path::new("/"))
 }

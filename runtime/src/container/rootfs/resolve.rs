@@ -35,7 +35,11 @@ pub fn resolve_in_root(root: &Path, path: &Path) -> io::Result<PathBuf> {
                 if links > MAX_SYMLINKS {
                     return Err(io::Error::new(
                         io::ErrorKind::InvalidInput,
-                        format!("too many levels of symbolic links resolving {} in {}", path.display(), root.display()),
+                        format!(
+                            "too many levels of symbolic links resolving {} in {}",
+                            path.display(),
+                            root.display()
+                        ),
                     ));
                 }
                 let target = std::fs::read_link(&candidate)?;
@@ -80,15 +84,27 @@ mod tests {
     fn plain_paths_are_joined() {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(root.path().join("etc")).unwrap();
-        assert_eq!(resolve_in_root(root.path(), Path::new("/etc/hosts")).unwrap(), root.path().join("etc/hosts"));
-        assert_eq!(resolve_in_root(root.path(), Path::new("a/./b")).unwrap(), root.path().join("a/b"));
+        assert_eq!(
+            resolve_in_root(root.path(), Path::new("/etc/hosts")).unwrap(),
+            root.path().join("etc/hosts")
+        );
+        assert_eq!(
+            resolve_in_root(root.path(), Path::new("a/./b")).unwrap(),
+            root.path().join("a/b")
+        );
     }
 
     #[test]
     fn dotdot_stops_at_the_root() {
         let root = tempfile::tempdir().unwrap();
-        assert_eq!(resolve_in_root(root.path(), Path::new("/../../../etc")).unwrap(), root.path().join("etc"));
-        assert_eq!(resolve_in_root(root.path(), Path::new("/a/../../b")).unwrap(), root.path().join("b"));
+        assert_eq!(
+            resolve_in_root(root.path(), Path::new("/../../../etc")).unwrap(),
+            root.path().join("etc")
+        );
+        assert_eq!(
+            resolve_in_root(root.path(), Path::new("/a/../../b")).unwrap(),
+            root.path().join("b")
+        );
     }
 
     #[test]
@@ -96,7 +112,10 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(root.path().join("etc")).unwrap();
         symlink("/../../../../etc/shadow", root.path().join("etc/hosts")).unwrap();
-        assert_eq!(resolve_in_root(root.path(), Path::new("/etc/hosts")).unwrap(), root.path().join("etc/shadow"));
+        assert_eq!(
+            resolve_in_root(root.path(), Path::new("/etc/hosts")).unwrap(),
+            root.path().join("etc/shadow")
+        );
     }
 
     #[test]
@@ -105,8 +124,14 @@ mod tests {
         std::fs::create_dir_all(root.path().join("usr/lib")).unwrap();
         symlink("usr/lib", root.path().join("lib")).unwrap();
         symlink("../../../../..", root.path().join("usr/lib/up")).unwrap();
-        assert_eq!(resolve_in_root(root.path(), Path::new("/lib/x")).unwrap(), root.path().join("usr/lib/x"));
-        assert_eq!(resolve_in_root(root.path(), Path::new("/lib/up/tmp")).unwrap(), root.path().join("tmp"));
+        assert_eq!(
+            resolve_in_root(root.path(), Path::new("/lib/x")).unwrap(),
+            root.path().join("usr/lib/x")
+        );
+        assert_eq!(
+            resolve_in_root(root.path(), Path::new("/lib/up/tmp")).unwrap(),
+            root.path().join("tmp")
+        );
     }
 
     #[test]

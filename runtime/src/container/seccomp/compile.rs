@@ -14,8 +14,13 @@
 
 use super::CompiledFilter;
 use super::syscalls_x86_64::SYSCALLS;
-use oci_spec::runtime::{Arch, LinuxSeccomp, LinuxSeccompAction as Action, LinuxSeccompOperator as Op, LinuxSyscall};
-use seccompiler::{SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule, TargetArch};
+use oci_spec::runtime::{
+    Arch, LinuxSeccomp, LinuxSeccompAction as Action, LinuxSeccompOperator as Op, LinuxSyscall,
+};
+use seccompiler::{
+    SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
+    TargetArch,
+};
 use std::collections::BTreeMap;
 
 /// A seccomp configuration that cannot be compiled.
@@ -38,7 +43,11 @@ pub fn syscall_number(name: &str) -> Option<i64> {
     SYSCALLS.iter().find(|(n, _)| *n == name).map(|(_, nr)| *nr)
 }
 
-fn action(a: Action, errno: Option<u32>, default_errno: u32) -> Result<SeccompAction, SeccompError> {
+fn action(
+    a: Action,
+    errno: Option<u32>,
+    default_errno: u32,
+) -> Result<SeccompAction, SeccompError> {
     Ok(match a {
         Action::ScmpActAllow => SeccompAction::Allow,
         Action::ScmpActErrno => SeccompAction::Errno(errno.unwrap_or(default_errno)),
@@ -47,13 +56,17 @@ fn action(a: Action, errno: Option<u32>, default_errno: u32) -> Result<SeccompAc
         Action::ScmpActTrap => SeccompAction::Trap,
         Action::ScmpActTrace => SeccompAction::Trace(errno.unwrap_or(default_errno)),
         Action::ScmpActLog => SeccompAction::Log,
-        Action::ScmpActNotify => return Err(SeccompError::UnsupportedAction("SCMP_ACT_NOTIFY".into())),
+        Action::ScmpActNotify => {
+            return Err(SeccompError::UnsupportedAction("SCMP_ACT_NOTIFY".into()));
+        }
     })
 }
 
 /// The rules of one entry: one rule (all its argument conditions), or none for "any call".
 fn rules_of(entry: &LinuxSyscall) -> Result<Vec<SeccompRule>, SeccompError> {
-    let Some(args) = entry.args().as_ref().filter(|a| !a.is_empty()) else { return Ok(vec![]) };
+    let Some(args) = entry.args().as_ref().filter(|a| !a.is_empty()) else {
+        return Ok(vec![]);
+    };
     let mut conditions = Vec::new();
     for a in args {
         let op = match a.op() {
@@ -66,21 +79,34 @@ fn rules_of(entry: &LinuxSyscall) -> Result<Vec<SeccompRule>, SeccompError> {
             // libseccomp's masked compare: (arg & value) == valueTwo.
             Op::ScmpCmpMaskedEq => SeccompCmpOp::MaskedEq(a.value()),
         };
-        let value = if a.op() == Op::ScmpCmpMaskedEq { a.value_two().unwrap_or(0) } else { a.value() };
-        let index = u8::try_from(a.index()).map_err(|_| SeccompError::Unsupported(format!("argument index {}", a.index())))?;
+        let value = if a.op() == Op::ScmpCmpMaskedEq {
+            a.value_two().unwrap_or(0)
+        } else {
+            a.value()
+        };
+        let index = u8::try_from(a.index())
+            .map_err(|_| SeccompError::Unsupported(format!("argument index {}", a.index())))?;
         conditions.push(
-            SeccompCondition::new(index, SeccompCmpArgLen::Qword, op, value).map_err(|e| SeccompError::Compile(e.to_string()))?,
+            SeccompCondition::new(index, SeccompCmpArgLen::Qword, op, value)
+                .map_err(|e| SeccompError::Compile(e.to_string()))?,
         );
     }
-    Ok(vec![SeccompRule::new(conditions).map_err(|e| SeccompError::Compile(e.to_string()))?])
+    Ok(vec![
+        SeccompRule::new(conditions).map_err(|e| SeccompError::Compile(e.to_string()))?,
+    ])
 }
+
+/// Syscall numbers to their rules (`None`: matches whatever the arguments).
+type RuleMap = BTreeMap<i64, Option<Vec<SeccompRule>>>;
 
 /// Adds `entry`'s syscalls to `map`. A syscall that any entry matches without conditions
 /// matches always.
-fn add_entry(map: &mut BTreeMap<i64, Option<Vec<SeccompRule>>>, entry: &LinuxSyscall) -> Result<(), SeccompError> {
+fn add_entry(map: &mut RuleMap, entry: &LinuxSyscall) -> Result<(), SeccompError> {
     let rules = rules_of(entry)?;
     for name in entry.names() {
-        let Some(nr) = syscall_number(name) else { continue };
+        let Some(nr) = syscall_number(name) else {
+            continue;
+        };
         let slot = map.entry(nr).or_insert_with(|| Some(Vec::new()));
         match (slot.as_mut(), rules.is_empty()) {
             (_, true) => *slot = None,
@@ -91,11 +117,22 @@ fn add_entry(map: &mut BTreeMap<i64, Option<Vec<SeccompRule>>>, entry: &LinuxSys
     Ok(())
 }
 
-fn build(map: BTreeMap<i64, Option<Vec<SeccompRule>>>, mismatch: SeccompAction, matched: SeccompAction) -> Result<CompiledFilter, SeccompError> {
-    let rules = map.into_iter().map(|(nr, r)| (nr, r.unwrap_or_default())).collect();
-    let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(|e| SeccompError::Unsupported(e.to_string()))?;
-    let filter = SeccompFilter::new(rules, mismatch.clone(), matched, arch).map_err(|e| SeccompError::Compile(e.to_string()))?;
-    let mut program: seccompiler::BpfProgram = filter.try_into().map_err(|e: seccompiler::BackendError| SeccompError::Compile(e.to_string()))?;
+fn build(
+    map: RuleMap,
+    mismatch: SeccompAction,
+    matched: SeccompAction,
+) -> Result<CompiledFilter, SeccompError> {
+    let rules = map
+        .into_iter()
+        .map(|(nr, r)| (nr, r.unwrap_or_default()))
+        .collect();
+    let arch = TargetArch::try_from(std::env::consts::ARCH)
+        .map_err(|e| SeccompError::Unsupported(e.to_string()))?;
+    let filter = SeccompFilter::new(rules, mismatch.clone(), matched, arch)
+        .map_err(|e| SeccompError::Compile(e.to_string()))?;
+    let mut program: seccompiler::BpfProgram = filter
+        .try_into()
+        .map_err(|e: seccompiler::BackendError| SeccompError::Compile(e.to_string()))?;
     // seccompiler kills a process calling through another ABI (32-bit x86 on x86_64). Such
     // calls get the filter's default instead: the profile's default action (EPERM for
     // Docker's), or "allow" in the extra filters, where filter 1 decides.
@@ -104,24 +141,37 @@ fn build(map: BTreeMap<i64, Option<Vec<SeccompRule>>>, mismatch: SeccompAction, 
             ret.k = u32::from(mismatch);
         }
     }
-    Ok(CompiledFilter { instructions: program.iter().map(|i| (i.code, i.jt, i.jf, i.k)).collect() })
+    Ok(CompiledFilter {
+        instructions: program.iter().map(|i| (i.code, i.jt, i.jf, i.k)).collect(),
+    })
 }
 
 /// Compiles `seccomp` into the filters to install, in order. Only x86_64 has a syscall table.
 pub fn compile(seccomp: &LinuxSeccomp) -> Result<Vec<CompiledFilter>, SeccompError> {
     if std::env::consts::ARCH != "x86_64" {
-        return Err(SeccompError::Unsupported(format!("no syscall table for {}", std::env::consts::ARCH)));
+        return Err(SeccompError::Unsupported(format!(
+            "no syscall table for {}",
+            std::env::consts::ARCH
+        )));
     }
     if seccomp.listener_path().is_some() {
-        return Err(SeccompError::Unsupported("seccomp notify listeners are not supported".into()));
+        return Err(SeccompError::Unsupported(
+            "seccomp notify listeners are not supported".into(),
+        ));
     }
     if let Some(arches) = seccomp.architectures().as_ref().filter(|a| !a.is_empty()) {
         if !arches.contains(&Arch::ScmpArchX86_64) && !arches.contains(&Arch::ScmpArchNative) {
-            return Err(SeccompError::Unsupported(format!("the profile does not cover this architecture (x86_64): {arches:?}")));
+            return Err(SeccompError::Unsupported(format!(
+                "the profile does not cover this architecture (x86_64): {arches:?}"
+            )));
         }
     }
     let default_errno = seccomp.default_errno_ret().unwrap_or(libc::EPERM as u32);
-    let default = action(seccomp.default_action(), seccomp.default_errno_ret(), default_errno)?;
+    let default = action(
+        seccomp.default_action(),
+        seccomp.default_errno_ret(),
+        default_errno,
+    )?;
     let entries = seccomp.syscalls().clone().unwrap_or_default();
 
     let mut filters = Vec::new();
@@ -133,7 +183,7 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<Vec<CompiledFilter>, SeccompErr
         filters.push(build(all, default.clone(), SeccompAction::Allow)?);
     }
     // One filter per non-allow action, in order of first appearance.
-    let mut groups: Vec<(SeccompAction, BTreeMap<i64, Option<Vec<SeccompRule>>>)> = Vec::new();
+    let mut groups: Vec<(SeccompAction, RuleMap)> = Vec::new();
     for e in &entries {
         let a = action(e.action(), e.errno_ret(), default_errno)?;
         if a == SeccompAction::Allow {
@@ -177,7 +227,9 @@ mod tests {
             let (code, jt, jf, k) = f.instructions[pc];
             pc += 1;
             match code {
-                0x20 => acc = u32::from_le_bytes(data[k as usize..k as usize + 4].try_into().unwrap()),
+                0x20 => {
+                    acc = u32::from_le_bytes(data[k as usize..k as usize + 4].try_into().unwrap())
+                }
                 0x54 => acc &= k,
                 0x05 => pc += k as usize,
                 0x15 => pc += if acc == k { jt } else { jf } as usize,
@@ -219,7 +271,12 @@ mod tests {
 
     #[test]
     fn dockers_default_profile_behaves_as_docker() {
-        let s = docker::to_oci(&docker::default_profile(), &["CAP_CHOWN".to_string()], "amd64", (6, 1));
+        let s = docker::to_oci(
+            &docker::default_profile(),
+            &["CAP_CHOWN".to_string()],
+            "amd64",
+            (6, 1),
+        );
         let f = compile(&s).unwrap();
         assert_eq!(f.len(), 2);
         assert_eq!(verdict(&f, "read", [0; 6]), ALLOW);
@@ -227,10 +284,22 @@ mod tests {
         assert_eq!(verdict(&f, "reboot", [0; 6]), EPERM);
         assert_eq!(verdict(&f, "kexec_load", [0; 6]), EPERM);
         assert_eq!(verdict(&f, "clone3", [0; 6]), 0x0005_0000 | 38);
-        assert_eq!(verdict(&f, "clone", [0x11, 0, 0, 0, 0, 0]), ALLOW, "fork-like clone");
-        assert_eq!(verdict(&f, "clone", [0x2000_0000, 0, 0, 0, 0, 0]), EPERM, "CLONE_NEWUTS");
+        assert_eq!(
+            verdict(&f, "clone", [0x11, 0, 0, 0, 0, 0]),
+            ALLOW,
+            "fork-like clone"
+        );
+        assert_eq!(
+            verdict(&f, "clone", [0x2000_0000, 0, 0, 0, 0, 0]),
+            EPERM,
+            "CLONE_NEWUTS"
+        );
         assert_eq!(verdict(&f, "socket", [2, 0, 0, 0, 0, 0]), ALLOW);
-        assert_eq!(verdict(&f, "socket", [40, 0, 0, 0, 0, 0]), EPERM, "AF_VSOCK");
+        assert_eq!(
+            verdict(&f, "socket", [40, 0, 0, 0, 0, 0]),
+            EPERM,
+            "AF_VSOCK"
+        );
         assert_eq!(verdict(&f, "personality", [8, 0, 0, 0, 0, 0]), ALLOW);
         assert_eq!(verdict(&f, "personality", [1, 0, 0, 0, 0, 0]), EPERM);
         // Another ABI gets the default action, not a kill.
@@ -245,7 +314,11 @@ mod tests {
             .errno_ret(13u32)
             .build()
             .unwrap();
-        let s = LinuxSeccompBuilder::default().default_action(Action::ScmpActAllow).syscalls(vec![entry]).build().unwrap();
+        let s = LinuxSeccompBuilder::default()
+            .default_action(Action::ScmpActAllow)
+            .syscalls(vec![entry])
+            .build()
+            .unwrap();
         let f = compile(&s).unwrap();
         assert_eq!(f.len(), 1);
         assert_eq!(verdict(&f, "chmod", [0; 6]), 0x0005_0000 | 13);
@@ -254,9 +327,24 @@ mod tests {
 
     #[test]
     fn masked_compare_uses_value_two() {
-        let arg = LinuxSeccompArgBuilder::default().index(1usize).value(0xf0u64).value_two(0x10u64).op(Op::ScmpCmpMaskedEq).build().unwrap();
-        let entry = LinuxSyscallBuilder::default().names(vec!["fcntl".to_string()]).action(Action::ScmpActAllow).args(vec![arg]).build().unwrap();
-        let s = LinuxSeccompBuilder::default().default_action(Action::ScmpActErrno).syscalls(vec![entry]).build().unwrap();
+        let arg = LinuxSeccompArgBuilder::default()
+            .index(1usize)
+            .value(0xf0u64)
+            .value_two(0x10u64)
+            .op(Op::ScmpCmpMaskedEq)
+            .build()
+            .unwrap();
+        let entry = LinuxSyscallBuilder::default()
+            .names(vec!["fcntl".to_string()])
+            .action(Action::ScmpActAllow)
+            .args(vec![arg])
+            .build()
+            .unwrap();
+        let s = LinuxSeccompBuilder::default()
+            .default_action(Action::ScmpActErrno)
+            .syscalls(vec![entry])
+            .build()
+            .unwrap();
         let f = compile(&s).unwrap();
         assert_eq!(verdict(&f, "fcntl", [0, 0x1f, 0, 0, 0, 0]), ALLOW);
         assert_eq!(verdict(&f, "fcntl", [0, 0x2f, 0, 0, 0, 0]), EPERM);
@@ -264,8 +352,21 @@ mod tests {
 
     #[test]
     fn notify_is_refused() {
-        let entry = LinuxSyscallBuilder::default().names(vec!["read".to_string()]).action(Action::ScmpActNotify).build().unwrap();
-        let s = LinuxSeccompBuilder::default().default_action(Action::ScmpActAllow).syscalls(vec![entry]).build().unwrap();
-        assert!(compile(&s).unwrap_err().to_string().contains("SCMP_ACT_NOTIFY"));
+        let entry = LinuxSyscallBuilder::default()
+            .names(vec!["read".to_string()])
+            .action(Action::ScmpActNotify)
+            .build()
+            .unwrap();
+        let s = LinuxSeccompBuilder::default()
+            .default_action(Action::ScmpActAllow)
+            .syscalls(vec![entry])
+            .build()
+            .unwrap();
+        assert!(
+            compile(&s)
+                .unwrap_err()
+                .to_string()
+                .contains("SCMP_ACT_NOTIFY")
+        );
     }
 }

@@ -13,7 +13,10 @@ pub struct CompiledFilter {
 impl CompiledFilter {
     /// The program as `seccompiler` instructions.
     pub fn to_program(&self) -> Vec<seccompiler::sock_filter> {
-        self.instructions.iter().map(|&(code, jt, jf, k)| seccompiler::sock_filter { code, jt, jf, k }).collect()
+        self.instructions
+            .iter()
+            .map(|&(code, jt, jf, k)| seccompiler::sock_filter { code, jt, jf, k })
+            .collect()
     }
 }
 
