@@ -1181,6 +1181,232 @@ fn run_crun(spec: &Spec, rootfs: &Rootfs) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+fn privileged_container_gets_everything() {
+    if !privileged("privileged_container_gets_everything", &[]) {
+        return;
+    }
+    let rootfs = busybox_rootfs();
+    let mut spec = sh(
+        "grep -E '^(CapEff|Seccomp):' /proc/self/status; mount -t tmpfs t /mnt && echo mounted; \
+                       test -c /dev/kmsg && echo kmsg; echo 1 > /sys/kernel/mm/ksm/run 2>/dev/null; wc -c < /proc/keys >/dev/null; echo done",
+    );
+    std::fs::create_dir_all(rootfs.path().join("mnt")).unwrap();
+    berth_runtime::container::defaults::make_privileged(&mut spec).unwrap();
+    process_mut(&mut spec).set_no_new_privileges(Some(false));
+    let out = output_of(&spec, &rootfs);
+    let bounding = caps::read(None, caps::CapSet::Bounding).unwrap();
+    let mask: u64 = bounding.iter().map(|c| c.bitmask()).sum();
+    assert!(
+        out.starts_with(&format!(
+            "CapEff:\t{mask:016x}\nSeccomp:\t0\nmounted\nkmsg\n"
+        )),
+        "{out}"
+    );
+}
+
+fn seccomp_profile_file_and_unconfined() {
+    if !privileged("seccomp_profile_file_and_unconfined", &[]) {
+        return;
+    }
+    let rootfs = busybox_rootfs();
+    let profile_path = rootfs.dir.path().join("profile.json");
+    std::fs::write(
+        &profile_path,
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}"#,
+    )
+    .unwrap();
+    let profile = berth_runtime::container::seccomp::Profile::load(&profile_path).unwrap();
+    let caps: Vec<String> = DOCKER_DEFAULT_CAPABILITIES
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let oci = berth_runtime::container::seccomp::docker::to_oci(
+        &profile,
+        &caps,
+        berth_runtime::container::seccomp::docker::native_arch(),
+        berth_runtime::container::seccomp::docker::kernel_version(),
+    );
+    let mut spec =
+        sh("mkdir /tmp/d 2>&1; touch /tmp/f && echo touched; grep Seccomp: /proc/self/status");
+    spec.linux_mut().as_mut().unwrap().set_seccomp(Some(oci));
+    let out = output_of(&spec, &rootfs);
+    assert_eq!(
+        out,
+        "mkdir: can't create directory '/tmp/d': Permission denied\ntouched\nSeccomp:\t2\n"
+    );
+    let mut spec = sh("mkdir /tmp/d && echo made; grep Seccomp: /proc/self/status");
+    spec.linux_mut().as_mut().unwrap().set_seccomp(None);
+    assert_eq!(output_of(&spec, &rootfs), "made\nSeccomp:\t0\n");
+}
+
+fn container_with_a_terminal_and_stdin() {
+    if !privileged("container_with_a_terminal_and_stdin", &[]) {
+        return;
+    }
+    let rootfs = busybox_rootfs();
+    let rt = runtime();
+    // A terminal: the process sees it, and the container's /dev/console is it.
+    let id = unique("tty");
+    let mut spec = sh(
+        "stty size; test -t 0 && echo tty; test -c /dev/console && echo console; read x; echo got=$x",
+    );
+    process_mut(&mut spec).set_terminal(Some(true));
+    process_mut(&mut spec).set_console_size(Some(
+        oci_spec::runtime::BoxBuilder::default()
+            .width(100u64)
+            .height(30u64)
+            .build()
+            .unwrap(),
+    ));
+    unique_cgroup(&mut spec, &id);
+    let mut c = rt
+        .runtime
+        .create(&id, &spec, &rootfs.path(), CreateOptions::default())
+        .unwrap();
+    let mut term = c.take_io().terminal.unwrap();
+    let guard = Guard(Some(c));
+    guard.get().start().unwrap();
+    term.write_all(b"hi\n").unwrap();
+    let mut seen = String::new();
+    let mut buf = [0u8; 512];
+    while !seen.contains("got=hi") {
+        match term.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    let seen = seen.replace('\r', "");
+    // The terminal echoes what was typed ("hi") wherever it lands in the output.
+    assert!(
+        seen.replacen("hi\n", "", 1)
+            .starts_with("30 100\ntty\nconsole\n"),
+        "{seen:?}"
+    );
+    assert!(seen.contains("got=hi"), "{seen:?}");
+    assert_eq!(guard.get().wait().exit, Exit::Code(0));
+    drop(guard);
+
+    // Pipes with stdin: what the caller writes, the process reads.
+    let id = unique("stdin");
+    let mut spec = docker_spec(&["tr", "a-z", "A-Z"]);
+    unique_cgroup(&mut spec, &id);
+    let mut c = rt
+        .runtime
+        .create(
+            &id,
+            &spec,
+            &rootfs.path(),
+            CreateOptions {
+                stdio: Stdio::Piped { stdin: true },
+                init: false,
+            },
+        )
+        .unwrap();
+    let io = c.take_io();
+    let guard = Guard(Some(c));
+    guard.get().start().unwrap();
+    let out = collect(io.stdout.unwrap());
+    let mut stdin = io.stdin.unwrap();
+    stdin.write_all(b"hello\n").unwrap();
+    drop(stdin);
+    assert_eq!(out.join().unwrap(), "HELLO\n");
+    assert_eq!(guard.get().wait().exit, Exit::Code(0));
+}
+
+fn cgroup_limits_seen_from_inside() {
+    if !privileged("cgroup_limits_seen_from_inside", &[]) {
+        return;
+    }
+    let rootfs = busybox_rootfs();
+    let rt = runtime();
+    let v2 = rt.runtime.hierarchy().is_v2();
+    let script = if v2 {
+        "cd /sys/fs/cgroup; cat memory.max memory.low cpu.max cpu.weight pids.max cpuset.cpus"
+    } else {
+        "cd /sys/fs/cgroup; cat memory/memory.limit_in_bytes memory/memory.soft_limit_in_bytes memory/memory.memsw.limit_in_bytes \
+         cpu/cpu.cfs_quota_us cpu/cpu.cfs_period_us cpu/cpu.shares pids/pids.max cpuset/cpuset.cpus blkio/blkio.bfq.weight 2>/dev/null || cat blkio/blkio.weight"
+    };
+    let mut spec = sh(script);
+    let r = resources_mut(&mut spec);
+    r.set_memory(Some(
+        LinuxMemoryBuilder::default()
+            .limit(64i64 << 20)
+            .reservation(32i64 << 20)
+            .swap(128i64 << 20)
+            .build()
+            .unwrap(),
+    ));
+    r.set_cpu(Some(
+        oci_spec::runtime::LinuxCpuBuilder::default()
+            .shares(512u64)
+            .quota(50000i64)
+            .period(100000u64)
+            .cpus("0")
+            .build()
+            .unwrap(),
+    ));
+    r.set_pids(Some(
+        LinuxPidsBuilder::default().limit(100i64).build().unwrap(),
+    ));
+    r.set_block_io(Some(
+        oci_spec::runtime::LinuxBlockIoBuilder::default()
+            .weight(300u16)
+            .build()
+            .unwrap(),
+    ));
+    let out = output_of(&spec, &rootfs);
+    if v2 {
+        assert!(
+            out.starts_with("67108864\n33554432\n50000 100000\n20\n100\n0\n"),
+            "{out}"
+        );
+    } else {
+        assert_eq!(
+            out,
+            "67108864\n33554432\n134217728\n50000\n100000\n512\n100\n0\n300\n"
+        );
+    }
+}
+
+fn another_runtime_can_load_and_control_a_container() {
+    if !privileged("another_runtime_can_load_and_control_a_container", &[]) {
+        return;
+    }
+    let rootfs = busybox_rootfs();
+    let rt = runtime();
+    let id = unique("load");
+    let mut spec = sh("trap 'exit 5' TERM; while :; do sleep 0.1; done");
+    unique_cgroup(&mut spec, &id);
+    let c = rt
+        .runtime
+        .create(&id, &spec, &rootfs.path(), CreateOptions::default())
+        .unwrap();
+    let guard = Guard(Some(c));
+    let other = berth_runtime::container::Runtime::new(rt.state.path()).unwrap();
+    assert_eq!(other.list().unwrap(), vec![id.clone()]);
+    let seen = other.load(&id).unwrap();
+    assert_eq!(seen.status(), Status::Created);
+    seen.start().unwrap();
+    assert_eq!(guard.get().status(), Status::Running);
+    seen.pause().unwrap();
+    assert_eq!(guard.get().status(), Status::Paused);
+    seen.resume().unwrap();
+    assert!(
+        seen.top()
+            .unwrap()
+            .iter()
+            .any(|p| p.pid == guard.get().pid())
+    );
+    seen.signal(Signal::SIGTERM).unwrap();
+    // Only the parent learns the exit code; the other one sees that it ended.
+    assert_eq!(guard.get().wait().exit, Exit::Code(5));
+    assert!(seen.wait_timeout(Duration::from_secs(5)).is_some());
+    assert!(matches!(
+        other.load(&id),
+        Err(berth_runtime::container::ContainerError::WrongStatus { .. })
+    ));
+}
+
 fn main() {
     if let Some(code) = berth_runtime::container::dispatch_helper() {
         std::process::exit(code);
@@ -1252,5 +1478,25 @@ fn main() {
             start_reports_a_missing_executable_at_create,
         ),
         ("same_view_as_crun", same_view_as_crun),
+        (
+            "privileged_container_gets_everything",
+            privileged_container_gets_everything,
+        ),
+        (
+            "seccomp_profile_file_and_unconfined",
+            seccomp_profile_file_and_unconfined,
+        ),
+        (
+            "container_with_a_terminal_and_stdin",
+            container_with_a_terminal_and_stdin,
+        ),
+        (
+            "cgroup_limits_seen_from_inside",
+            cgroup_limits_seen_from_inside,
+        ),
+        (
+            "another_runtime_can_load_and_control_a_container",
+            another_runtime_can_load_and_control_a_container,
+        ),
     ]);
 }

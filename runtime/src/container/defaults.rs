@@ -2,14 +2,15 @@
 //! nothing (moby's default spec: mounts, namespaces, capabilities, devices, masked and
 //! read-only paths, seccomp profile). The engine starts from [`docker_spec`] and adjusts.
 
-use super::capabilities;
+use super::capabilities::{self, CapabilityError};
 use super::rootfs::{DOCKER_MASKED_PATHS, DOCKER_READONLY_PATHS};
 use super::seccomp::docker as seccomp_docker;
 use oci_spec::runtime::{
-    LinuxBuilder, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType,
-    LinuxNamespaceBuilder, LinuxNamespaceType, LinuxResourcesBuilder, Mount, MountBuilder,
-    ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
+    LinuxBuilder, LinuxDevice, LinuxDeviceBuilder, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder,
+    LinuxDeviceType, LinuxNamespaceBuilder, LinuxNamespaceType, LinuxResourcesBuilder, Mount,
+    MountBuilder, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
 };
+use std::path::Path;
 
 /// The PATH Docker gives a container whose image sets none.
 pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -213,6 +214,142 @@ pub fn docker_spec(args: &[&str]) -> Spec {
         .unwrap_or_default()
 }
 
+/// Bind mounts of the files Docker writes for each container: /etc/hostname, /etc/hosts and
+/// /etc/resolv.conf, from files the caller made; read-only along with a read-only root, as
+/// Docker does.
+pub fn etc_mounts(
+    hostname: Option<&Path>,
+    hosts: Option<&Path>,
+    resolv_conf: Option<&Path>,
+    readonly: bool,
+) -> Vec<Mount> {
+    let mode = if readonly { "ro" } else { "rw" };
+    [
+        ("/etc/hostname", hostname),
+        ("/etc/hosts", hosts),
+        ("/etc/resolv.conf", resolv_conf),
+    ]
+    .into_iter()
+    .filter_map(|(dest, src)| {
+        let src = src?;
+        Some(
+            MountBuilder::default()
+                .destination(dest)
+                .typ("bind")
+                .source(src)
+                .options(vec![
+                    "rbind".to_string(),
+                    "rprivate".to_string(),
+                    mode.to_string(),
+                ])
+                .build()
+                .unwrap_or_default(),
+        )
+    })
+    .collect()
+}
+
+/// Directories of /dev whose content is not the host's devices to hand out.
+const SKIPPED_DEV_DIRS: [&str; 7] = ["pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts", ".udev"];
+
+/// The host's device nodes under `dev` (normally /dev), as Docker hands them to a privileged
+/// container: every character and block device, except the terminal ones (/dev/pts,
+/// /dev/console) and those of special directories.
+pub fn host_devices(dev: &Path) -> Vec<LinuxDevice> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dev) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let ft = meta.file_type();
+        if ft.is_dir() {
+            if !SKIPPED_DEV_DIRS.contains(&name.as_ref()) {
+                out.extend(host_devices(&path));
+            }
+            continue;
+        }
+        if name == "console" {
+            continue;
+        }
+        let typ = if ft.is_char_device() {
+            LinuxDeviceType::C
+        } else if ft.is_block_device() {
+            LinuxDeviceType::B
+        } else {
+            continue;
+        };
+        let rdev = meta.rdev();
+        let device = LinuxDeviceBuilder::default()
+            .path(path)
+            .typ(typ)
+            .major(libc::major(rdev) as i64)
+            .minor(libc::minor(rdev) as i64)
+            .file_mode(meta.mode() & 0o7777)
+            .uid(meta.uid())
+            .gid(meta.gid())
+            .build();
+        if let Ok(d) = device {
+            out.push(d);
+        }
+    }
+    out.sort_by(|a, b| a.path().cmp(b.path()));
+    out
+}
+
+/// Turns a spec into Docker's `privileged: true`: every capability the runtime has, every host
+/// device and access to all devices, no seccomp profile, no masked or read-only paths, and /sys
+/// and the cgroup hierarchies writable.
+pub fn make_privileged(spec: &mut Spec) -> Result<(), CapabilityError> {
+    let uid = spec.process().as_ref().map(|p| p.user().uid()).unwrap_or(0);
+    let caps = capabilities::docker_capabilities(&[], &[], true, uid, &capabilities::available())?;
+    if let Some(p) = spec.process_mut().as_mut() {
+        p.set_capabilities(Some(caps));
+    }
+    if let Some(mounts) = spec.mounts_mut().as_mut() {
+        for m in mounts
+            .iter_mut()
+            .filter(|m| matches!(m.typ().as_deref(), Some("sysfs" | "cgroup" | "cgroup2")))
+        {
+            let opts: Vec<String> = m
+                .options()
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|o| o != "ro")
+                .collect();
+            m.set_options(Some(opts));
+        }
+    }
+    if let Some(linux) = spec.linux_mut().as_mut() {
+        linux.set_seccomp(None);
+        linux.set_masked_paths(Some(Vec::new()));
+        linux.set_readonly_paths(Some(Vec::new()));
+        linux.set_devices(Some(host_devices(Path::new("/dev"))));
+        let all = device_rule(true, None, None, None, "rwm");
+        match linux.resources_mut().as_mut() {
+            Some(r) => {
+                r.set_devices(Some(vec![all]));
+            }
+            None => {
+                linux.set_resources(Some(
+                    LinuxResourcesBuilder::default()
+                        .devices(vec![all])
+                        .build()
+                        .unwrap_or_default(),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,5 +387,65 @@ mod tests {
                 .len(),
             14
         );
+    }
+
+    #[test]
+    fn etc_files_are_bind_mounts() {
+        let m = etc_mounts(
+            Some(Path::new("/run/h")),
+            None,
+            Some(Path::new("/run/r")),
+            true,
+        );
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[1].destination(), Path::new("/etc/resolv.conf"));
+        assert!(m[1].options().as_ref().unwrap().contains(&"ro".to_string()));
+    }
+
+    #[test]
+    fn privileged_opens_everything() {
+        let mut s = docker_spec(&["sh"]);
+        make_privileged(&mut s).unwrap();
+        let linux = s.linux().as_ref().unwrap();
+        assert!(linux.seccomp().is_none());
+        assert!(linux.masked_paths().as_ref().unwrap().is_empty());
+        let rules = linux
+            .resources()
+            .as_ref()
+            .unwrap()
+            .devices()
+            .as_ref()
+            .unwrap();
+        assert_eq!(rules.len(), 1);
+        assert!(rules[0].allow());
+        let caps = s
+            .process()
+            .as_ref()
+            .unwrap()
+            .capabilities()
+            .as_ref()
+            .unwrap();
+        assert_eq!(
+            caps.bounding().as_ref().unwrap().len(),
+            capabilities::available().len()
+        );
+        let sys = s
+            .mounts()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|m| m.destination() == Path::new("/sys"))
+            .unwrap();
+        assert!(!sys.options().as_ref().unwrap().contains(&"ro".to_string()));
+    }
+
+    #[test]
+    fn host_devices_include_null_and_skip_ptys() {
+        let devs = host_devices(Path::new("/dev"));
+        assert!(
+            devs.iter()
+                .any(|d| d.path() == Path::new("/dev/null") && d.major() == 1 && d.minor() == 3)
+        );
+        assert!(!devs.iter().any(|d| d.path().starts_with("/dev/pts")));
     }
 }

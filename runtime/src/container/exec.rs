@@ -35,6 +35,7 @@ pub struct ExecConfig {
 
 /// Stage 1 of `__exec`: join, clone; returns the helper's exit code. The clone never returns.
 pub fn helper_exec() -> i32 {
+    super::init::reset_signal_dispositions();
     // SAFETY: the runtime started this process with its socket at HELPER_FD.
     let mut chan = unsafe { Channel::from_helper_fd() };
     let cfg = match chan.recv() {

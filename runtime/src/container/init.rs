@@ -104,8 +104,22 @@ pub(crate) unsafe fn clone_parent(flags: CloneFlags) -> Result<Option<Pid>, Errn
     }
 }
 
+/// Gives every signal its default disposition: a container's process must not inherit
+/// signals the runtime's caller ignored (a shell ignores SIGINT for background jobs, and
+/// exec keeps ignored signals ignored).
+pub(crate) fn reset_signal_dispositions() {
+    use nix::sys::signal::{SigHandler, signal};
+    for sig in Signal::iterator() {
+        if sig != Signal::SIGKILL && sig != Signal::SIGSTOP {
+            // SAFETY: setting the default disposition installs no handler code.
+            let _ = unsafe { signal(sig, SigHandler::SigDfl) };
+        }
+    }
+}
+
 /// Stage 1: the `__init` helper. Returns the helper's exit code; the cloned init never returns.
 pub fn helper_init() -> i32 {
+    reset_signal_dispositions();
     // SAFETY: the runtime started this process with its socket at HELPER_FD.
     let mut chan = unsafe { Channel::from_helper_fd() };
     let cfg = match chan.recv() {

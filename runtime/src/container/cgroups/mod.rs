@@ -569,9 +569,9 @@ impl Cgroup {
                 match std::fs::remove_dir(&dir) {
                     Ok(()) => break,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
-                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 50 => {
+                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 500 => {
                         tries += 1;
-                        std::thread::sleep(Duration::from_millis(10));
+                        std::thread::sleep(Duration::from_millis(1));
                     }
                     Err(source) => {
                         result = Err(CgroupError::Io {
