@@ -602,7 +602,7 @@ fn exec_joins_the_container() {
     let io = e.take_io();
     let out = collect(io.stdout.unwrap());
     let err = collect(io.stderr.unwrap());
-    assert_eq!(e.wait(), Exit::Code(0));
+    assert_eq!(exec_exit(&e), Exit::Code(0));
     let (out, err) = (out.join().unwrap(), err.join().unwrap());
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
@@ -678,7 +678,7 @@ fn exec_with_a_resizable_terminal() {
     let text = String::from_utf8_lossy(&seen).replace('\r', "");
     assert!(text.contains("got=hello"), "{text}");
     assert!(text.contains("43 132"), "{text}");
-    assert_eq!(e.wait(), Exit::Code(0));
+    assert_eq!(exec_exit(&e), Exit::Code(0));
 }
 
 fn pause_resume_top_and_stats() {
@@ -886,8 +886,9 @@ fn user_namespace_maps_root() {
         return;
     }
     let rootfs = busybox_rootfs();
-    let mut spec =
-        sh("id -u; cat /proc/self/uid_map | tr -s ' '; touch /tmp/owned; stat -c %u /tmp/owned");
+    let mut spec = sh(
+        "id -u; cat /proc/self/uid_map | tr -s ' '; touch /tmp/owned; stat -c %u /tmp/owned; cat /sys/fs/cgroup/pids/pids.max",
+    );
     let map = oci_spec::runtime::LinuxIdMappingBuilder::default()
         .container_id(0u32)
         .host_id(200000u32)
@@ -905,15 +906,10 @@ fn user_namespace_maps_root() {
             .unwrap(),
     );
     linux.set_namespaces(Some(ns));
-    // v1 cgroup filesystems cannot be mounted from a user namespace.
-    spec.mounts_mut()
-        .as_mut()
-        .unwrap()
-        .retain(|m| m.destination() != Path::new("/sys/fs/cgroup"));
     // The rootfs's /tmp must be writable by the container's root, host uid 200000.
     std::os::unix::fs::chown(rootfs.path().join("tmp"), Some(200000), Some(200000)).unwrap();
     let out = output_of(&spec, &rootfs);
-    assert_eq!(out, "0\n 0 200000 65536\n0\n");
+    assert_eq!(out, "0\n 0 200000 65536\n0\nmax\n");
     use std::os::unix::fs::MetadataExt;
     assert_eq!(
         std::fs::metadata(rootfs.path().join("tmp/owned"))
@@ -994,7 +990,7 @@ fn start_reports_a_missing_executable_at_create() {
         e.contains("exec /bin/broken") && e.contains("ENOEXEC"),
         "{e}"
     );
-    assert_eq!(guard.get().wait().exit, Exit::Code(127));
+    assert_eq!(exit_of(guard.get()).exit, Exit::Code(127));
 }
 
 /// What a container says about itself, in a form two runtimes can be compared on.
@@ -1283,7 +1279,7 @@ fn container_with_a_terminal_and_stdin() {
         "{seen:?}"
     );
     assert!(seen.contains("got=hi"), "{seen:?}");
-    assert_eq!(guard.get().wait().exit, Exit::Code(0));
+    assert_eq!(exit_of(guard.get()).exit, Exit::Code(0));
     drop(guard);
 
     // Pipes with stdin: what the caller writes, the process reads.
@@ -1310,7 +1306,7 @@ fn container_with_a_terminal_and_stdin() {
     stdin.write_all(b"hello\n").unwrap();
     drop(stdin);
     assert_eq!(out.join().unwrap(), "HELLO\n");
-    assert_eq!(guard.get().wait().exit, Exit::Code(0));
+    assert_eq!(exit_of(guard.get()).exit, Exit::Code(0));
 }
 
 fn cgroup_limits_seen_from_inside() {
@@ -1375,7 +1371,7 @@ fn another_runtime_can_load_and_control_a_container() {
     let rootfs = busybox_rootfs();
     let rt = runtime();
     let id = unique("load");
-    let mut spec = sh("trap 'exit 5' TERM; while :; do sleep 0.1; done");
+    let mut spec = sh("trap 'exit 5' TERM; touch /tmp/trapped; while :; do sleep 0.1; done");
     unique_cgroup(&mut spec, &id);
     let c = rt
         .runtime
@@ -1397,9 +1393,14 @@ fn another_runtime_can_load_and_control_a_container() {
             .iter()
             .any(|p| p.pid == guard.get().pid())
     );
+    // Pid 1 ignores SIGTERM until its trap is set.
+    assert!(eventually(Duration::from_secs(10), || rootfs
+        .path()
+        .join("tmp/trapped")
+        .exists()));
     seen.signal(Signal::SIGTERM).unwrap();
     // Only the parent learns the exit code; the other one sees that it ended.
-    assert_eq!(guard.get().wait().exit, Exit::Code(5));
+    assert_eq!(exit_of(guard.get()).exit, Exit::Code(5));
     assert!(seen.wait_timeout(Duration::from_secs(5)).is_some());
     assert!(matches!(
         other.load(&id),

@@ -385,9 +385,12 @@ impl Runtime {
             .map_err(io_err("chmod exec.fifo"))?;
 
         let linux = spec.linux().as_ref();
+        // Without a cgroupsPath, Docker's layout: /berth/ID from each hierarchy's root (on v2 a
+        // cgroup under the runtime's own could not get controllers: a cgroup with processes
+        // cannot enable them for its children).
         let cgroups_path = linux
             .and_then(|l| l.cgroups_path().clone())
-            .unwrap_or_else(|| PathBuf::from(format!("berth/{id}")));
+            .unwrap_or_else(|| PathBuf::from(format!("/berth/{id}")));
         let cgroup = Cgroup::new(&self.hierarchy, &cgroups_path)?;
         cgroup.create(linux.and_then(|l| l.resources().as_ref()))?;
         guard.cgroup = Some(cgroup.clone());
@@ -643,6 +646,9 @@ pub fn parse_net_dev(text: &str) -> Vec<NetStats> {
 }
 
 /// A container made by [`Runtime::create`] or found by [`Runtime::load`].
+///
+/// Dropping the handle leaves the container as it is (running, and unreaped until the process
+/// that created it waits for it or exits): [`Container::delete`] ends it.
 #[derive(Debug)]
 pub struct Container {
     dir: PathBuf,

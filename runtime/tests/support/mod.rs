@@ -190,6 +190,26 @@ pub struct Output {
     pub status: berth_runtime::container::ExitStatus,
 }
 
+/// How long a test waits for a container or process that should end by itself.
+pub const END_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Waits for a container that should end by itself; panics (and so, through its guard,
+/// kills it) if it does not, instead of hanging the test run.
+pub fn exit_of(c: &Container) -> berth_runtime::container::ExitStatus {
+    c.wait_timeout(END_TIMEOUT)
+        .unwrap_or_else(|| panic!("container {} did not end within {END_TIMEOUT:?}", c.id()))
+}
+
+/// [`exit_of`] for an exec'd process.
+pub fn exec_exit(e: &berth_runtime::container::ExecProcess) -> berth_runtime::container::Exit {
+    e.wait_timeout(END_TIMEOUT).unwrap_or_else(|| {
+        panic!(
+            "exec'd process {} did not end within {END_TIMEOUT:?}",
+            e.pid()
+        )
+    })
+}
+
 /// Creates, starts and waits for a container running `spec` on `rootfs`, with piped output.
 pub fn run(
     rt: &Runtime,
@@ -200,31 +220,20 @@ pub fn run(
     let id = unique("c");
     let mut spec = spec.clone();
     unique_cgroup(&mut spec, &id);
-    let c = rt.create(
-        &id,
-        &spec,
-        rootfs,
-        CreateOptions {
-            stdio: Stdio::Piped { stdin: false },
-            init,
-        },
-    )?;
+    let options = CreateOptions {
+        stdio: Stdio::Piped { stdin: false },
+        init,
+    };
+    let c = rt.create(&id, &spec, rootfs, options)?;
     let mut guard = Guard(Some(c));
     let io = guard.get_mut().take_io();
     guard.get().start()?;
-    let (mut out, mut err) = (io.stdout.unwrap(), io.stderr.unwrap());
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let mut stdout = String::new();
-    let _ = out.read_to_string(&mut stdout);
-    let stderr = reader.join().unwrap();
-    let status = guard.get().wait();
+    let out = collect(io.stdout.unwrap());
+    let err = collect(io.stderr.unwrap());
+    let status = exit_of(guard.get());
     Ok(Output {
-        stdout,
-        stderr,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
         status,
     })
 }
@@ -271,6 +280,23 @@ pub fn run_tests(tests: &[(&'static str, fn())]) -> ! {
     println!("\nrunning {} tests", selected.len());
     let failures = std::sync::Mutex::new(Vec::new());
     let next = AtomicUsize::new(0);
+    // A hung test must not hang CI: after the deadline the run fails, naming what still runs.
+    let running = std::sync::Arc::new(std::sync::Mutex::new(Vec::<&'static str>::new()));
+    let watched = running.clone();
+    let limit = Duration::from_secs(
+        std::env::var("BERTH_TEST_DEADLINE_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(900),
+    );
+    std::thread::spawn(move || {
+        std::thread::sleep(limit);
+        eprintln!(
+            "test run exceeded {limit:?}; still running: {:?}",
+            watched.lock().unwrap()
+        );
+        std::process::exit(102);
+    });
     let workers = std::env::var("BERTH_TEST_THREADS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -284,7 +310,9 @@ pub fn run_tests(tests: &[(&'static str, fn())]) -> ! {
                         break;
                     };
                     let started = std::time::Instant::now();
+                    running.lock().unwrap().push(name);
                     let result = std::panic::catch_unwind(f);
+                    running.lock().unwrap().retain(|n| n != name);
                     let secs = started.elapsed().as_secs_f32();
                     match result {
                         Ok(()) => println!("test {name} ... ok ({secs:.2}s)"),

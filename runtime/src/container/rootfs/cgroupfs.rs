@@ -77,23 +77,27 @@ fn mount_one(
 ) -> SysResult<()> {
     if ctx.new_cgroupns {
         let data = (!cg.data.is_empty()).then_some(cg.data.as_str());
-        sys.mount(
+        match sys.mount(
             Some(Path::new("cgroup")),
             dir,
             Some(&cg.fstype),
             flags,
             data,
-        )
-    } else {
-        sys.mount(
-            Some(&cg.host_path),
-            dir,
-            None,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None,
-        )?;
-        remount(sys, dir, flags)
+        ) {
+            // A user namespace may not mount v1 hierarchies: the container's own cgroup
+            // directory is bound instead, which shows the same files.
+            Err(e) if e.errno == nix::errno::Errno::EPERM && ctx.userns => {}
+            other => return other,
+        }
     }
+    sys.mount(
+        Some(&cg.host_path),
+        dir,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+    )?;
+    remount(sys, dir, flags)
 }
 
 #[cfg(test)]
