@@ -12,6 +12,9 @@ use std::os::unix::net::UnixStream;
 /// The descriptor number of the helper's end of the socket.
 pub const HELPER_FD: RawFd = 3;
 
+/// The descriptor number at which the `__init` helper gets the exec FIFO (opened `O_PATH`).
+pub const FIFO_FD: RawFd = 4;
+
 /// The environment variable that tells the helper where its socket is.
 pub const FD_ENV: &str = "_BERTH_SYNC_FD";
 

@@ -187,7 +187,7 @@ impl Container {
                 what: "exec streams".into(),
                 source,
             })?;
-        let (mut helper, mut chan, io) = spawn_helper(self.helper(), "__exec", streams)?;
+        let (mut helper, mut chan, io) = spawn_helper(self.helper(), "__exec", streams, None)?;
         let id = self.id().to_string();
         let chan_err = |source| ContainerError::Channel {
             id: id.clone(),

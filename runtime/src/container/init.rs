@@ -15,7 +15,7 @@
 
 use super::capabilities::{self, CapabilityError, CapabilityPlan};
 use super::cgroups::CgroupError;
-use super::channel::{Channel, ChannelError, Message};
+use super::channel::{Channel, ChannelError, FIFO_FD, Message};
 use super::namespaces::{NamespaceError, Namespaces};
 use super::process::{self, ProcessError};
 use super::rootfs::mounts::MountContext;
@@ -31,7 +31,7 @@ use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 use std::ffi::CString;
 use std::io::Write;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// Everything the helper needs to make a container.
@@ -120,6 +120,9 @@ pub(crate) fn reset_signal_dispositions() {
 /// Stage 1: the `__init` helper. Returns the helper's exit code; the cloned init never returns.
 pub fn helper_init() -> i32 {
     reset_signal_dispositions();
+    // The FIFO descriptor must not reach the container's process.
+    // SAFETY: fcntl on a descriptor number; harmless if it is not open.
+    unsafe { libc::fcntl(FIFO_FD, libc::F_SETFD, libc::FD_CLOEXEC) };
     // SAFETY: the runtime started this process with its socket at HELPER_FD.
     let mut chan = unsafe { Channel::from_helper_fd() };
     let cfg = match chan.recv() {
@@ -241,13 +244,16 @@ fn setup(sys: &dyn Syscall, cfg: &InitConfig) -> Result<Prepared, InitError> {
             sys.setdomainname(d)?;
         }
     }
-    // The FIFO is opened before pivot_root hides the host; reopened for writing at the end.
-    let fifo = nix::fcntl::open(
-        &cfg.fifo,
-        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .map_err(|e| SyscallError::new("open", cfg.fifo.display(), e))?;
+    // The runtime passed the FIFO as a descriptor (O_PATH); it is reopened for writing at the
+    // end, through /proc/self/fd, which checks only the FIFO's own mode.
+    // SAFETY: the runtime started the helper with the FIFO at FIFO_FD, owned by nothing else.
+    let fifo = unsafe { OwnedFd::from_raw_fd(FIFO_FD) };
+    if nix::fcntl::fcntl(&fifo, nix::fcntl::FcntlArg::F_GETFD).is_err() {
+        return Err(InitError::Other(format!(
+            "no exec FIFO at descriptor {FIFO_FD} ({})",
+            cfg.fifo.display()
+        )));
+    }
 
     let ctx = MountContext {
         rootfs: cfg.rootfs.clone(),

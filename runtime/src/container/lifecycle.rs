@@ -3,7 +3,7 @@
 
 use super::capabilities::{self, CapabilityError, CapabilityPlan};
 use super::cgroups::{Cgroup, CgroupError, CgroupStats, Hierarchy};
-use super::channel::{Channel, ChannelError, FD_ENV, HELPER_FD, Message};
+use super::channel::{Channel, ChannelError, FD_ENV, FIFO_FD, HELPER_FD, Message};
 use super::handle::{Exit, ProcessHandle};
 use super::init::InitConfig;
 use super::namespaces::{NamespaceError, Namespaces};
@@ -192,14 +192,17 @@ impl Drop for CreateGuard {
     }
 }
 
-/// Starts a helper (`berth __init`, `berth __exec`) with its socket at [`HELPER_FD`].
+/// Starts a helper (`berth __init`, `berth __exec`) with its socket at [`HELPER_FD`] and, when
+/// given, `extra` (the exec FIFO) at [`FIFO_FD`].
 pub(crate) fn spawn_helper(
     helper: &Path,
     entry: &str,
     streams: stdio::Prepared,
+    extra: Option<std::os::fd::BorrowedFd<'_>>,
 ) -> Result<(std::process::Child, Channel, ProcessIo), ContainerError> {
     let (ours, theirs) = UnixStream::pair().map_err(io_err("socketpair"))?;
-    let fd = theirs.as_raw_fd();
+    let sock = theirs.as_raw_fd();
+    let extra = extra.map(|e| e.as_raw_fd());
     let mut cmd = std::process::Command::new(helper);
     cmd.arg(entry)
         .env_clear()
@@ -208,15 +211,30 @@ pub(crate) fn spawn_helper(
         .stdout(streams.stdout)
         .stderr(streams.stderr);
     // SAFETY: the closure runs between fork and exec and only calls async-signal-safe
-    // functions (fcntl, dup2) on descriptors it does not allocate.
+    // functions (fcntl, dup2, close). Both descriptors are first copied above the targets, so
+    // that placing one cannot overwrite the other; dup2 leaves the targets open across exec.
     unsafe {
         cmd.pre_exec(move || {
-            if fd == HELPER_FD {
-                if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+            let high = |fd: i32| {
+                let d = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 64);
+                if d < 0 {
+                    Err(std::io::Error::last_os_error())
+                } else {
+                    Ok(d)
+                }
+            };
+            let s = high(sock)?;
+            let e = match extra {
+                Some(fd) => Some(high(fd)?),
+                None => None,
+            };
+            if libc::dup2(s, HELPER_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if let Some(e) = e {
+                if libc::dup2(e, FIFO_FD) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
-            } else if libc::dup2(fd, HELPER_FD) < 0 {
-                return Err(std::io::Error::last_os_error());
             }
             Ok(())
         });
@@ -369,6 +387,9 @@ impl Runtime {
             cgroup: None,
             pid: None,
         };
+        // Only root reaches the exec FIFO by path: the init reopens it through /proc/self/fd.
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .map_err(io_err(format!("chmod {}", dir.display())))?;
         let config =
             serde_json::to_vec_pretty(spec).map_err(|e| ContainerError::Spec(e.to_string()))?;
         state::write_atomic(&dir.join(CONFIG_FILE), &config)
@@ -406,7 +427,20 @@ impl Runtime {
             .filter(|(w, h)| *w > 0 && *h > 0);
         let streams = stdio::prepare(opts.stdio, terminal, size)
             .map_err(io_err("setting up the container's streams"))?;
-        let (mut helper, mut chan, io) = spawn_helper(&self.helper, "__init", streams)?;
+        // The init cannot count on reaching the FIFO by path (a user namespace's root is not
+        // root here): it gets it as a descriptor, and reopens that for writing.
+        let fifo_fd = nix::fcntl::open(
+            &fifo,
+            nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| ContainerError::Io {
+            what: format!("opening {}", fifo.display()),
+            source: e.into(),
+        })?;
+        let (mut helper, mut chan, io) =
+            spawn_helper(&self.helper, "__init", streams, Some(fifo_fd.as_fd()))?;
+        drop(fifo_fd);
         let cfg = InitConfig {
             spec: spec.clone(),
             rootfs: rootfs.clone(),

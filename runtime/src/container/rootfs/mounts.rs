@@ -161,6 +161,12 @@ pub fn mount_entry(
             destination: destination.clone(),
             reason: "a bind mount needs a source".into(),
         })?;
+        if !source.is_absolute() {
+            return Err(RootfsError::Invalid {
+                destination: destination.clone(),
+                reason: format!("bind source {} must be an absolute path", source.display()),
+            });
+        }
         match sys.file_kind(source) {
             Some(FileKind::Directory) => sys.mkdir_all(&target, 0o755).map_err(wrap)?,
             Some(_) => {
@@ -372,6 +378,23 @@ mod tests {
             .to_string();
         assert!(
             err.contains("/x") && err.contains("/nonexistent/src"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn relative_bind_sources_are_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let m = MountBuilder::default()
+            .destination("/x")
+            .typ("bind")
+            .source("data")
+            .options(strings(&["bind"]))
+            .build()
+            .unwrap();
+        let err = mount_entry(&RecordingSyscall::new(), &ctx(root.path()), &m).unwrap_err();
+        assert!(
+            err.to_string().contains("must be an absolute path"),
             "{err}"
         );
     }
