@@ -968,6 +968,86 @@ impl Container {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::container::defaults::docker_spec;
+
+    fn runtime() -> Runtime {
+        Runtime {
+            root: "/nonexistent".into(),
+            helper: "/proc/self/exe".into(),
+            hierarchy: Hierarchy::V2 {
+                mountpoint: "/nonexistent".into(),
+                own: "/".into(),
+            },
+        }
+    }
+
+    fn refused(spec: &Spec) -> String {
+        runtime()
+            .validate(spec)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn specs_are_checked_before_anything_is_made() {
+        runtime().validate(&docker_spec(&["sh"])).unwrap();
+        let mut s = docker_spec(&["sh"]);
+        s.set_process(None);
+        assert_eq!(refused(&s), "invalid spec: process is missing");
+        let mut s = docker_spec(&[]);
+        s.set_hostname(None);
+        assert!(refused(&s).contains("process.args is empty"));
+        let mut s = docker_spec(&["sh"]);
+        let linux = s.linux_mut().as_mut().unwrap();
+        let ns: Vec<_> = linux
+            .namespaces()
+            .clone()
+            .unwrap()
+            .into_iter()
+            .filter(|n| n.typ() != LinuxNamespaceType::Mount && n.typ() != LinuxNamespaceType::Uts)
+            .collect();
+        linux.set_namespaces(Some(ns));
+        assert!(refused(&s).contains("needs a new mount namespace"));
+        let mut s = docker_spec(&["sh"]);
+        let linux = s.linux_mut().as_mut().unwrap();
+        let ns: Vec<_> = linux
+            .namespaces()
+            .clone()
+            .unwrap()
+            .into_iter()
+            .filter(|n| n.typ() != LinuxNamespaceType::Uts)
+            .collect();
+        linux.set_namespaces(Some(ns));
+        s.set_hostname(Some("h".into()));
+        assert_eq!(
+            refused(&s),
+            "invalid spec: a hostname needs a new uts namespace"
+        );
+        let mut s = docker_spec(&["sh"]);
+        s.process_mut()
+            .as_mut()
+            .unwrap()
+            .set_apparmor_profile(Some("docker-default".into()));
+        assert!(refused(&s).contains("AppArmor"));
+        let mut s = docker_spec(&["sh"]);
+        let hook = oci_spec::runtime::HookBuilder::default()
+            .path("/bin/true")
+            .build()
+            .unwrap();
+        s.set_hooks(Some(
+            oci_spec::runtime::HooksBuilder::default()
+                .prestart(vec![hook])
+                .build()
+                .unwrap(),
+        ));
+        assert!(refused(&s).contains("hooks"));
+        let mut s = docker_spec(&["sh"]);
+        let mut seccomp = s.linux().as_ref().unwrap().seccomp().clone().unwrap();
+        seccomp.set_listener_path(Some("/run/notify.sock".into()));
+        s.linux_mut().as_mut().unwrap().set_seccomp(Some(seccomp));
+        assert!(refused(&s).contains("notify"));
+    }
 
     #[test]
     fn ids_are_checked() {
