@@ -7,10 +7,12 @@
 //! `CLONE_PARENT`, so that the runtime can wait for it.
 
 use super::channel::{Channel, ChannelError, Message};
+use super::error::ContainerError;
 use super::handle::{Exit, ProcessHandle};
 use super::init::{InitError, become_process, clone_parent};
-use super::lifecycle::{Container, ContainerError, spawn_helper};
+use super::lifecycle::Container;
 use super::namespaces::Namespaces;
+use super::runtime::spawn_helper;
 use super::seccomp::{self, CompiledFilter};
 use super::state::Status;
 use super::stdio::{self, ProcessIo, Stdio};

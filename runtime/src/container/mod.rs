@@ -16,25 +16,28 @@ pub mod capabilities;
 pub mod cgroups;
 pub mod channel;
 pub mod defaults;
+pub mod error;
 pub mod exec;
 pub mod handle;
 pub mod init;
 pub mod lifecycle;
 pub mod namespaces;
+pub mod observe;
 pub mod process;
 pub mod rootfs;
+pub mod runtime;
 pub mod seccomp;
 pub mod state;
 pub mod stdio;
 pub mod syscall;
 pub mod sysctl;
 
+pub use error::ContainerError;
 pub use exec::ExecProcess;
 pub use handle::Exit;
-pub use lifecycle::{
-    Container, ContainerError, CreateOptions, ExitStatus, NetStats, ProcessInfo, Runtime, Stats,
-    Stopped,
-};
+pub use lifecycle::{Container, ExitStatus, Stopped};
+pub use observe::{NetStats, ProcessInfo, Stats};
+pub use runtime::{CreateOptions, Runtime};
 pub use state::Status;
 pub use stdio::{ProcessIo, Stdio};
 

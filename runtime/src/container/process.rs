@@ -63,7 +63,7 @@ pub enum ProcessError {
     /// The same rlimit twice.
     #[error("ulimit {0} is set twice")]
     RlimitDuplicate(String),
-    /// No executable for args[0].
+    /// No executable for `args[0]`.
     #[error("exec: {0:?}: executable file not found in $PATH")]
     NotFound(String),
     /// The process has no arguments.

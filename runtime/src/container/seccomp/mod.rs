@@ -29,6 +29,7 @@ pub fn install(sys: &dyn Syscall, filters: &[CompiledFilter]) -> Result<(), Sysc
 }
 
 pub mod compile;
+pub mod default_profile;
 pub mod docker;
 mod syscalls_x86_64;
 
