@@ -1,6 +1,7 @@
-//! Test harness shared by the registry tests and the image-pull benchmark: a local registry
-//! (Debian's `docker-registry`, the CNCF distribution server) on 127.0.0.1, and images built
-//! here from Debian's `busybox-static`, pushed with `oci-client`.
+//! Test harness shared by the runtime's tests, the image CLI tests and the benchmarks: a local
+//! registry (Debian's `docker-registry`, the CNCF distribution server) on 127.0.0.1, images
+//! built here from Debian's `busybox-static` and pushed with `oci-client`, and (in
+//! `container.rs`, included by the container tests only) busybox root filesystems and guards.
 //!
 //! Nothing here talks to anything but loopback.
 
@@ -37,12 +38,15 @@ pub fn prerequisites(test: &str, root: bool, tools: &[&str]) -> bool {
 
 /// Whether `tool` is an executable on `PATH`.
 pub fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path).any(|dir| {
-            let candidate = dir.join(tool);
-            std::fs::metadata(&candidate).is_ok_and(|m| m.is_file())
-        })
-    })
+    which(tool).is_some()
+}
+
+/// The path of `tool` on `PATH`.
+pub fn which(tool: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(tool))
+        .find(|candidate| std::fs::metadata(candidate).is_ok_and(|m| m.is_file()))
 }
 
 /// A current-thread tokio runtime for one test.
