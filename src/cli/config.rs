@@ -157,7 +157,7 @@ fn variables(
             all.extend(interpolate::extract_variables(&doc.value));
         }
     }
-    let mut rows: Vec<[String; 4]> = vec![[
+    let mut rows: Vec<Vec<String>> = vec![vec![
         "NAME".into(),
         "REQUIRED".into(),
         "DEFAULT VALUE".into(),
@@ -167,13 +167,13 @@ fn variables(
     names.sort();
     for name in names {
         let Some(v) = all.get(&name) else { continue };
-        rows.push([
+        rows.push(vec![
             name.clone(),
             v.required.to_string(),
             v.default.clone().unwrap_or_default(),
             v.alternate.clone().unwrap_or_default(),
         ]);
     }
-    output::emit(&output::table(&rows), out)?;
+    output::emit(&output::columns(&rows), out)?;
     Ok(ExitCode::SUCCESS)
 }

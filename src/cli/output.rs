@@ -41,30 +41,6 @@ pub fn emit(text: &str, file: Option<&std::path::Path>) -> anyhow::Result<()> {
     }
 }
 
-/// Lays out rows as a plain table with columns padded to their widest cell.
-pub fn table(rows: &[[String; 4]]) -> String {
-    let mut widths = [0usize; 4];
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for row in rows {
-        let mut line = String::new();
-        for (i, cell) in row.iter().enumerate() {
-            line.push_str(cell);
-            if i + 1 < row.len() {
-                let pad = widths[i] - cell.chars().count() + 3;
-                line.extend(std::iter::repeat_n(' ', pad));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
-
 /// Lays out rows of any width as a plain table, columns padded to their widest cell and three
 /// spaces apart, as Docker prints them.
 pub fn columns(rows: &[Vec<String>]) -> String {

@@ -76,7 +76,8 @@ pub fn docker_mounts() -> Vec<Mount> {
     ]
 }
 
-fn device_rule(
+/// One device cgroup rule (`None` type, major or minor: any).
+pub(crate) fn device_rule(
     allow: bool,
     t: Option<LinuxDeviceType>,
     major: Option<i64>,

@@ -269,7 +269,6 @@ pub fn attach_v2(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<(), CgroupEr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use oci_spec::runtime::LinuxDeviceCgroupBuilder;
 
     fn rule(
         allow: bool,
@@ -278,19 +277,7 @@ mod tests {
         minor: Option<i64>,
         access: &str,
     ) -> LinuxDeviceCgroup {
-        let mut b = LinuxDeviceCgroupBuilder::default()
-            .allow(allow)
-            .access(access);
-        if let Some(t) = t {
-            b = b.typ(t);
-        }
-        if let Some(m) = major {
-            b = b.major(m);
-        }
-        if let Some(m) = minor {
-            b = b.minor(m);
-        }
-        b.build().unwrap()
+        crate::container::defaults::device_rule(allow, t, major, minor, access)
     }
 
     #[test]
