@@ -1,7 +1,8 @@
 //! `berth config`: the project as berth understands it, in canonical form.
 
 use super::{GlobalOptions, load_options, output};
-use crate::engine::{project_view, unsupported};
+use crate::engine::project_view::{self, PrintForm};
+use crate::engine::unsupported;
 use anyhow::Context;
 use berth_compose::{interpolate, yaml};
 use clap::{Args, ValueEnum};
@@ -126,7 +127,12 @@ pub fn run(global: &GlobalOptions, args: &ConfigArgs) -> anyhow::Result<ExitCode
     } else {
         let mut tree = view.tree.clone();
         berth_compose::canonical::omit_printer_defaults(&mut tree);
-        let tree = project_view::printable(&tree, opts.interpolate);
+        let form = if opts.interpolate {
+            PrintForm::Model
+        } else {
+            PrintForm::Raw
+        };
+        let tree = project_view::printable(&tree, form);
         text = match args.format {
             Format::Yaml => yaml::to_string(&tree),
             Format::Json => {

@@ -121,19 +121,26 @@ const TOP_LEVEL_ORDER: [&str; 8] = [
     "name", "include", "services", "networks", "volumes", "secrets", "configs", "models",
 ];
 
-/// The tree with keys ordered for printing: top-level sections in Compose's order, every
-/// mapping below sorted by key (Go prints maps sorted and struct fields nearly so). With
-/// `escape_dollars`, a literal `$` prints as `$$`, as Docker Compose prints it, so that the
-/// output loads back to the same project.
-pub fn printable(tree: &Value, escape_dollars: bool) -> Value {
-    let tree = if escape_dollars {
-        escaped(tree)
-    } else {
-        tree.clone()
+/// How `config` lays out the project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrintForm {
+    /// The interpolated model: top-level sections in Compose's order, a literal `$` as `$$`
+    /// so that the output loads back to the same project.
+    Model,
+    /// `--no-interpolate`: Compose prints the raw tree, every mapping (the top level
+    /// included) sorted by key, and `${...}` as written.
+    Raw,
+}
+
+/// The tree with keys ordered for printing; below the top level every mapping is sorted by
+/// key (Go prints maps sorted and struct fields nearly so).
+pub fn printable(tree: &Value, form: PrintForm) -> Value {
+    let tree = match form {
+        PrintForm::Model => escaped(tree),
+        PrintForm::Raw => return tree.with_sorted_keys(),
     };
-    let tree = &tree;
     let Some(top) = tree.as_map() else {
-        return tree.clone();
+        return tree;
     };
     let mut out = Map::new();
     for key in TOP_LEVEL_ORDER {
@@ -172,7 +179,7 @@ mod tests {
             "t",
         )
         .unwrap();
-        let p = printable(&doc[0].value, false);
+        let p = printable(&doc[0].value, PrintForm::Model);
         let keys: Vec<_> = p.as_map().unwrap().keys().cloned().collect();
         assert_eq!(keys, ["name", "services", "volumes", "x-z"]);
         let vols: Vec<_> = p
@@ -196,10 +203,18 @@ mod tests {
     }
 
     #[test]
+    fn raw_form_sorts_the_top_level_too() {
+        let doc = berth_compose::yaml::parse("services: {}\nname: p\nnetworks: {}\n", "t").unwrap();
+        let p = printable(&doc[0].value, PrintForm::Raw);
+        let keys: Vec<_> = p.as_map().unwrap().keys().cloned().collect();
+        assert_eq!(keys, ["name", "networks", "services"]);
+    }
+
+    #[test]
     fn dollars_are_escaped_for_reloading() {
         let doc =
             berth_compose::yaml::parse("services: {web: {command: echo $HOME}}\n", "t").unwrap();
-        let p = printable(&doc[0].value, true);
+        let p = printable(&doc[0].value, PrintForm::Model);
         let cmd = p
             .get("services")
             .unwrap()
