@@ -225,3 +225,67 @@ fn invalid_project_name_states_the_rule() {
         "{err}"
     );
 }
+
+#[test]
+fn no_interpolate_prints_the_raw_model() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("compose.yaml"),
+        "services:\n  test:\n    image: test\n    ports:\n      - ${PORT:-8080}:80\n    build: ./ctx\n",
+    )
+    .unwrap();
+    let out = berth(dir.path())
+        .args(["-p", "raw", "config", "--no-interpolate", "test"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // Compose prints the raw model with every mapping sorted, `${...}` as written.
+    assert!(stdout.starts_with("name: raw\nnetworks:\n"), "{stdout}");
+    assert!(stdout.contains("      - ${PORT:-8080}:80\n"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("context: {}/ctx", dir.path().display())),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("service filtering is not applied when --no-interpolate is set"));
+}
+
+#[test]
+fn variables_render_as_json_and_yaml_like_compose() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("compose.yaml"),
+        "services:\n  test:\n    image: test\n    ports:\n      - ${PORT:-8080}:80\n",
+    )
+    .unwrap();
+    let json = stdout_of(berth(dir.path()).args(["config", "--variables", "--format", "json"]));
+    assert_eq!(
+        json,
+        "{\n    \"PORT\": {\n        \"Name\": \"PORT\",\n        \"DefaultValue\": \"8080\",\n        \"PresenceValue\": \"\",\n        \"Required\": false\n    }\n}\n"
+    );
+    let yaml = stdout_of(berth(dir.path()).args(["config", "--variables", "--format", "yaml"]));
+    assert_eq!(
+        yaml,
+        "PORT:\n    name: PORT\n    defaultvalue: \"8080\"\n    presencevalue: \"\"\n    required: false\n"
+    );
+}
+
+#[test]
+fn ports_print_in_compose_field_order() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("compose.yaml"),
+        "services:\n  test:\n    image: test\n    ports: [\"8080:80\"]\n",
+    )
+    .unwrap();
+    let out = stdout_of(berth(dir.path()).arg("config"));
+    assert!(
+        out.contains("    ports:\n      - mode: ingress\n        target: 80\n        published: \"8080\"\n        protocol: tcp\n"),
+        "{out}"
+    );
+}

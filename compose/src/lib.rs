@@ -24,5 +24,5 @@ pub mod value;
 pub mod yaml;
 
 pub use error::{Error, ErrorKind, Location, Result, Warning};
-pub use loader::{LoadOptions, LoadedProject, load};
+pub use loader::{LoadOptions, LoadedProject, RawModel, load, load_raw_model};
 pub use value::{Map, Path, Seg, Value};

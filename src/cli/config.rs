@@ -13,9 +13,9 @@ use std::process::ExitCode;
 /// Flags of `berth config`, as in `docker compose config`.
 #[derive(Debug, Args)]
 pub struct ConfigArgs {
-    /// Format the output
-    #[arg(long, value_enum, default_value_t = Format::Yaml)]
-    format: Format,
+    /// Format the output (yaml by default; with --variables, a table by default)
+    #[arg(long, value_enum)]
+    format: Option<Format>,
     /// Print the service names, one per line
     #[arg(long)]
     services: bool,
@@ -84,16 +84,36 @@ pub fn run(global: &GlobalOptions, args: &ConfigArgs) -> anyhow::Result<ExitCode
     let out = args.output.as_deref();
 
     if args.variables {
-        return variables(&opts, out);
+        if !args.service_names.is_empty() {
+            output::warn("service filtering is not applied when --variables is set");
+        }
+        return variables(&opts, args.format, out);
     }
-    let loaded = berth_compose::load(&opts)?;
-    output::warnings(&loaded.warnings);
-    output::warnings(&unsupported::warnings(&loaded.tree));
-    let view = project_view::select(&loaded, &args.service_names)?;
+    if args.no_interpolate && !args.service_names.is_empty() {
+        // As in Compose: without interpolation the model cannot be narrowed reliably.
+        output::warn("service filtering is not applied when --no-interpolate is set");
+        opts.services.clear();
+    }
+    // What is printed: the interpolated, canonical project, or with --no-interpolate the raw
+    // model (short syntax kept, since it may hold `${...}`).
+    let (view, name, environment, profiles) = if args.no_interpolate {
+        let raw = berth_compose::load_raw_model(&opts)?;
+        output::warnings(&raw.warnings);
+        let profiles = berth_compose::profiles::all_profiles(&raw.tree);
+        let view = project_view::ProjectView { tree: raw.tree };
+        (view, raw.name, raw.environment, profiles)
+    } else {
+        let loaded = berth_compose::load(&opts)?;
+        output::warnings(&loaded.warnings);
+        output::warnings(&unsupported::warnings(&loaded.tree));
+        let view = project_view::select(&loaded, &opts.services)?;
+        let profiles = project_view::all_profiles(&loaded);
+        (view, loaded.name, loaded.environment, profiles)
+    };
 
     let mut text = String::new();
     if args.environment {
-        let mut vars: Vec<_> = loaded.environment.iter().collect();
+        let mut vars: Vec<_> = environment.iter().collect();
         vars.sort();
         for (k, v) in vars {
             let _ = writeln!(text, "{k}={v}");
@@ -111,11 +131,11 @@ pub fn run(global: &GlobalOptions, args: &ConfigArgs) -> anyhow::Result<ExitCode
             let _ = writeln!(text, "{name}");
         }
     } else if args.profiles {
-        for name in project_view::all_profiles(&loaded) {
+        for name in profiles {
             let _ = writeln!(text, "{name}");
         }
     } else if args.images {
-        for image in view.images(&loaded.name) {
+        for image in view.images(&name) {
             let _ = writeln!(text, "{image}");
         }
     } else if let Some(which) = &args.hash {
@@ -126,14 +146,14 @@ pub fn run(global: &GlobalOptions, args: &ConfigArgs) -> anyhow::Result<ExitCode
         return Ok(ExitCode::SUCCESS);
     } else {
         let mut tree = view.tree.clone();
-        berth_compose::canonical::omit_printer_defaults(&mut tree);
-        let form = if opts.interpolate {
-            PrintForm::Model
-        } else {
+        let form = if args.no_interpolate {
             PrintForm::Raw
+        } else {
+            berth_compose::canonical::omit_printer_defaults(&mut tree);
+            PrintForm::Model
         };
-        let tree = project_view::printable(&tree, form);
-        text = match args.format {
+        let tree = project_view::printable(&tree, form)?;
+        text = match args.format.unwrap_or(Format::Yaml) {
             Format::Yaml => yaml::to_string(&tree),
             Format::Json => {
                 let mut s =
@@ -151,6 +171,7 @@ pub fn run(global: &GlobalOptions, args: &ConfigArgs) -> anyhow::Result<ExitCode
 /// `--variables`: the variables the files use, read from the files before interpolation.
 fn variables(
     opts: &berth_compose::LoadOptions,
+    format: Option<Format>,
     out: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
     let mut warnings = Vec::new();
@@ -163,23 +184,83 @@ fn variables(
             all.extend(interpolate::extract_variables(&doc.value));
         }
     }
-    let mut rows: Vec<Vec<String>> = vec![vec![
-        "NAME".into(),
-        "REQUIRED".into(),
-        "DEFAULT VALUE".into(),
-        "ALTERNATE VALUE".into(),
-    ]];
-    let mut names: Vec<_> = all.keys().cloned().collect();
-    names.sort();
-    for name in names {
-        let Some(v) = all.get(&name) else { continue };
-        rows.push(vec![
-            name.clone(),
-            v.required.to_string(),
-            v.default.clone().unwrap_or_default(),
-            v.alternate.clone().unwrap_or_default(),
-        ]);
-    }
-    output::emit(&output::columns(&rows), out)?;
+    all.sort_keys();
+    let text = match format {
+        None => {
+            let mut rows: Vec<Vec<String>> = vec![vec![
+                "NAME".into(),
+                "REQUIRED".into(),
+                "DEFAULT VALUE".into(),
+                "ALTERNATE VALUE".into(),
+            ]];
+            for v in all.values() {
+                rows.push(vec![
+                    v.name.clone(),
+                    v.required.to_string(),
+                    v.default.clone().unwrap_or_default(),
+                    v.alternate.clone().unwrap_or_default(),
+                ]);
+            }
+            output::columns(&rows)
+        }
+        Some(Format::Json) => variables_json(&all)?,
+        Some(Format::Yaml) => variables_yaml(&all),
+    };
+    output::emit(&text, out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--variables --format json`, in Compose's shape: an object by name, indented by four.
+fn variables_json(
+    all: &indexmap::IndexMap<String, interpolate::Variable>,
+) -> anyhow::Result<String> {
+    use serde::Serialize;
+    let mut object = serde_json::Map::new();
+    for v in all.values() {
+        object.insert(
+            v.name.clone(),
+            serde_json::json!({
+                "Name": v.name,
+                "DefaultValue": v.default.clone().unwrap_or_default(),
+                "PresenceValue": v.alternate.clone().unwrap_or_default(),
+                "Required": v.required,
+            }),
+        );
+    }
+    let mut buf = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, formatter);
+    serde_json::Value::Object(object)
+        .serialize(&mut ser)
+        .context("cannot render the variables as JSON")?;
+    let mut text = String::from_utf8(buf).context("cannot render the variables as JSON")?;
+    text.push('\n');
+    Ok(text)
+}
+
+/// `--variables --format yaml`, in Compose's shape (Go's YAML encoder: lower-case field
+/// names, four-space indentation).
+fn variables_yaml(all: &indexmap::IndexMap<String, interpolate::Variable>) -> String {
+    let mut text = String::new();
+    for v in all.values() {
+        let _ = writeln!(text, "{}:", yaml::quote_str(&v.name));
+        let _ = writeln!(text, "    name: {}", yaml::quote_str(&v.name));
+        let default = v.default.clone().unwrap_or_default();
+        let presence = v.alternate.clone().unwrap_or_default();
+        let _ = writeln!(text, "    defaultvalue: {}", quote_always(&default));
+        let _ = writeln!(text, "    presencevalue: {}", quote_always(&presence));
+        let _ = writeln!(text, "    required: {}", v.required);
+    }
+    text
+}
+
+/// A string as Go's YAML encoder prints a string that could read as another type: quoted
+/// when plain text would not read back as this string.
+fn quote_always(s: &str) -> String {
+    let plain = yaml::quote_str(s);
+    if plain.starts_with('"') || (plain == s && s.parse::<f64>().is_err()) {
+        plain
+    } else {
+        format!("\"{s}\"")
+    }
 }

@@ -2,6 +2,7 @@
 
 use anyhow::bail;
 use berth_compose::graph::DependencyGraph;
+use berth_compose::model::Project;
 use berth_compose::{LoadedProject, Map, Value, hash, profiles};
 use std::collections::BTreeSet;
 
@@ -116,11 +117,6 @@ pub fn all_profiles(loaded: &LoadedProject) -> Vec<String> {
     profiles::all_profiles(&Value::Map(all))
 }
 
-/// Top-level keys in the order `docker compose config` prints them.
-const TOP_LEVEL_ORDER: [&str; 8] = [
-    "name", "include", "services", "networks", "volumes", "secrets", "configs", "models",
-];
-
 /// How `config` lays out the project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrintForm {
@@ -132,31 +128,13 @@ pub enum PrintForm {
     Raw,
 }
 
-/// The tree with keys ordered for printing; below the top level every mapping is sorted by
-/// key (Go prints maps sorted and struct fields nearly so).
-pub fn printable(tree: &Value, form: PrintForm) -> Value {
-    let tree = match form {
-        PrintForm::Model => escaped(tree),
-        PrintForm::Raw => return tree.with_sorted_keys(),
-    };
-    let Some(top) = tree.as_map() else {
-        return tree;
-    };
-    let mut out = Map::new();
-    for key in TOP_LEVEL_ORDER {
-        if let Some(v) = top.get(key) {
-            out.insert(key.to_string(), v.with_sorted_keys());
-        }
-    }
-    let mut rest: Vec<_> = top
-        .iter()
-        .filter(|(k, _)| !TOP_LEVEL_ORDER.contains(&k.as_str()))
-        .collect();
-    rest.sort_by(|a, b| a.0.cmp(b.0));
-    for (k, v) in rest {
-        out.insert(k.clone(), v.with_sorted_keys());
-    }
-    Value::Map(out)
+/// The tree as `config` prints it. The model form comes from the typed model, so fields
+/// keep compose-go's order and maps print sorted.
+pub fn printable(tree: &Value, form: PrintForm) -> anyhow::Result<Value> {
+    Ok(match form {
+        PrintForm::Model => escaped(&Project::from_tree(tree)?.to_printed_tree()),
+        PrintForm::Raw => tree.with_sorted_keys(),
+    })
 }
 
 fn escaped(v: &Value) -> Value {
@@ -179,7 +157,7 @@ mod tests {
             "t",
         )
         .unwrap();
-        let p = printable(&doc[0].value, PrintForm::Model);
+        let p = printable(&doc[0].value, PrintForm::Model).unwrap();
         let keys: Vec<_> = p.as_map().unwrap().keys().cloned().collect();
         assert_eq!(keys, ["name", "services", "volumes", "x-z"]);
         let vols: Vec<_> = p
@@ -205,7 +183,7 @@ mod tests {
     #[test]
     fn raw_form_sorts_the_top_level_too() {
         let doc = berth_compose::yaml::parse("services: {}\nname: p\nnetworks: {}\n", "t").unwrap();
-        let p = printable(&doc[0].value, PrintForm::Raw);
+        let p = printable(&doc[0].value, PrintForm::Raw).unwrap();
         let keys: Vec<_> = p.as_map().unwrap().keys().cloned().collect();
         assert_eq!(keys, ["name", "networks", "services"]);
     }
@@ -213,8 +191,8 @@ mod tests {
     #[test]
     fn dollars_are_escaped_for_reloading() {
         let doc =
-            berth_compose::yaml::parse("services: {web: {command: echo $HOME}}\n", "t").unwrap();
-        let p = printable(&doc[0].value, PrintForm::Model);
+            berth_compose::yaml::parse("services: {web: {command: [echo, $HOME]}}\n", "t").unwrap();
+        let p = printable(&doc[0].value, PrintForm::Model).unwrap();
         let cmd = p
             .get("services")
             .unwrap()
@@ -222,6 +200,6 @@ mod tests {
             .unwrap()
             .get("command")
             .unwrap();
-        assert_eq!(cmd, &Value::from("echo $$HOME"));
+        assert_eq!(cmd, &Value::Seq(vec!["echo".into(), "$$HOME".into()]));
     }
 }

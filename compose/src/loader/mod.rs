@@ -133,10 +133,70 @@ pub(crate) struct Loader<'o> {
     positions: Positions,
     include_chain: Vec<PathBuf>,
     warned_unset: std::collections::HashSet<String>,
+    /// A raw model: short syntax is kept (it may hold `${...}`).
+    raw: bool,
+}
+
+/// A project loaded as a raw model: merged, normalized and with absolute paths, but neither
+/// interpolated nor in canonical form (what `config --no-interpolate` prints).
+#[derive(Debug, Clone)]
+pub struct RawModel {
+    /// The project name.
+    pub name: String,
+    /// The tree.
+    pub tree: Value,
+    /// The variables the files would be interpolated with.
+    pub environment: Environment,
+    /// Things worth telling the user.
+    pub warnings: Vec<Warning>,
 }
 
 /// Loads a project.
 pub fn load(opts: &LoadOptions) -> Result<LoadedProject> {
+    let parts = load_tree(opts, false)?;
+    let project = Project::from_tree_at(&parts.tree, &parts.positions)?;
+    Ok(LoadedProject {
+        name: parts.name,
+        working_dir: parts.working_dir,
+        config_files: parts.config_files,
+        environment: parts.environment,
+        profiles: parts.profiles,
+        tree: parts.tree,
+        disabled_services: parts.disabled_services,
+        project,
+        positions: parts.positions,
+        warnings: parts.warnings,
+    })
+}
+
+/// Loads a project without interpolation: `${...}` stays as written, so short syntax is not
+/// expanded and no typed model is built, as Docker Compose's raw model.
+pub fn load_raw_model(opts: &LoadOptions) -> Result<RawModel> {
+    let mut opts = opts.clone();
+    opts.interpolate = false;
+    let parts = load_tree(&opts, true)?;
+    Ok(RawModel {
+        name: parts.name,
+        tree: parts.tree,
+        environment: parts.environment,
+        warnings: parts.warnings,
+    })
+}
+
+/// What every load produces before the typed model.
+struct TreeParts {
+    name: String,
+    working_dir: PathBuf,
+    config_files: Vec<String>,
+    environment: Environment,
+    profiles: Vec<String>,
+    tree: Value,
+    disabled_services: Map,
+    positions: Positions,
+    warnings: Vec<Warning>,
+}
+
+fn load_tree(opts: &LoadOptions, raw: bool) -> Result<TreeParts> {
     let mut warnings = Vec::new();
     let shell = &opts.environment;
     let cwd = opts.working_dir.clone();
@@ -183,6 +243,7 @@ pub fn load(opts: &LoadOptions) -> Result<LoadedProject> {
         positions: Positions::default(),
         include_chain: Vec::new(),
         warned_unset: Default::default(),
+        raw: false,
     };
     let mut merged: Option<Value> = None;
     for (source, docs) in parsed {
@@ -214,27 +275,32 @@ pub fn load(opts: &LoadOptions) -> Result<LoadedProject> {
     if opts.validate {
         schema::validate_merged(&tree, &loader.positions)?;
     }
+    loader.raw = raw;
     loader.finish_subtree(&mut tree, &working_dir)?;
 
-    if opts.resolve_service_files {
+    if opts.resolve_service_files && !raw {
         let env = loader.env.clone();
         service_files::resolve(&mut tree, &|k| env.get(k).cloned())?;
     }
     if opts.normalize {
         let env = loader.env.clone();
         normalize::normalize(&mut tree, &|k| env.get(k).cloned())?;
+        if raw && opts.resolve_paths {
+            // A raw model keeps short syntax, which normalization has just expanded for
+            // `build` (`build: ./dir`): resolve the paths it brought.
+            paths::resolve_paths(&mut tree, &working_dir, opts.home.as_deref())?;
+        }
     }
     let active_profiles = active_profiles(opts, &loader.env);
     let disabled = profiles::apply_profiles(&mut tree, &active_profiles, &opts.services)?;
     let disabled_services = disabled.as_map().cloned().unwrap_or_default();
-    if opts.consistency {
+    if opts.consistency && !raw {
         // Consistency errors name the service and the reference; they concern the project
         // as a whole, so no single place in a file is given.
         consistency::check(&tree)?;
         crate::graph::DependencyGraph::new(&tree)?;
     }
-    let project = Project::from_tree_at(&tree, &loader.positions)?;
-    Ok(LoadedProject {
+    Ok(TreeParts {
         name,
         working_dir,
         config_files: sources.iter().map(|s| s.name.clone()).collect(),
@@ -242,7 +308,6 @@ pub fn load(opts: &LoadOptions) -> Result<LoadedProject> {
         profiles: active_profiles,
         tree,
         disabled_services,
-        project,
         positions: loader.positions,
         warnings: loader.warnings,
     })
@@ -510,8 +575,10 @@ impl Loader<'_> {
     /// absolute paths against `dir`.
     fn finish_subtree(&mut self, tree: &mut Value, dir: &std::path::Path) -> Result<()> {
         merge::enforce_unicity(tree)?;
-        let warnings = canonical::canonicalize_with_positions(tree, &self.positions)?;
-        self.warnings.extend(warnings);
+        if !self.raw {
+            let warnings = canonical::canonicalize_with_positions(tree, &self.positions)?;
+            self.warnings.extend(warnings);
+        }
         if self.opts.resolve_paths {
             paths::resolve_paths(tree, dir, self.opts.home.as_deref())?;
         }

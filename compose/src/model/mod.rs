@@ -15,6 +15,7 @@ mod lifecycle;
 mod mounts;
 mod networking;
 mod objects;
+mod printed;
 mod references;
 mod resources;
 mod service;
