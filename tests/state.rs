@@ -334,6 +334,60 @@ fn only_one_of_many_threads_gets_a_name() {
 }
 
 #[test]
+fn one_id_raced_under_several_names_is_recorded_once_and_the_losers_release_theirs() {
+    let r = root();
+    let threads = 8;
+    let barrier = Arc::new(Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
+        .map(|i| {
+            let state = r.state.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let mut rec = record("shop", "web", i as u32 + 1, "h");
+                rec.id = hex_id("shared");
+                barrier.wait();
+                state.create_container_record(&rec).map(|()| rec.name)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for h in handles {
+        match h.join().unwrap() {
+            Ok(name) => winners.push(name),
+            Err(StateError::ContainerExists { .. }) => {}
+            Err(e) => panic!("unexpected error: {e}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    let names: Vec<String> = std::fs::read_dir(r.state.root().join("names"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, winners);
+    assert!(r.state.repair().unwrap().removed.is_empty());
+
+    // The very same record from two threads: one records it, and the name stays its.
+    let rec = record("shop", "db", 1, "h");
+    let barrier = Arc::new(Barrier::new(2));
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let (state, barrier, rec) = (r.state.clone(), barrier.clone(), rec.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                state.create_container_record(&rec)
+            })
+        })
+        .collect();
+    let ok = handles
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .filter(Result::is_ok)
+        .count();
+    assert_eq!(ok, 1);
+    assert_eq!(r.state.name_holder("shop-db-1").unwrap(), Some(rec.id));
+}
+
+#[test]
 fn project_lock_serializes_two_commands() {
     let r = root();
     let events = Arc::new(Mutex::new(Vec::new()));

@@ -10,6 +10,7 @@ use super::error::{Result, StateError};
 use super::record::{ContainerRecord, ContainerStatus};
 use super::{Listing, Problem, StateRoot, names, read_json, visible_entries, write_json};
 use std::fs;
+use std::io::ErrorKind;
 use std::path::PathBuf;
 
 const CONFIG: &str = "config.json";
@@ -30,7 +31,7 @@ impl StateRoot {
                 id: record.id.clone(),
             });
         }
-        names::reserve(&self.names_dir(), &record.name, &record.id)?;
+        let reserved = names::reserve(&self.names_dir(), &record.name, &record.id)?;
         let containers = self.containers_dir();
         let tmp = containers.join(atomic::temp_name(&record.id));
         let created = (|| {
@@ -42,12 +43,27 @@ impl StateRoot {
                     id: record.id.clone(),
                 });
             }
-            fs::rename(&tmp, &dir).map_err(StateError::io("rename into place", &dir))?;
+            // A racer with the same id that renamed first makes ours fail on its
+            // non-empty directory.
+            fs::rename(&tmp, &dir).map_err(|e| match e.kind() {
+                ErrorKind::DirectoryNotEmpty | ErrorKind::AlreadyExists => {
+                    StateError::ContainerExists {
+                        id: record.id.clone(),
+                    }
+                }
+                _ => StateError::io("rename into place", &dir)(e),
+            })?;
             atomic::sync_dir(&containers)
         })();
         if let Err(e) = created {
             let _ = atomic::remove_dir_all(&tmp);
-            let _ = names::release(&self.names_dir(), &record.name, &record.id);
+            // A reservation we did not make is not ours to undo; nor is one a racer with
+            // this very record (same id and name) recorded under before us.
+            let racer_owns = read_json::<ContainerRecord>(&dir.join(CONFIG))
+                .is_ok_and(|r| r.name == record.name);
+            if reserved && !racer_owns {
+                let _ = names::release(&self.names_dir(), &record.name, &record.id);
+            }
             return Err(e);
         }
         Ok(())
@@ -124,6 +140,8 @@ impl StateRoot {
         for id in visible_entries(&self.containers_dir())? {
             match self.container(&id) {
                 Ok(r) => listing.records.push(r),
+                // Removed while we listed: not a problem.
+                Err(_) if !self.container_dir(&id).exists() => {}
                 Err(e) => {
                     tracing::warn!("skipping container {id}: {e}");
                     listing.problems.push(Problem {

@@ -3,10 +3,10 @@
 //! when the name exists, so of two berth processes (or threads) asking for one name exactly
 //! one gets it, and nobody ever reads a half-written reservation.
 
-use super::atomic::{self, Durability};
+use super::atomic;
 use super::error::{Result, StateError};
 use std::fs;
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Write};
 use std::path::Path;
 
 /// Checks that `name` is usable as a file name in the state root and follows Docker's rule for
@@ -49,32 +49,55 @@ pub fn holder(dir: &Path, name: &str) -> Result<Option<String>> {
 }
 
 /// Reserves `name` for `id`, durably. Fails with [`StateError::NameInUse`] when another id
-/// holds it; succeeds when `id` already holds it.
-pub fn reserve(dir: &Path, name: &str, id: &str) -> Result<()> {
+/// holds it; succeeds when `id` already holds it. Returns whether this call made the
+/// reservation (only then may the caller undo it on failure).
+pub fn reserve(dir: &Path, name: &str, id: &str) -> Result<bool> {
     validate("container name", name)?;
     let target = dir.join(name);
+    // A holder may release the name between our failed link and our read of its holder;
+    // then the name is free and we try again, a few times at most.
+    for _ in 0..4 {
+        if link_new(dir, &target, name, id)? {
+            return atomic::sync_dir(dir).map(|()| true);
+        }
+        match holder(dir, name)? {
+            Some(h) if h == id => return Ok(false),
+            Some(h) => {
+                return Err(StateError::NameInUse {
+                    name: name.to_string(),
+                    holder: h,
+                });
+            }
+            None => continue,
+        }
+    }
+    Err(StateError::NameInUse {
+        name: name.to_string(),
+        holder: String::new(),
+    })
+}
+
+/// Writes `id` to a temporary file (fsynced: the link must never name an empty file) and
+/// links it to `target`; returns false when `target` exists.
+fn link_new(dir: &Path, target: &Path, name: &str, id: &str) -> Result<bool> {
     let tmp = dir.join(atomic::temp_name(name));
     let linked = (|| {
-        atomic::write(&tmp, id.as_bytes(), Durability::Durable)?;
-        match fs::hard_link(&tmp, &target) {
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(StateError::io("create", &tmp))?;
+        file.write_all(id.as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(StateError::io("write", &tmp))?;
+        match fs::hard_link(&tmp, target) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(StateError::io("link", &target)(e)),
+            Err(e) => Err(StateError::io("link", target)(e)),
         }
     })();
     let _ = fs::remove_file(&tmp);
-    if linked? {
-        return atomic::sync_dir(dir);
-    }
-    match holder(dir, name)? {
-        Some(h) if h == id => Ok(()),
-        Some(h) => Err(StateError::NameInUse {
-            name: name.to_string(),
-            holder: h,
-        }),
-        // Released between our link and our read: try once more.
-        None => reserve(dir, name, id),
-    }
+    linked
 }
 
 /// Releases `name` if `id` holds it (a name another container took meanwhile stays).
@@ -104,8 +127,8 @@ mod tests {
     fn reserve_is_exclusive_idempotent_and_released_by_its_holder_only() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        reserve(d, "p-web-1", "aaa").unwrap();
-        reserve(d, "p-web-1", "aaa").unwrap();
+        assert!(reserve(d, "p-web-1", "aaa").unwrap());
+        assert!(!reserve(d, "p-web-1", "aaa").unwrap());
         match reserve(d, "p-web-1", "bbb") {
             Err(StateError::NameInUse { holder, .. }) => assert_eq!(holder, "aaa"),
             other => panic!("{other:?}"),
@@ -114,7 +137,7 @@ mod tests {
         assert_eq!(holder(d, "p-web-1").unwrap().as_deref(), Some("aaa"));
         release(d, "p-web-1", "aaa").unwrap();
         assert_eq!(holder(d, "p-web-1").unwrap(), None);
-        reserve(d, "p-web-1", "bbb").unwrap();
+        assert!(reserve(d, "p-web-1", "bbb").unwrap());
         // Only the reservation remains: no temporary files.
         assert_eq!(fs::read_dir(d).unwrap().count(), 1);
     }
