@@ -259,11 +259,23 @@ fn crash_leftovers_are_skipped_reported_and_repaired() {
     )
     .unwrap();
 
+    // A removal interrupted after config.json went, and a stray file.
+    let emptied = containers.join(hex_id("emptied"));
+    std::fs::create_dir(&emptied).unwrap();
+    std::fs::write(containers.join("stray"), "x").unwrap();
+
     // Readers skip and report; the torn status falls back to the one at creation.
     let listing = r.state.containers().unwrap();
     assert_eq!(listing.records, vec![good.clone()]);
-    assert_eq!(listing.problems.len(), 1);
-    assert_eq!(listing.problems[0].path, containers.join(&broken.id));
+    let mut problems: Vec<PathBuf> = listing.problems.iter().map(|p| p.path.clone()).collect();
+    problems.sort();
+    let mut expected_problems = vec![
+        containers.join(&broken.id),
+        emptied.clone(),
+        containers.join("stray"),
+    ];
+    expected_problems.sort();
+    assert_eq!(problems, expected_problems, "{listing:#?}");
     let projects = r.state.projects().unwrap();
     assert_eq!(projects.records.len(), 1);
     assert_eq!(projects.problems.len(), 1);
@@ -280,6 +292,8 @@ fn crash_leftovers_are_skipped_reported_and_repaired() {
         tmp_file,
         tmp_dir,
         containers.join(&broken.id),
+        emptied,
+        containers.join("stray"),
         containers.join(&good.id).join("state.json"),
         names.join("shop-db-1"),
         names.join("shop-ghost-1"),
