@@ -7,4 +7,5 @@ pub mod observed;
 pub mod plan;
 pub mod project_view;
 pub mod reconcile;
+pub mod state;
 pub mod unsupported;
