@@ -162,9 +162,18 @@ mod tests {
     #[test]
     fn targets_like_compose() {
         let t = |k, tg| spec(k, tg).container_target();
-        assert_eq!(t(FileKind::Secret, None), PathBuf::from("/run/secrets/token"));
+        assert_eq!(
+            t(FileKind::Secret, None),
+            PathBuf::from("/run/secrets/token")
+        );
         assert_eq!(t(FileKind::Config, None), PathBuf::from("/token"));
-        assert_eq!(t(FileKind::Secret, Some("a.txt")), PathBuf::from("/run/secrets/a.txt"));
-        assert_eq!(t(FileKind::Config, Some("/etc/x.conf")), PathBuf::from("/etc/x.conf"));
+        assert_eq!(
+            t(FileKind::Secret, Some("a.txt")),
+            PathBuf::from("/run/secrets/a.txt")
+        );
+        assert_eq!(
+            t(FileKind::Config, Some("/etc/x.conf")),
+            PathBuf::from("/etc/x.conf")
+        );
     }
 }

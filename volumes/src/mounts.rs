@@ -236,9 +236,13 @@ pub fn parse_size(text: &str) -> Result<u64> {
     let lower = text.trim().to_ascii_lowercase();
     let digits = lower.bytes().take_while(u8::is_ascii_digit).count();
     if digits == 0 {
-        return Err(bad("expected a number with an optional unit (b, k, m, g, t)"));
+        return Err(bad(
+            "expected a number with an optional unit (b, k, m, g, t)",
+        ));
     }
-    let number: u64 = lower[..digits].parse().map_err(|_| bad("number too large"))?;
+    let number: u64 = lower[..digits]
+        .parse()
+        .map_err(|_| bad("number too large"))?;
     let unit = lower[digits..].trim_end_matches("ib").trim_end_matches('b');
     let shift = match unit {
         "" => 0,

@@ -170,9 +170,11 @@ impl VolumeStore {
 
     /// Builds the volume in a staging directory and renames it into place.
     fn install(&self, mut volume: Volume) -> Result<Volume> {
-        let staging = self
-            .root
-            .join(format!("{STAGING_PREFIX}{}-{}", volume.name, std::process::id()));
+        let staging = self.root.join(format!(
+            "{STAGING_PREFIX}{}-{}",
+            volume.name,
+            std::process::id()
+        ));
         let _ = std::fs::remove_dir_all(&staging);
         let data = staging.join(DATA_DIR);
         std::fs::create_dir_all(&data).map_err(io("creating", &data))?;
