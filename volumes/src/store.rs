@@ -404,6 +404,11 @@ fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// A fresh random volume name: 64 hex digits, the form of Docker's generated names.
+pub fn random_name() -> Result<String> {
+    random_hex()
+}
+
 /// 64 random hex digits, the form of Docker's anonymous volume names.
 fn random_hex() -> Result<String> {
     let mut bytes = [0u8; 32];
