@@ -226,6 +226,26 @@ impl Mount {
     }
 }
 
+/// The image's `VOLUME` paths that no mount of the container covers: each gets an anonymous
+/// volume, as Docker does.
+pub fn uncovered_image_volumes<'a>(
+    image_volumes: &'a [PathBuf],
+    mounts: &[Mount],
+) -> Vec<&'a Path> {
+    image_volumes
+        .iter()
+        .filter(|p| !mounts.iter().any(|m| clean(&m.target) == clean(p)))
+        .map(PathBuf::as_path)
+        .collect()
+}
+
+/// A container path without `.` components or trailing slashes, for comparisons.
+fn clean(p: &Path) -> PathBuf {
+    p.components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
+}
+
 /// A size in binary units, as Docker reads them: `65536`, `64k`, `64m`, `1g`, `1gb`, `1GiB`.
 pub fn parse_size(text: &str) -> Result<u64> {
     let bad = |reason: &str| VolumeError::InvalidSpec {
@@ -284,6 +304,16 @@ mod tests {
         );
         assert!(Mount::parse_tmpfs("run").is_err());
         assert!(Mount::parse_tmpfs("/x:mode=9").is_err());
+    }
+
+    #[test]
+    fn image_volumes_without_a_mount() {
+        let image = vec![PathBuf::from("/var/lib/mysql/"), PathBuf::from("/logs")];
+        let mounts = vec![Mount::bind("/srv/db", "/var/lib/mysql")];
+        assert_eq!(
+            uncovered_image_volumes(&image, &mounts),
+            vec![Path::new("/logs")]
+        );
     }
 
     #[test]

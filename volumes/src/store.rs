@@ -355,6 +355,48 @@ impl VolumeStore {
     }
 }
 
+/// The name of a compose volume: its `name:` when given, else `project_key`, as Docker
+/// Compose names them.
+pub fn compose_volume_name(project: &str, key: &str, name: Option<&str>) -> String {
+    match name {
+        Some(n) => n.to_owned(),
+        None => format!("{project}_{key}"),
+    }
+}
+
+/// The labels Docker Compose puts on the volumes it creates.
+pub fn compose_labels(project: &str, key: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (PROJECT_LABEL.to_owned(), project.to_owned()),
+        (VOLUME_LABEL.to_owned(), key.to_owned()),
+    ])
+}
+
+/// The label naming the compose project of a volume.
+pub const PROJECT_LABEL: &str = "com.docker.compose.project";
+/// The label naming the compose key of a volume.
+pub const VOLUME_LABEL: &str = "com.docker.compose.volume";
+
+impl VolumeStore {
+    /// An `external: true` volume: it must exist, berth never creates it.
+    pub fn external(&self, name: &str) -> Result<Volume> {
+        self.inspect(name)
+    }
+
+    /// Docker Compose's warning when project `project` is about to use an existing volume it
+    /// did not create (so its data is someone else's): `None` when the volume is the
+    /// project's.
+    pub fn foreign_warning(volume: &Volume, project: &str) -> Option<String> {
+        match volume.labels.get(PROJECT_LABEL) {
+            Some(p) if p == project => None,
+            _ => Some(format!(
+                "volume \"{}\" already exists but was not created by Docker Compose. Use `external: true` to use an existing volume",
+                volume.name
+            )),
+        }
+    }
+}
+
 /// Docker's rule for volume names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
 pub fn validate_name(name: &str) -> Result<()> {
     let mut chars = name.chars();
@@ -453,6 +495,29 @@ mod tests {
         for bad in ["", "a", "_x", ".x", "a/b", "..", "x y", "é1"] {
             assert!(validate_name(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn compose_names_and_owners() {
+        assert_eq!(compose_volume_name("proj", "db", None), "proj_db");
+        assert_eq!(compose_volume_name("proj", "db", Some("shared")), "shared");
+        let mut v = Volume {
+            name: "proj_db".into(),
+            driver: LOCAL_DRIVER.into(),
+            options: BTreeMap::new(),
+            labels: compose_labels("proj", "db"),
+            created_at: 0,
+            anonymous: false,
+            populated: false,
+            mountpoint: PathBuf::new(),
+        };
+        assert_eq!(VolumeStore::foreign_warning(&v, "proj"), None);
+        v.labels.clear();
+        assert!(
+            VolumeStore::foreign_warning(&v, "proj")
+                .unwrap()
+                .contains("external: true")
+        );
     }
 
     #[test]

@@ -223,3 +223,15 @@ fn remove_refuses_a_mounted_data_dir() {
     ));
     assert_eq!(std::fs::read(host.join("precious")).unwrap(), b"keep");
 }
+
+#[test]
+fn external_volumes_must_exist() {
+    let dir = tempdir();
+    let store = VolumeStore::open(dir.path()).unwrap();
+    let err = store.external("shared_data").unwrap_err();
+    assert_eq!(err.to_string(), "no such volume: shared_data");
+    // berth never creates it on the way.
+    assert!(store.list().unwrap().is_empty());
+    store.create(&spec("shared_data")).unwrap();
+    assert_eq!(store.external("shared_data").unwrap().name, "shared_data");
+}
