@@ -60,7 +60,7 @@ fn create_list_inspect_remove() {
     assert!(generated.bytes().all(|b| b.is_ascii_hexdigit()));
 
     let table = ok(&volume(root, &["ls"]));
-    let mut expected = vec![
+    let mut expected = [
         format!("local     {generated}"),
         "local     proj_data".to_owned(),
     ];
