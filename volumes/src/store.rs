@@ -237,6 +237,7 @@ impl VolumeStore {
     /// names of volumes in use) or its `_data` is still mounted.
     pub fn remove(&self, name: &str, in_use: &BTreeSet<String>) -> Result<()> {
         let volume = self.inspect(name)?;
+        let _lock = self.lock(name)?;
         if in_use.contains(name) {
             return Err(VolumeError::InUse(name.to_owned()));
         }
@@ -276,6 +277,7 @@ impl VolumeStore {
     /// Makes the volume ready for a container and returns the host path to bind-mount: with
     /// local driver options, `_data` is mounted (once: a mounted `_data` is left as is).
     pub fn mount(&self, name: &str) -> Result<PathBuf> {
+        let _lock = self.lock(name)?;
         let volume = self.inspect(name)?;
         if let Some(opts) = volume.local_options()? {
             local_driver::mount(&opts, &volume.mountpoint)?;
@@ -286,6 +288,7 @@ impl VolumeStore {
     /// Undoes [`VolumeStore::mount`] when the last container using the volume is gone; the
     /// caller knows when that is. Volumes without driver options need nothing.
     pub fn release(&self, name: &str) -> Result<()> {
+        let _lock = self.lock(name)?;
         let volume = self.inspect(name)?;
         if volume.local_options()?.is_some() {
             local_driver::unmount(&volume.mountpoint)?;
@@ -297,7 +300,11 @@ impl VolumeStore {
     /// content at `target` (inside `rootfs`) into it if it is empty, as Docker does, then
     /// records that this happened so it never happens again. `image` is `None` for a
     /// container with `nocopy` or without an image path there.
+    ///
+    /// A volume with local driver options must be [mounted](VolumeStore::mount) first, so that
+    /// the copy lands in the mounted file system.
     pub fn populate(&self, name: &str, image: Option<(&Path, &Path)>) -> Result<CopyOutcome> {
+        let _lock = self.lock(name)?;
         let mut volume = self.inspect(name)?;
         if volume.populated {
             return Ok(CopyOutcome::AlreadyPopulated);
@@ -309,6 +316,20 @@ impl VolumeStore {
         volume.populated = true;
         write_metadata(&self.dir(name), &volume)?;
         Ok(outcome)
+    }
+
+    /// An exclusive lock on volume `name` (its directory), held while it is mounted, released
+    /// or populated, so that two containers starting at once mount it once and copy once.
+    fn lock(&self, name: &str) -> Result<std::fs::File> {
+        validate_name(name).map_err(|_| VolumeError::NotFound(name.to_owned()))?;
+        let dir = self.dir(name);
+        let file = std::fs::File::open(&dir).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => VolumeError::NotFound(name.to_owned()),
+            _ => io("opening", &dir)(e),
+        })?;
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
+            .map_err(|e| io("locking", &dir)(e.into()))?;
+        Ok(file)
     }
 
     /// Replaces the labels of a volume.

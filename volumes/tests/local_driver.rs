@@ -140,3 +140,33 @@ fn a_missing_device_is_a_clear_error() {
     let err = store.mount("proj_gone").unwrap_err().to_string();
     assert!(err.contains("nope") && err.contains("_data"), "{err}");
 }
+
+#[test]
+fn concurrent_users_mount_once() {
+    if !common::privileged("concurrent_users_mount_once") {
+        return;
+    }
+    let dir = tempdir();
+    let store = VolumeStore::open(dir.path()).unwrap();
+    let v = store
+        .create(&spec(
+            "proj_race",
+            &[("type", "tmpfs"), ("device", "tmpfs"), ("o", "size=64k")],
+        ))
+        .unwrap();
+    let _guard = Unmount(v.mountpoint.clone());
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| store.mount("proj_race").unwrap());
+        }
+    });
+    let target = v.mountpoint.to_str().unwrap().to_owned();
+    let count = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.split(' ').nth(4) == Some(target.as_str()))
+        .count();
+    assert_eq!(count, 1, "eight users, one mount");
+    store.release("proj_race").unwrap();
+    assert!(!is_mount_point(&v.mountpoint).unwrap());
+}
