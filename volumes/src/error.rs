@@ -35,8 +35,8 @@ pub enum VolumeError {
     /// A container uses the volume.
     #[error("remove {0}: volume is in use")]
     InUse(String),
-    /// The volume's `_data` is still mounted: removing it would delete the mounted data.
-    #[error("remove {0}: volume is still mounted at its _data directory; unmount it first")]
+    /// Something is mounted in the volume: removing it would delete the mounted data.
+    #[error("remove {0}: something is still mounted in the volume's directory; unmount it first")]
     StillMounted(String),
     /// The metadata file is not valid.
     #[error("corrupt volume metadata {}: {source}", path.display())]

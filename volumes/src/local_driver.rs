@@ -179,6 +179,21 @@ pub fn is_mount_point(path: &Path) -> Result<bool> {
         .any(|mp| unescape(mp) == path))
 }
 
+/// Whether anything is mounted at `path` or below it: what must not be deleted through.
+pub fn has_mounts_under(path: &Path) -> Result<bool> {
+    let path = match std::fs::canonicalize(path) {
+        Ok(p) => p,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(io("resolving", path)(e)),
+    };
+    let info = Path::new("/proc/self/mountinfo");
+    let text = std::fs::read_to_string(info).map_err(io("reading", info))?;
+    Ok(text
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .any(|mp| unescape(mp).starts_with(&path)))
+}
+
 /// mountinfo escapes space, tab, newline and backslash as `\ooo`.
 fn unescape(field: &str) -> PathBuf {
     use std::os::unix::ffi::OsStringExt;

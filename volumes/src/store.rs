@@ -247,29 +247,39 @@ impl VolumeStore {
             if volume.local_options()?.is_some() {
                 local_driver::unmount(&volume.mountpoint)?;
             }
-            if local_driver::is_mount_point(&volume.mountpoint)? {
-                return Err(VolumeError::StillMounted(name.to_owned()));
-            }
         }
         let dir = self.dir(name);
+        // Nothing mounted at `_data` or anywhere below: deleting must never reach mounted data.
+        if local_driver::has_mounts_under(&dir)? {
+            return Err(VolumeError::StillMounted(name.to_owned()));
+        }
         let trash = self
             .root
             .join(format!("{TRASH_PREFIX}{name}-{}", random_hex()?));
         std::fs::rename(&dir, &trash).map_err(io("removing", &dir))?;
         sync_dir(&self.root);
-        std::fs::remove_dir_all(&trash).map_err(io("removing", &trash))
+        // A concurrent `open` may be clearing the same trash: only what is left is an error.
+        match std::fs::remove_dir_all(&trash) {
+            Err(e) if trash.exists() => Err(io("removing", &trash)(e)),
+            _ => Ok(()),
+        }
     }
 
     /// Removes the unused anonymous volumes, or every unused volume when `all`; returns the
-    /// names removed, as `docker volume prune [-a]`.
+    /// names removed, as `docker volume prune [-a]`. A volume with something mounted in it is
+    /// kept, as if in use.
     pub fn prune(&self, in_use: &BTreeSet<String>, all: bool) -> Result<Vec<String>> {
         let mut removed = Vec::new();
         for v in self.list()? {
             if in_use.contains(&v.name) || !(all || v.anonymous) {
                 continue;
             }
-            self.remove(&v.name, in_use)?;
-            removed.push(v.name);
+            match self.remove(&v.name, in_use) {
+                Ok(()) => removed.push(v.name),
+                // Something mounted in it is a use the caller did not know of: keep it.
+                Err(VolumeError::StillMounted(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(removed)
     }
@@ -367,9 +377,8 @@ impl VolumeStore {
             } else {
                 name.starts_with(TRASH_PREFIX)
             };
-            let data = entry.path().join(DATA_DIR);
             // Never delete through a mount point.
-            if stale && !local_driver::is_mount_point(&data).unwrap_or(true) {
+            if stale && !local_driver::has_mounts_under(&entry.path()).unwrap_or(true) {
                 let _ = std::fs::remove_dir_all(entry.path());
             }
         }

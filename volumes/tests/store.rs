@@ -235,3 +235,34 @@ fn external_volumes_must_exist() {
     store.create(&spec("shared_data")).unwrap();
     assert_eq!(store.external("shared_data").unwrap().name, "shared_data");
 }
+
+#[test]
+fn remove_refuses_a_mount_inside_the_volume() {
+    if !common::privileged("remove_refuses_a_mount_inside_the_volume") {
+        return;
+    }
+    let dir = tempdir();
+    let host = dir.path().join("host");
+    std::fs::create_dir(&host).unwrap();
+    std::fs::write(host.join("precious"), b"keep").unwrap();
+    let store = VolumeStore::open(dir.path().join("volumes")).unwrap();
+    let v = store.create(&spec("proj_nested")).unwrap();
+    let inner = v.mountpoint.join("deep/inner");
+    std::fs::create_dir_all(&inner).unwrap();
+    nix::mount::mount(
+        Some(&host),
+        &inner,
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .unwrap();
+    let guard = common::Unmount(inner.clone());
+    let err = store.remove("proj_nested", &BTreeSet::new()).unwrap_err();
+    assert!(matches!(err, VolumeError::StillMounted(_)), "{err}");
+    assert_eq!(std::fs::read(host.join("precious")).unwrap(), b"keep");
+    assert!(store.inspect("proj_nested").is_ok());
+    drop(guard);
+    store.remove("proj_nested", &BTreeSet::new()).unwrap();
+    assert_eq!(std::fs::read(host.join("precious")).unwrap(), b"keep");
+}
