@@ -7,6 +7,7 @@ pub mod images;
 pub mod output;
 pub mod progress;
 pub mod pull;
+pub mod volume;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -91,6 +92,8 @@ pub enum Command {
     Images(images::ImagesArgs),
     /// Manage images
     Image(image::ImageArgs),
+    /// Manage volumes
+    Volume(volume::VolumeArgs),
 }
 
 /// Parses the command line, runs the command and turns its outcome into an exit code.
@@ -102,6 +105,7 @@ pub fn run() -> ExitCode {
         Command::Pull(args) => pull::run(&cli.global, args),
         Command::Images(args) => images::run(&cli.global, args),
         Command::Image(args) => image::run(&cli.global, args),
+        Command::Volume(args) => volume::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,
