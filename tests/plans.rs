@@ -1,52 +1,16 @@
 //! Golden plans: reconcile is a pure function from a project and observed state to a plan,
 //! and its text form is compared with the files in tests/snapshots/.
 
+mod common;
+
 use berth::engine::desired::DesiredProject;
 use berth::engine::labels;
 use berth::engine::observed::{
     ContainerState, Observed, ObservedContainer, ObservedImage, ObservedResource,
 };
 use berth::engine::reconcile::{DownOptions, Recreate, UpOptions, plan_down, plan_up};
-use berth_compose::loader::ConfigSource;
-use berth_compose::{LoadOptions, load};
+use common::{STACK, desired};
 use std::collections::BTreeMap;
-
-const STACK: &str = r#"
-name: shop
-services:
-  web:
-    image: nginx:1.27
-    depends_on:
-      api: {condition: service_started}
-    ports: ["8080:80"]
-  api:
-    image: shop/api:1
-    depends_on:
-      db: {condition: service_healthy, restart: true}
-      migrate: {condition: service_completed_successfully}
-    deploy: {replicas: 2}
-  migrate:
-    image: shop/api:1
-    command: ["migrate"]
-    depends_on: [db]
-  db:
-    image: postgres:16
-    volumes: [data:/var/lib/postgresql/data]
-    healthcheck: {test: pg_isready}
-  debug:
-    image: busybox
-    profiles: [debug]
-volumes:
-  data: {}
-"#;
-
-fn desired(text: &str) -> DesiredProject {
-    let dir = std::env::temp_dir();
-    let mut opts = LoadOptions::new(dir, Default::default());
-    opts.files = vec![ConfigSource::stdin(text.to_string())];
-    let loaded = load(&opts).unwrap_or_else(|e| panic!("{e}"));
-    DesiredProject::from_loaded(&loaded).unwrap()
-}
 
 fn container(
     d: &DesiredProject,

@@ -1,7 +1,8 @@
 //! The state root: records round-trip, writes are crash-safe, names and projects are
 //! exclusive across threads, and what `up` recorded reads back as a converged `Observed`.
 
-use berth::engine::desired::DesiredProject;
+mod common;
+
 use berth::engine::labels;
 use berth::engine::observed::{ContainerState, ObservedImage, ObservedResource};
 use berth::engine::reconcile::{DownOptions, UpOptions, plan_down, plan_up};
@@ -9,49 +10,11 @@ use berth::engine::state::{
     ContainerRecord, ContainerStatus, Endpoint, ImageRecord, InMemoryResources, MountKind,
     MountRecord, ProjectRecord, RecordedState, StateError, StateRoot,
 };
-use berth_compose::loader::ConfigSource;
-use berth_compose::{LoadOptions, load};
+use common::{STACK, desired};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, SystemTime};
-
-/// The stack of tests/plans.rs.
-const STACK: &str = r#"
-name: shop
-services:
-  web:
-    image: nginx:1.27
-    depends_on:
-      api: {condition: service_started}
-    ports: ["8080:80"]
-  api:
-    image: shop/api:1
-    depends_on:
-      db: {condition: service_healthy, restart: true}
-      migrate: {condition: service_completed_successfully}
-    deploy: {replicas: 2}
-  migrate:
-    image: shop/api:1
-    command: ["migrate"]
-    depends_on: [db]
-  db:
-    image: postgres:16
-    volumes: [data:/var/lib/postgresql/data]
-    healthcheck: {test: pg_isready}
-  debug:
-    image: busybox
-    profiles: [debug]
-volumes:
-  data: {}
-"#;
-
-fn desired(text: &str) -> DesiredProject {
-    let mut opts = LoadOptions::new(std::env::temp_dir(), Default::default());
-    opts.files = vec![ConfigSource::stdin(text.to_string())];
-    let loaded = load(&opts).unwrap_or_else(|e| panic!("{e}"));
-    DesiredProject::from_loaded(&loaded).unwrap()
-}
 
 struct Root {
     _dir: tempfile::TempDir,

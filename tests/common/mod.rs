@@ -84,3 +84,42 @@ fn unsafe_free_is_root() -> bool {
         })
         .unwrap_or(false)
 }
+
+/// A project with every kind of dependency, replicas, a volume and a disabled profile: the
+/// fixture of the reconciler's golden plans and of the state tests.
+pub const STACK: &str = r#"
+name: shop
+services:
+  web:
+    image: nginx:1.27
+    depends_on:
+      api: {condition: service_started}
+    ports: ["8080:80"]
+  api:
+    image: shop/api:1
+    depends_on:
+      db: {condition: service_healthy, restart: true}
+      migrate: {condition: service_completed_successfully}
+    deploy: {replicas: 2}
+  migrate:
+    image: shop/api:1
+    command: ["migrate"]
+    depends_on: [db]
+  db:
+    image: postgres:16
+    volumes: [data:/var/lib/postgresql/data]
+    healthcheck: {test: pg_isready}
+  debug:
+    image: busybox
+    profiles: [debug]
+volumes:
+  data: {}
+"#;
+
+/// The desired state of a compose text, loaded from standard-input form.
+pub fn desired(text: &str) -> berth::engine::desired::DesiredProject {
+    let mut opts = berth_compose::LoadOptions::new(std::env::temp_dir(), Default::default());
+    opts.files = vec![berth_compose::loader::ConfigSource::stdin(text.to_string())];
+    let loaded = berth_compose::load(&opts).unwrap_or_else(|e| panic!("{e}"));
+    berth::engine::desired::DesiredProject::from_loaded(&loaded).expect("a desired project")
+}
