@@ -182,6 +182,26 @@ pub fn warn(text: &str) {
     let _ = writeln!(std::io::stderr().lock(), "WARN[0000] {text}");
 }
 
+/// Shows `warning` and asks whether to go on, as Docker's prune commands do; true only for
+/// `y` or `yes`.
+pub fn confirm(warning: &str) -> anyhow::Result<bool> {
+    use anyhow::Context;
+    use std::io::BufRead;
+    let mut err = std::io::stderr().lock();
+    writeln!(err, "{warning}")
+        .and_then(|_| write!(err, "Are you sure you want to continue? [y/N] "))
+        .and_then(|_| err.flush())?;
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .context("cannot read the answer")?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,6 @@
 //! `config.json` of each container under `<root>/containers`), running or not, as in Docker.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -382,8 +381,7 @@ fn prune(global: &GlobalOptions, args: &PruneArgs) -> anyhow::Result<ExitCode> {
         } else {
             "WARNING! This will remove anonymous local volumes not used by at least one container."
         };
-        let _ = writeln!(std::io::stderr().lock(), "{warning}");
-        if !confirm("Are you sure you want to continue?")? {
+        if !output::confirm(warning)? {
             return Ok(ExitCode::SUCCESS);
         }
     }
@@ -447,19 +445,4 @@ fn dir_size(dir: &Path) -> u64 {
         }
     }
     total
-}
-
-/// Asks `question`; true only for `y` or `yes`.
-fn confirm(question: &str) -> anyhow::Result<bool> {
-    let mut err = std::io::stderr().lock();
-    write!(err, "{question} [y/N] ").and_then(|_| err.flush())?;
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .context("cannot read the answer")?;
-    Ok(matches!(
-        answer.trim().to_ascii_lowercase().as_str(),
-        "y" | "yes"
-    ))
 }

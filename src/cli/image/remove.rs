@@ -1,7 +1,6 @@
 //! `berth image rm` and `berth image prune`, with Docker's output.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -70,21 +69,6 @@ pub struct PruneArgs {
     force: bool,
 }
 
-/// Asks `question`; true only for `y` or `yes`.
-fn confirm(question: &str) -> anyhow::Result<bool> {
-    let mut err = std::io::stderr().lock();
-    write!(err, "{question} [y/N] ").and_then(|_| err.flush())?;
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .context("cannot read the answer")?;
-    Ok(matches!(
-        answer.trim().to_ascii_lowercase().as_str(),
-        "y" | "yes"
-    ))
-}
-
 /// Runs `berth image prune`.
 pub fn prune(global: &GlobalOptions, args: &PruneArgs) -> anyhow::Result<ExitCode> {
     if !args.force {
@@ -93,8 +77,7 @@ pub fn prune(global: &GlobalOptions, args: &PruneArgs) -> anyhow::Result<ExitCod
         } else {
             "WARNING! This will remove all dangling images."
         };
-        let _ = writeln!(std::io::stderr().lock(), "{warning}");
-        if !confirm("Are you sure you want to continue?")? {
+        if !output::confirm(warning)? {
             return Ok(ExitCode::SUCCESS);
         }
     }
