@@ -277,24 +277,14 @@ fn crash_leftovers_are_skipped_reported_and_repaired() {
 #[test]
 fn only_one_of_many_threads_gets_a_name() {
     let r = root();
-    let threads = 12;
-    let barrier = Arc::new(Barrier::new(threads));
-    let handles: Vec<_> = (0..threads)
-        .map(|i| {
-            let state = r.state.clone();
-            let barrier = barrier.clone();
-            std::thread::spawn(move || {
-                let mut rec = record("shop", "web", 1, "h");
-                rec.id = hex_id(&format!("thread{i}"));
-                barrier.wait();
-                state.create_container_record(&rec).map(|()| rec.id)
-            })
-        })
-        .collect();
     let mut winners = Vec::new();
-    for h in handles {
-        match h.join().unwrap() {
-            Ok(id) => winners.push(id),
+    for result in race_creates(&r, 12, |i| {
+        let mut rec = record("shop", "web", 1, "h");
+        rec.id = hex_id(&format!("thread{i}"));
+        rec
+    }) {
+        match result {
+            Ok(rec) => winners.push(rec.id),
             Err(StateError::NameInUse { .. }) => {}
             Err(e) => panic!("unexpected error: {e}"),
         }
@@ -310,27 +300,39 @@ fn only_one_of_many_threads_gets_a_name() {
     assert!(r.state.repair().unwrap().removed.is_empty());
 }
 
-#[test]
-fn one_id_raced_under_several_names_is_recorded_once_and_the_losers_release_theirs() {
-    let r = root();
-    let threads = 8;
+/// Creates the records `make` gives for 0..threads from as many threads at once, each
+/// returning its record or its error.
+fn race_creates(
+    r: &Root,
+    threads: usize,
+    make: fn(usize) -> ContainerRecord,
+) -> Vec<Result<ContainerRecord, StateError>> {
     let barrier = Arc::new(Barrier::new(threads));
     let handles: Vec<_> = (0..threads)
         .map(|i| {
             let state = r.state.clone();
             let barrier = barrier.clone();
             std::thread::spawn(move || {
-                let mut rec = record("shop", "web", i as u32 + 1, "h");
-                rec.id = hex_id("shared");
+                let rec = make(i);
                 barrier.wait();
-                state.create_container_record(&rec).map(|()| rec.name)
+                state.create_container_record(&rec).map(|()| rec)
             })
         })
         .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+#[test]
+fn one_id_raced_under_several_names_is_recorded_once_and_the_losers_release_theirs() {
+    let r = root();
     let mut winners = Vec::new();
-    for h in handles {
-        match h.join().unwrap() {
-            Ok(name) => winners.push(name),
+    for result in race_creates(&r, 8, |i| {
+        let mut rec = record("shop", "web", i as u32 + 1, "h");
+        rec.id = hex_id("shared");
+        rec
+    }) {
+        match result {
+            Ok(rec) => winners.push(rec.name),
             Err(StateError::ContainerExists { .. }) => {}
             Err(e) => panic!("unexpected error: {e}"),
         }
