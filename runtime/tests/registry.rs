@@ -685,14 +685,7 @@ fn a_pull_interrupted_mid_layer_resumes_and_verifies() {
     let pid = registry.pid().expect("registry pid");
     let killed = std::sync::atomic::AtomicBool::new(false);
     let on_event = |event: &PullEvent| {
-        if let PullEvent::Layer {
-            digest,
-            state: LayerState::Downloading,
-            done,
-            ..
-        } = event
-            && digest.to_string() == big
-            && *done >= 8 << 20
+        if downloading_past(event, &big, 8 << 20)
             && !killed.swap(true, std::sync::atomic::Ordering::SeqCst)
         {
             let pid = rustix::process::Pid::from_raw(pid as i32).expect("pid");
@@ -746,15 +739,7 @@ fn a_pull_interrupted_mid_layer_resumes_and_verifies() {
     let store = Store::open(work.path().join("images2")).expect("store");
     let cancel = tokio::sync::Notify::new();
     let on_event = |event: &PullEvent| {
-        if let PullEvent::Layer {
-            digest,
-            state: LayerState::Downloading,
-            done,
-            ..
-        } = event
-            && digest.to_string() == big
-            && *done >= 4 << 20
-        {
+        if downloading_past(event, &big, 4 << 20) {
             cancel.notify_one();
         }
     };
@@ -1195,4 +1180,17 @@ fn anonymous_pulls_use_the_registry_token_flow() {
         &tree::expected(&entries),
         MountMethod::Auto,
     );
+}
+
+/// Whether `event` reports layer `layer` downloading with at least `bytes` received.
+fn downloading_past(event: &PullEvent, layer: &str, bytes: u64) -> bool {
+    matches!(
+        event,
+        PullEvent::Layer {
+            digest,
+            state: LayerState::Downloading,
+            done,
+            ..
+        } if digest.to_string() == layer && *done >= bytes
+    )
 }
