@@ -444,21 +444,7 @@ fn stop_kills_after_grace_when_sigterm_is_ignored() {
     let id = unique("stop");
     let mut spec = sh("trap '' TERM; echo ready; while :; do sleep 1; done");
     unique_cgroup(&mut spec, &id);
-    let mut c = rt
-        .runtime
-        .create(
-            &id,
-            &spec,
-            &rootfs.path(),
-            CreateOptions {
-                stdio: Stdio::Piped { stdin: false },
-                init: false,
-            },
-        )
-        .unwrap();
-    let io = c.take_io();
-    let guard = Guard(Some(c));
-    guard.get().start().unwrap();
+    let (guard, io) = start_piped(&rt, &id, &spec, &rootfs.path(), false);
     wait_for_line(io.stdout.unwrap(), "ready");
     let stopped = guard
         .get()
@@ -477,21 +463,7 @@ fn stop_returns_when_sigterm_is_handled() {
     let id = unique("stop");
     let mut spec = sh("trap 'exit 3' TERM; echo ready; while :; do sleep 0.1; done");
     unique_cgroup(&mut spec, &id);
-    let mut c = rt
-        .runtime
-        .create(
-            &id,
-            &spec,
-            &rootfs.path(),
-            CreateOptions {
-                stdio: Stdio::Piped { stdin: false },
-                init: false,
-            },
-        )
-        .unwrap();
-    let io = c.take_io();
-    let guard = Guard(Some(c));
-    guard.get().start().unwrap();
+    let (guard, io) = start_piped(&rt, &id, &spec, &rootfs.path(), false);
     wait_for_line(io.stdout.unwrap(), "ready");
     // A grace period far longer than the test: the stop must end by the container's own exit.
     let stopped = guard
@@ -528,21 +500,7 @@ fn init_forwards_signals_and_reaps_zombies() {
         "(sleep 0.1 &); sleep 0.5; ps -o pid,stat,comm | grep -c ' Z ' ; echo ready; while :; do sleep 1; done",
     );
     unique_cgroup(&mut spec, &id);
-    let mut c = rt
-        .runtime
-        .create(
-            &id,
-            &spec,
-            &rootfs.path(),
-            CreateOptions {
-                stdio: Stdio::Piped { stdin: false },
-                init: true,
-            },
-        )
-        .unwrap();
-    let io = c.take_io();
-    let guard = Guard(Some(c));
-    guard.get().start().unwrap();
+    let (guard, io) = start_piped(&rt, &id, &spec, &rootfs.path(), true);
     let mut out = std::io::BufReader::new(io.stdout.unwrap());
     let mut zombies = String::new();
     std::io::BufRead::read_line(&mut out, &mut zombies).unwrap();

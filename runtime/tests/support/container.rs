@@ -131,6 +131,33 @@ pub fn runtime() -> TestRuntime {
     TestRuntime { runtime, state }
 }
 
+/// Creates and starts a container with piped stdout/stderr (no stdin), guarded so that it is
+/// deleted when the test ends; returns the guard and the container's pipes.
+pub fn start_piped(
+    rt: &TestRuntime,
+    id: &str,
+    spec: &Spec,
+    rootfs: &Path,
+    init: bool,
+) -> (Guard, berth_runtime::container::ProcessIo) {
+    let mut c = rt
+        .runtime
+        .create(
+            id,
+            spec,
+            rootfs,
+            CreateOptions {
+                stdio: Stdio::Piped { stdin: false },
+                init,
+            },
+        )
+        .expect("creating the container");
+    let io = c.take_io();
+    let guard = Guard(Some(c));
+    guard.get().start().expect("starting the container");
+    (guard, io)
+}
+
 /// A container that is deleted (killed, reaped, cgroup and state removed) when dropped.
 pub struct Guard(pub Option<Container>);
 
