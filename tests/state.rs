@@ -72,6 +72,12 @@ fn record(project: &str, service: &str, number: u32, hash: &str) -> ContainerRec
             target: "/data".into(),
             read_only: false,
         }],
+        rootfs: None,
+        init: false,
+        command: vec!["nginx".into()],
+        netns: None,
+        ports: Vec::new(),
+        log: Default::default(),
         status: ContainerStatus::default(),
     }
 }

@@ -3,6 +3,7 @@
 pub mod desired;
 pub mod images;
 pub mod labels;
+pub mod logs;
 pub mod observed;
 pub mod plan;
 pub mod project_view;

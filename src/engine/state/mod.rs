@@ -45,6 +45,7 @@ mod error;
 mod lock;
 mod names;
 mod observe;
+mod paths;
 mod projects;
 mod record;
 mod repair;
@@ -53,9 +54,10 @@ pub use atomic::Durability;
 pub use error::{Result, StateError};
 pub use lock::{LockGuard, ProjectLock};
 pub use observe::{InMemoryResources, ResourceLister};
+pub use paths::ContainerPaths;
 pub use record::{
-    ContainerRecord, ContainerStatus, Endpoint, ImageRecord, MountKind, MountRecord, ProjectRecord,
-    RecordedState,
+    ContainerRecord, ContainerStatus, Endpoint, ImageRecord, LogOptions, MountKind, MountRecord,
+    PortRecord, ProjectRecord, RecordedState,
 };
 pub use repair::RepairReport;
 

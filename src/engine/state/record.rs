@@ -180,9 +180,66 @@ pub struct ContainerRecord {
     /// Its mounts.
     #[serde(default)]
     pub mounts: Vec<MountRecord>,
+    /// Where its root filesystem is mounted (the overlay of its image's layers); the
+    /// supervisor hands it to the runtime.
+    #[serde(default)]
+    pub rootfs: Option<PathBuf>,
+    /// Run berth's small init as pid 1 (`init: true`).
+    #[serde(default)]
+    pub init: bool,
+    /// The process it runs (entrypoint then command), as `ps` shows it.
+    #[serde(default)]
+    pub command: Vec<String>,
+    /// Its network namespace file; `None` with `network_mode: host`.
+    #[serde(default)]
+    pub netns: Option<PathBuf>,
+    /// Published ports, with the host ports actually chosen.
+    #[serde(default)]
+    pub ports: Vec<PortRecord>,
+    /// Log file rotation (`logging.options` max-size and max-file).
+    #[serde(default)]
+    pub log: LogOptions,
     /// Its last known state.
     #[serde(default)]
     pub status: ContainerStatus,
+}
+
+/// A published port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortRecord {
+    /// The host address (`None`: every address).
+    #[serde(default)]
+    pub host_ip: Option<IpAddr>,
+    /// The host port.
+    pub host_port: u16,
+    /// The container port.
+    pub container_port: u16,
+    /// `tcp` or `udp`.
+    pub protocol: String,
+}
+
+/// How a container's log file is rotated, Docker's json-file options.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogOptions {
+    /// Rotate when the file would grow past this many bytes (`max-size`); never when `None`.
+    #[serde(default)]
+    pub max_size: Option<u64>,
+    /// How many files to keep, the current one included (`max-file`, at least 1).
+    #[serde(default = "one")]
+    pub max_files: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Default for LogOptions {
+    fn default() -> Self {
+        LogOptions {
+            max_size: None,
+            max_files: 1,
+        }
+    }
 }
 
 impl ContainerRecord {
