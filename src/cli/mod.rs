@@ -1,12 +1,24 @@
 //! Command-line parsing and dispatch: one file per command. The CLI parses and prints; the
 //! engine decides.
 
+pub mod attach;
 pub mod config;
+pub mod down;
+pub mod exec;
 pub mod image;
 pub mod images;
+pub mod kill;
+pub mod lifecycle;
 pub mod output;
+pub mod pause;
 pub mod progress;
+pub mod project;
 pub mod pull;
+pub mod restart;
+pub mod rm;
+pub mod start;
+pub mod stop;
+pub mod up;
 pub mod volume;
 
 use anyhow::Context;
@@ -94,6 +106,26 @@ pub enum Command {
     Image(image::ImageArgs),
     /// Manage volumes
     Volume(volume::VolumeArgs),
+    /// Create and start containers
+    Up(up::UpArgs),
+    /// Stop and remove containers, networks
+    Down(down::DownArgs),
+    /// Start services
+    Start(start::StartArgs),
+    /// Stop services
+    Stop(stop::StopArgs),
+    /// Restart service containers
+    Restart(restart::RestartArgs),
+    /// Force stop service containers
+    Kill(kill::KillArgs),
+    /// Removes stopped service containers
+    Rm(rm::RmArgs),
+    /// Pause services
+    Pause(pause::PauseArgs),
+    /// Unpause services
+    Unpause(pause::PauseArgs),
+    /// Execute a command in a running container
+    Exec(exec::ExecArgs),
 }
 
 /// Parses the command line, runs the command and turns its outcome into an exit code.
@@ -106,6 +138,16 @@ pub fn run() -> ExitCode {
         Command::Images(args) => images::run(&cli.global, args),
         Command::Image(args) => image::run(&cli.global, args),
         Command::Volume(args) => volume::run(&cli.global, args),
+        Command::Up(args) => up::run(&cli.global, args),
+        Command::Down(args) => down::run(&cli.global, args),
+        Command::Start(args) => start::run(&cli.global, args),
+        Command::Stop(args) => stop::run(&cli.global, args),
+        Command::Restart(args) => restart::run(&cli.global, args),
+        Command::Kill(args) => kill::run(&cli.global, args),
+        Command::Rm(args) => rm::run(&cli.global, args),
+        Command::Pause(args) => pause::run(&cli.global, args, true),
+        Command::Unpause(args) => pause::run(&cli.global, args, false),
+        Command::Exec(args) => exec::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,
