@@ -42,7 +42,10 @@ fn busybox_rootfs(root: &Path) {
         std::fs::create_dir_all(root.join(d)).unwrap();
     }
     std::fs::copy(BUSYBOX, root.join("bin/busybox")).unwrap();
-    let out = std::process::Command::new(BUSYBOX).arg("--list").output().unwrap();
+    let out = std::process::Command::new(BUSYBOX)
+        .arg("--list")
+        .output()
+        .unwrap();
     for applet in String::from_utf8_lossy(&out.stdout).lines() {
         if applet != "busybox" && !applet.is_empty() {
             let _ = std::os::unix::fs::symlink("busybox", root.join("bin").join(applet));
@@ -53,7 +56,11 @@ fn busybox_rootfs(root: &Path) {
         "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n",
     )
     .unwrap();
-    std::fs::write(root.join("etc/group"), "root:x:0:\napp:x:1000:\nstaff:x:50:\n").unwrap();
+    std::fs::write(
+        root.join("etc/group"),
+        "root:x:0:\napp:x:1000:\nstaff:x:50:\n",
+    )
+    .unwrap();
 }
 
 /// Deletes the container when the test ends, even on failure.
@@ -104,13 +111,18 @@ fn a_service_runs_as_its_spec_says() {
     if !can_run() {
         return;
     }
-    let tmp = tempfile::Builder::new().prefix("berth-spec-").tempdir().unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix("berth-spec-")
+        .tempdir()
+        .unwrap();
     let project_dir = tmp.path().join("proj");
     std::fs::create_dir_all(project_dir.join("data")).unwrap();
     std::fs::write(project_dir.join("data/file"), "bound").unwrap();
 
     let mut opts = berth_compose::LoadOptions::new(project_dir.clone(), Default::default());
-    opts.files = vec![berth_compose::loader::ConfigSource::stdin(COMPOSE.to_string())];
+    opts.files = vec![berth_compose::loader::ConfigSource::stdin(
+        COMPOSE.to_string(),
+    )];
     let loaded = berth_compose::load(&opts).expect("the compose file loads");
 
     let id = format!(

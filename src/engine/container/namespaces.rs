@@ -222,7 +222,8 @@ mod tests {
     #[test]
     fn invalid_modes_are_refused() {
         let base = service("image: x");
-        let cases: [(&str, fn(&mut ServiceConfig)); 6] = [
+        type Set = fn(&mut ServiceConfig);
+        let cases: [(&str, Set); 6] = [
             ("ipc none", |s| s.ipc = Some("none".into())),
             ("ipc weird", |s| s.ipc = Some("weird".into())),
             ("pid", |s| s.pid = Some("x".into())),

@@ -16,22 +16,27 @@ use oci_spec::runtime::{
 };
 use std::path::Path;
 
-/// The process's arguments: entrypoint then command, with Docker's rules. The service's
-/// `entrypoint` replaces the image's and, unless the service also sets `command`, drops the
-/// image's `Cmd` (Compose documents it so); `Some([])` clears either.
+/// The process's arguments: entrypoint then command, with Docker's rules. A non-empty
+/// service `entrypoint` replaces the image's and drops the image's `Cmd` (only the service's
+/// `command` follows it); an empty one (`entrypoint: []`) removes the image's entrypoint and
+/// keeps its `Cmd`. An empty `command` falls back to the image's, as in the Docker engine.
 pub fn args(
     service: &str,
     svc: &ServiceConfig,
     image: &ContainerConfig,
 ) -> anyhow::Result<Vec<String>> {
-    let entrypoint = match &svc.entrypoint {
-        Some(e) => e.clone(),
-        None => image.entrypoint.clone().unwrap_or_default(),
-    };
-    let command = match (&svc.command, &svc.entrypoint) {
-        (Some(c), _) => c.clone(),
-        (None, Some(_)) => Vec::new(),
-        (None, None) => image.cmd.clone().unwrap_or_default(),
+    let own_command = svc.command.clone().filter(|c| !c.is_empty());
+    let (entrypoint, command) = match &svc.entrypoint {
+        Some(e) if !e.is_empty() => (e.clone(), own_command.unwrap_or_default()),
+        own => (
+            match own {
+                Some(_) => Vec::new(),
+                None => image.entrypoint.clone().unwrap_or_default(),
+            },
+            own_command
+                .or_else(|| image.cmd.clone())
+                .unwrap_or_default(),
+        ),
     };
     let args: Vec<String> = entrypoint.into_iter().chain(command).collect();
     if args.is_empty() {
@@ -352,6 +357,9 @@ mod tests {
         );
         let s = service("image: x\nentrypoint: []");
         assert!(args("s", &s, &image(None, None)).is_err());
+        assert_eq!(args("s", &s, &img).unwrap(), ["serve"]);
+        let s = service("image: x\ncommand: []");
+        assert_eq!(args("s", &s, &img).unwrap(), ["/entry.sh", "serve"]);
         let e = args("web", &service("image: x"), &image(None, None)).unwrap_err();
         assert!(e.to_string().contains("service \"web\": command"), "{e}");
     }

@@ -130,7 +130,7 @@ pub fn cpu(service: &str, svc: &ServiceConfig) -> anyhow::Result<Option<LinuxCpu
             ));
         }
         let available = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-        if !(c > 0.0) || c > available {
+        if c.is_nan() || c <= 0.0 || c > available {
             return Err(refuse(
                 service,
                 "cpus",

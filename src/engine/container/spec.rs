@@ -167,11 +167,39 @@ fn sysctls(
     Ok(out)
 }
 
+/// Refuses what berth cannot honour and no other part of the engine handles: another OCI
+/// runtime (`runtime`), and device reservations (GPUs) in `deploy.resources`.
+fn check_unsupported(service: &str, svc: &ServiceConfig) -> anyhow::Result<()> {
+    if let Some(r) = svc.runtime.as_deref()
+        && !matches!(r, "" | "runc" | "io.containerd.runc.v2")
+    {
+        return Err(refuse(
+            service,
+            "runtime",
+            format!("{r:?}: berth runs containers with its own runtime only"),
+        ));
+    }
+    let reservations = svc
+        .deploy
+        .as_ref()
+        .and_then(|d| d.resources.as_ref())
+        .and_then(|r| r.reservations.as_ref());
+    if reservations.is_some_and(|r| !r.devices.is_empty() || !r.generic_resources.is_empty()) {
+        return Err(refuse(
+            service,
+            "deploy.resources.reservations",
+            "device and generic resource reservations (GPUs) are not supported by berth",
+        ));
+    }
+    Ok(())
+}
+
 /// Builds the runtime spec of the container of `input`.
 pub fn build_spec(input: &ContainerInput) -> anyhow::Result<Spec> {
     let svc = input.config()?;
     let service = input.service;
     let image = input.defaults();
+    check_unsupported(service, svc)?;
     let args = process::args(service, svc, image)?;
     let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut spec = docker_spec(&arg_refs);
@@ -181,7 +209,13 @@ pub fn build_spec(input: &ContainerInput) -> anyhow::Result<Spec> {
     let security = process::security(service, svc, &input.project.working_dir)?;
     let caps = process::capabilities(service, svc, user.uid)?;
     let seccomp = process::seccomp(service, &security.seccomp, &caps)?;
-    let env_hostname = hostname.clone().unwrap_or_default();
+    // Sharing the host's UTS namespace, the process sees the host's name.
+    let env_hostname = match &hostname {
+        Some(h) => h.clone(),
+        None => nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
     if let Some(p) = spec.process_mut().as_mut() {
         p.set_args(Some(args.clone()));
         p.set_env(Some(process::environment(svc, image, &env_hostname)));
@@ -497,6 +531,12 @@ mod tests {
             .find(|m| m.destination() == Path::new("/dev/shm"))
             .unwrap();
         assert_eq!(shm.typ().as_deref(), Some("bind"));
+        let host = nix::unistd::gethostname()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let env = s.process().as_ref().unwrap().env().clone().unwrap();
+        assert!(env.contains(&format!("HOSTNAME={host}")), "{env:?}");
         let s = build("network_mode: host").unwrap();
         assert_eq!(
             s.hostname().clone().unwrap(),
@@ -527,5 +567,11 @@ mod tests {
             Some(false)
         );
         assert!(build("cgroup_parent: ../escape").is_err());
+        let e = build("runtime: nvidia").unwrap_err();
+        assert!(e.to_string().starts_with("service \"s\": runtime"), "{e}");
+        assert!(build("runtime: runc").is_ok());
+        let e = build("deploy: {resources: {reservations: {devices: [{capabilities: [gpu]}]}}}")
+            .unwrap_err();
+        assert!(e.to_string().contains("reservations"), "{e}");
     }
 }
