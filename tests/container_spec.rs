@@ -20,12 +20,7 @@ fn can_run() -> bool {
     if !common::require_privileged("container_spec") {
         return false;
     }
-    let static_busybox = std::process::Command::new("file")
-        .arg("-L")
-        .arg(BUSYBOX)
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).contains("statically linked"))
-        .unwrap_or_else(|_| Path::new(BUSYBOX).exists());
+    let static_busybox = is_static_elf(Path::new(BUSYBOX));
     if static_busybox {
         return true;
     }
@@ -34,6 +29,27 @@ fn can_run() -> bool {
     }
     eprintln!("skipping container_spec: needs a static busybox at {BUSYBOX}");
     false
+}
+
+/// Whether `path` is a 64-bit little-endian ELF without a PT_INTERP program header (no
+/// dynamic loader needed), so that it runs in a rootfs holding nothing else.
+fn is_static_elf(path: &Path) -> bool {
+    let Ok(b) = std::fs::read(path) else {
+        return false;
+    };
+    if b.len() < 64 || !b.starts_with(b"\x7fELF\x02\x01") {
+        return false;
+    }
+    let u16_at = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]) as usize;
+    let Ok(phoff) = <[u8; 8]>::try_from(&b[0x20..0x28]).map(u64::from_le_bytes) else {
+        return false;
+    };
+    let (entry_size, count) = (u16_at(0x36), u16_at(0x38));
+    (0..count).all(|i| {
+        let at = phoff as usize + i * entry_size;
+        b.get(at..at + 4)
+            .is_some_and(|t| t != 3u32.to_le_bytes().as_slice())
+    })
 }
 
 /// A busybox root filesystem with root and a user `app` (1000).

@@ -1,5 +1,6 @@
-//! The labels of a container: the service's own `labels`, then Docker Compose's
-//! `com.docker.compose.*` labels, which win (Compose sets them last).
+//! The labels of a container: the image's labels (Docker's containers inherit them), then
+//! the service's own `labels`, then Docker Compose's `com.docker.compose.*` labels, which win
+//! (Compose sets them last).
 
 use super::ContainerInput;
 use crate::engine::labels as names;
@@ -35,11 +36,8 @@ pub fn depends_on(svc: &berth_compose::model::ServiceConfig) -> String {
 pub fn labels(input: &ContainerInput) -> anyhow::Result<BTreeMap<String, String>> {
     let svc = input.config()?;
     let project = input.project;
-    let mut out: BTreeMap<String, String> = svc
-        .labels
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let mut out: BTreeMap<String, String> = input.defaults().labels.clone().unwrap_or_default();
+    out.extend(svc.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
     let tree = project
         .tree
         .get("services")
@@ -95,7 +93,18 @@ services:
       cache: {condition: service_started}
 "#,
         );
-        let f = Fixture::new(p);
+        let mut f = Fixture::new(p);
+        if let Some(c) = f.image.config.as_mut() {
+            c.labels = Some(
+                [
+                    ("app.tier", "image"),
+                    ("org.opencontainers.image.title", "x"),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            );
+        }
         let mut input = f.input("s");
         input.number = 2;
         let env = [std::path::PathBuf::from("/srv/proj/.env")];
@@ -103,6 +112,7 @@ services:
         let l = labels(&input).unwrap();
         assert_eq!(l[names::PROJECT], "proj");
         assert_eq!(l["app.tier"], "web");
+        assert_eq!(l["org.opencontainers.image.title"], "x");
         assert_eq!(l[names::SERVICE], "s");
         assert_eq!(l[names::CONTAINER_NUMBER], "2");
         assert_eq!(l[names::ONEOFF], "False");

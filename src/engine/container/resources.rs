@@ -46,7 +46,8 @@ pub fn memory(service: &str, svc: &ServiceConfig) -> anyhow::Result<Option<Linux
         .map(|b| b.bytes())
         .filter(|b| *b != 0);
     let swap = svc.memswap_limit.map(|b| b.bytes()).filter(|b| *b != 0);
-    let swappiness = svc.mem_swappiness.map(|b| b.bytes());
+    // -1 is Docker's "not set".
+    let swappiness = svc.mem_swappiness.map(|b| b.bytes()).filter(|s| *s != -1);
     let oom = svc.oom_kill_disable.filter(|d| *d);
     if limit.is_none()
         && reservation.is_none()
@@ -502,6 +503,12 @@ mod tests {
             Some(-1)
         );
         assert!(memory("s", &service("image: x")).unwrap().is_none());
+        assert!(
+            memory("s", &service("image: x\nmem_swappiness: -1"))
+                .unwrap()
+                .is_none()
+        );
+        assert!(memory("s", &service("image: x\nmem_swappiness: 101")).is_err());
         let e = memory("web", &service("image: x\nmemswap_limit: 1g")).unwrap_err();
         assert!(
             e.to_string().starts_with("service \"web\": memswap_limit"),

@@ -244,6 +244,13 @@ pub fn build_spec(input: &ContainerInput) -> anyhow::Result<Spec> {
     }
     spec.set_hostname(hostname);
     if let Some(d) = svc.domainname.as_deref().filter(|d| !d.is_empty()) {
+        if spec.hostname().is_none() {
+            return Err(refuse(
+                service,
+                "domainname",
+                "cannot be set with uts: host",
+            ));
+        }
         spec.set_domainname(Some(d.to_string()));
     }
     if let Some(root) = spec.root_mut().as_mut() {
@@ -543,6 +550,7 @@ mod tests {
             nix::unistd::gethostname().unwrap().to_string_lossy()
         );
         assert!(build("uts: host\nhostname: x").is_err());
+        assert!(build("uts: host\ndomainname: x.org").is_err());
         let e = build("network_mode: host\nsysctls: {net.core.somaxconn: '1024'}").unwrap_err();
         assert!(
             e.to_string()
