@@ -1,7 +1,8 @@
 //! A compose service turned into a runtime spec by `engine::container`, run by berth's
 //! runtime on a busybox root filesystem: the container shows the service's environment, user,
-//! working directory, bind mount, tmpfs and host name. Needs root and Debian's busybox-static;
-//! fails under BERTH_REQUIRE_PRIVILEGED=1 when it cannot run.
+//! working directory, bind mount, tmpfs, host name, a named volume filled from the image, and
+//! a secret. Needs root and Debian's busybox-static; fails under BERTH_REQUIRE_PRIVILEGED=1
+//! when it cannot run.
 
 mod common;
 
@@ -105,6 +106,8 @@ services:
       GREETING: hello from compose
     volumes:
       - ./data:/data:ro
+      - seeded:/var/seeded
+    secrets: [token]
     tmpfs:
       - /scratch:size=1m
     command:
@@ -119,7 +122,14 @@ services:
         grep -q ' /scratch tmpfs ' /proc/mounts && echo scratch=tmpfs;
         touch /data/x 2>/dev/null || echo data=ro;
         echo "host=$$(hostname)";
-        echo "etc=$$(cat /etc/hostname)"
+        echo "etc=$$(cat /etc/hostname)";
+        echo "seeded=$$(cat /var/seeded/seed)";
+        echo "secret=$$(cat /run/secrets/token)"
+volumes:
+  seeded: {}
+secrets:
+  token:
+    environment: SPEC_TOKEN
 "#;
 
 #[test]
@@ -135,7 +145,10 @@ fn a_service_runs_as_its_spec_says() {
     std::fs::create_dir_all(project_dir.join("data")).unwrap();
     std::fs::write(project_dir.join("data/file"), "bound").unwrap();
 
-    let mut opts = berth_compose::LoadOptions::new(project_dir.clone(), Default::default());
+    let env = [("SPEC_TOKEN".to_string(), "t0ken".to_string())]
+        .into_iter()
+        .collect();
+    let mut opts = berth_compose::LoadOptions::new(project_dir.clone(), env);
     opts.files = vec![berth_compose::loader::ConfigSource::stdin(
         COMPOSE.to_string(),
     )];
@@ -152,6 +165,9 @@ fn a_service_runs_as_its_spec_says() {
     );
     let paths = ContainerPaths::new(tmp.path().join("containers").join(&id));
     busybox_rootfs(&paths.rootfs());
+    // Image content that copy-up puts into the new named volume.
+    std::fs::create_dir_all(paths.rootfs().join("var/seeded")).unwrap();
+    std::fs::write(paths.rootfs().join("var/seeded/seed"), "from the image").unwrap();
     // What the executor writes for each container.
     std::fs::write(paths.hostname(), "spec-host\n").unwrap();
     std::fs::write(paths.hosts(), "127.0.0.1 localhost\n").unwrap();
@@ -166,6 +182,12 @@ fn a_service_runs_as_its_spec_says() {
         ..Default::default()
     };
     let store = berth_volumes::store::VolumeStore::open(tmp.path().join("volumes")).unwrap();
+    store
+        .create(&berth_volumes::store::VolumeSpec {
+            name: "spectest_seeded".into(),
+            ..Default::default()
+        })
+        .unwrap();
     let plan = container::mounts::plan(&loaded, "app", &image).unwrap();
     let no_others = |_: &berth_volumes::volumes_from::Source| -> anyhow::Result<Vec<MountRecord>> {
         Ok(Vec::new())
@@ -255,6 +277,8 @@ fn a_service_runs_as_its_spec_says() {
             "data=ro",
             "host=spec-host",
             "etc=spec-host",
+            "seeded=from the image",
+            "secret=t0ken",
         ],
         "stderr:\n{err}"
     );
