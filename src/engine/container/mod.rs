@@ -7,6 +7,13 @@
 //! error that names the service and the key; a key Docker itself ignores on Linux is ignored.
 //! Everything here is pure except [`mounts::resolve`], which creates volumes, bind sources
 //! and secret files, and user resolution, which reads the image's /etc/passwd.
+//!
+//! The executor's order for one container: mount its rootfs at `ContainerPaths::rootfs`;
+//! [`mounts::plan`] then [`mounts::resolve`] (volumes, binds, secrets); make or find the
+//! namespaces to join ([`NamespaceJoins`]); then [`build_spec`], [`labels()`] and
+//! [`record_fields`] on one [`ContainerInput`]; write the spec's hostname, the hosts file and
+//! resolv.conf at `ContainerPaths::hostname`/`hosts`/`resolv_conf` (the spec bind-mounts
+//! them); record [`ResolvedMounts::records`] and the ports chosen for each [`PortRequest`].
 
 pub mod labels;
 pub mod mounts;

@@ -4,7 +4,7 @@
 //! `expose` is informational (containers of a network reach each other's ports anyway).
 
 use super::{ContainerInput, at, process, refuse};
-use crate::engine::state::LogOptions;
+use crate::engine::state::{LogOptions, PortRecord};
 use anyhow::Context;
 use berth_compose::model::{Restart, ServiceConfig};
 use std::net::IpAddr;
@@ -35,6 +35,18 @@ pub struct PortRequest {
     pub container_port: u16,
     /// `tcp` or `udp`.
     pub protocol: String,
+}
+
+impl PortRequest {
+    /// The record of this port once the executor chose `host_port` for it.
+    pub fn record(&self, host_port: u16) -> PortRecord {
+        PortRecord {
+            host_ip: self.host_ip,
+            host_port,
+            container_port: self.container_port,
+            protocol: self.protocol.clone(),
+        }
+    }
 }
 
 /// The record fields of a container.
