@@ -7,6 +7,7 @@ pub mod images;
 pub mod output;
 pub mod progress;
 pub mod pull;
+pub mod supervise;
 pub mod volume;
 
 use anyhow::Context;
@@ -94,18 +95,24 @@ pub enum Command {
     Image(image::ImageArgs),
     /// Manage volumes
     Volume(volume::VolumeArgs),
+    /// Run a project's supervisor (started by berth itself)
+    #[command(hide = true)]
+    Supervise(supervise::SuperviseArgs),
 }
 
 /// Parses the command line, runs the command and turns its outcome into an exit code.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.global.verbose);
+    if !matches!(cli.command, Command::Supervise(_)) {
+        init_tracing(cli.global.verbose);
+    }
     let result = match &cli.command {
         Command::Config(args) => config::run(&cli.global, args),
         Command::Pull(args) => pull::run(&cli.global, args),
         Command::Images(args) => images::run(&cli.global, args),
         Command::Image(args) => image::run(&cli.global, args),
         Command::Volume(args) => volume::run(&cli.global, args),
+        Command::Supervise(args) => supervise::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,
