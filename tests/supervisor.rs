@@ -383,3 +383,67 @@ fn racing_clients_end_with_one_supervisor() {
     assert!(pids.iter().all(|pid| *pid == pids[0]), "{pids:?}");
     p.client().shutdown(false).unwrap();
 }
+
+#[test]
+fn published_ports_are_held_while_running_and_conflicts_name_the_owner() {
+    if !container::privileged(
+        "published_ports_are_held_while_running_and_conflicts_name_the_owner",
+        &[],
+    ) {
+        return;
+    }
+    let mut p = Project::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let publish = |p: &Project, id: &str| {
+        let mut r = p.record(id);
+        r.ports = vec![berth::engine::state::PortRecord {
+            host_ip: Some("127.0.0.1".parse().unwrap()),
+            host_port: port,
+            container_port: 80,
+            protocol: "tcp".into(),
+        }];
+        p.state.save_container_record(&r).unwrap();
+    };
+    let web = p.container("web", HELLO, None);
+    let other = p.container("other", HELLO, None);
+    publish(&p, &web);
+    publish(&p, &other);
+
+    p.client().start(&web).unwrap();
+    // Held: nobody else can bind it.
+    assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_err());
+    let taken = p.client().start(&other).unwrap_err().to_string();
+    let expected = format!(
+        "port {port}/tcp on 127.0.0.1 is already in use by project {:?} service \"web\"",
+        p.name
+    );
+    assert!(taken.contains(&expected), "{taken}");
+    assert_eq!(p.record(&other).status.state, RecordedState::Created);
+
+    // Released at the exit.
+    eventually("hello", || {
+        p.entries(&web)
+            .iter()
+            .any(|e| e.log == "hello\n")
+            .then_some(())
+    });
+    assert_eq!(p.client().stop(&web, Some(10)).unwrap(), 0);
+    let foreign = std::net::TcpListener::bind(("127.0.0.1", port)).expect("the port is free");
+    let taken = p.client().start(&web).unwrap_err().to_string();
+    assert!(taken.contains("by another program"), "{taken}");
+    drop(foreign);
+    p.client().start(&other).unwrap();
+    eventually("other running", || p.pid_of(&other));
+    eventually("hello from other", || {
+        p.entries(&other)
+            .iter()
+            .any(|e| e.log == "hello\n")
+            .then_some(())
+    });
+    assert_eq!(p.client().stop(&other, Some(10)).unwrap(), 0);
+    p.client().shutdown(false).unwrap();
+}

@@ -280,12 +280,15 @@ fn spawn(state: &StateRoot, project: &str, exe: &Path) -> Result<std::process::C
         .append(true)
         .open(&log_path)
         .with_context(|| format!("cannot open {}", log_path.display()))?;
+    // It runs in / (so that it keeps no directory busy): absolute paths only.
+    let absolute = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("--root")
-        .arg(state.root())
+        .arg(absolute(state.root()))
         .arg("supervise")
         .arg(project)
-        .env("BERTH_RUN", state.run())
+        .env("BERTH_RUN", absolute(state.run()))
+        .current_dir("/")
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone().context("cannot duplicate the log file")?)
         .stderr(log);

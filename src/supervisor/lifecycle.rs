@@ -362,7 +362,7 @@ impl Supervisor {
             Wait(
                 Arc<Container>,
                 tokio::sync::oneshot::Receiver<i32>,
-                ContainerRecord,
+                Box<ContainerRecord>,
             ),
             Done(i32),
         }
@@ -380,7 +380,7 @@ impl Supervisor {
                     entry.user_stopped = true;
                     let (tx, rx) = tokio::sync::oneshot::channel();
                     entry.waiters.push(tx);
-                    Then::Wait(container, rx, entry.record.clone())
+                    Then::Wait(container, rx, Box::new(entry.record.clone()))
                 }
                 Phase::Restarting { cancel } => {
                     cancel.notify_one();

@@ -3,7 +3,7 @@
 //! that is taken fails the start with an error naming its berth owner when there is one.
 
 use crate::engine::labels;
-use crate::engine::state::{ContainerRecord, StateRoot};
+use crate::engine::state::{ContainerRecord, RecordedState, StateRoot};
 use anyhow::{Result, bail};
 use berth_network::firewall::Protocol;
 use berth_network::ports::{self, Owner, PortReservation};
@@ -37,7 +37,8 @@ pub fn reserve_all(state: &StateRoot, record: &ContainerRecord) -> Result<Vec<Po
     Ok(held)
 }
 
-/// The project and service of another recorded container publishing `port`.
+/// The project and service of another container that publishes `port` and runs (a stopped
+/// one holds nothing: then another program does).
 fn owner(state: &StateRoot, except: &str, proto: Protocol, port: u16) -> Option<Owner> {
     let listing = state.containers().ok()?;
     listing.records.into_iter().find_map(|r| {
@@ -45,7 +46,11 @@ fn owner(state: &StateRoot, except: &str, proto: Protocol, port: u16) -> Option<
             .ports
             .iter()
             .any(|p| p.host_port == port && protocol(&p.protocol) == Some(proto));
-        (r.id != except && publishes).then(|| Owner {
+        let runs = matches!(
+            r.status.state,
+            RecordedState::Running | RecordedState::Paused | RecordedState::Restarting
+        );
+        (r.id != except && publishes && runs).then(|| Owner {
             project: r.project().unwrap_or_default().to_string(),
             service: r.labels.get(labels::SERVICE).cloned().unwrap_or_default(),
         })
