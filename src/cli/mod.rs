@@ -19,6 +19,7 @@ pub mod rm;
 pub mod start;
 pub mod stop;
 pub mod up;
+pub mod supervise;
 pub mod volume;
 
 use anyhow::Context;
@@ -126,12 +127,17 @@ pub enum Command {
     Unpause(pause::PauseArgs),
     /// Execute a command in a running container
     Exec(exec::ExecArgs),
+    /// Run a project's supervisor (started by berth itself)
+    #[command(hide = true)]
+    Supervise(supervise::SuperviseArgs),
 }
 
 /// Parses the command line, runs the command and turns its outcome into an exit code.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.global.verbose);
+    if !matches!(cli.command, Command::Supervise(_)) {
+        init_tracing(cli.global.verbose);
+    }
     let result = match &cli.command {
         Command::Config(args) => config::run(&cli.global, args),
         Command::Pull(args) => pull::run(&cli.global, args),
@@ -148,6 +154,7 @@ pub fn run() -> ExitCode {
         Command::Pause(args) => pause::run(&cli.global, args, true),
         Command::Unpause(args) => pause::run(&cli.global, args, false),
         Command::Exec(args) => exec::run(&cli.global, args),
+        Command::Supervise(args) => supervise::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

@@ -33,3 +33,7 @@ pub struct LogEntry {
     /// When the supervisor read it, RFC 3339 UTC with nanoseconds.
     pub time: String,
 }
+
+pub mod write;
+
+pub use write::{LogWriter, rfc3339_nanos};
