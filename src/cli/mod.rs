@@ -6,6 +6,7 @@ pub mod image;
 pub mod images;
 pub mod output;
 pub mod progress;
+pub mod project;
 pub mod pull;
 pub mod volume;
 
