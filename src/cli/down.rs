@@ -3,6 +3,7 @@
 
 use super::GlobalOptions;
 use super::lifecycle::Session;
+use crate::engine::desired::DesiredProject;
 use crate::engine::plan::Operation;
 use crate::engine::reconcile::{DownOptions, plan_down};
 use clap::{Args, ValueEnum};
@@ -47,9 +48,18 @@ pub fn run(global: &GlobalOptions, args: &DownArgs) -> anyhow::Result<ExitCode> 
         c.remove_volumes = args.volumes;
     });
     let observed = session.ctx.machine.observe(session.name())?;
+    // Without the compose file, the containers' labels tell the order.
+    let from_state;
+    let desired = match &session.ctx.project.desired {
+        Some(d) => Some(d),
+        None => {
+            from_state = DesiredProject::from_observed(session.name(), &observed);
+            Some(&from_state)
+        }
+    };
     let mut plan = plan_down(
         session.name(),
-        session.ctx.project.desired.as_ref(),
+        desired,
         &observed,
         &DownOptions {
             volumes: args.volumes,

@@ -110,14 +110,12 @@ impl Session {
         if let Some(d) = &self.ctx.project.desired {
             return Ok(d.services.iter().map(|s| s.name.clone()).collect());
         }
-        let mut names: Vec<String> = self
-            .records()?
-            .iter()
-            .filter_map(|r| r.observed().service().map(str::to_string))
-            .collect();
-        names.sort();
-        names.dedup();
-        Ok(names)
+        let observed = self.ctx.machine.observe(&self.ctx.project.name)?;
+        Ok(DesiredProject::from_observed(&self.ctx.project.name, &observed)
+            .services
+            .into_iter()
+            .map(|s| s.name)
+            .collect())
     }
 
     /// Every recorded container of the project.

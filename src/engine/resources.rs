@@ -47,7 +47,7 @@ impl Machine {
     pub fn observed_images(&self) -> anyhow::Result<Vec<ObservedImage>> {
         let mut out = Vec::new();
         for image in self.images.list().context("cannot list images")? {
-            for reference in &image.references {
+            for reference in &image.repo_tags {
                 out.push(ObservedImage {
                     reference: reference.clone(),
                     id: image.id.clone(),

@@ -142,23 +142,23 @@ async fn build(
     let resolved = container::mounts::resolve(
         &plan,
         &ResolveContext {
-            project: loaded,
+            store: &ctx.machine.volumes,
+            project: &loaded.name,
             service,
-            volumes: &ctx.machine.volumes,
-            paths: &paths,
-            lookup: &|reference: &str| volumes_from(ctx, reference),
+            rootfs: &paths.rootfs(),
+            files_dir: &paths.files(),
+            volumes_from: &|source| volumes_from(ctx, source),
         },
     )?;
     record.mounts = resolved.records.clone();
 
     // The spec.
     let joins = NamespaceJoins {
-        network: match &mode {
+        net: match &mode {
             NetworkMode::Own | NetworkMode::Isolated => record.netns.clone(),
             NetworkMode::Join(path) => Some(path.clone()),
             NetworkMode::Host => None,
         },
-        host_network: mode == NetworkMode::Host,
         ..Default::default()
     };
     let input = ContainerInput {
@@ -228,8 +228,8 @@ fn choose_ports(
                     .with_context(|| format!("service {service:?}"))?;
                 *p
             }
-            container::HostPort::Range(range) => {
-                let held = ports::reserve_in_range(protocol, r.host_ip, range.clone(), &owner_of)
+            container::HostPort::Range(low, high) => {
+                let held = ports::reserve_in_range(protocol, r.host_ip, *low..=*high, &owner_of)
                     .with_context(|| format!("service {service:?}"))?;
                 held.port
             }
@@ -267,21 +267,35 @@ pub fn owner_of(ctx: &Context, protocol: Protocol, port: u16) -> Option<ports::O
     })
 }
 
-/// The mounts of the container `reference` names (`service:NAME` or `container:NAME`) for
-/// `volumes_from`.
-fn volumes_from(ctx: &Context, reference: &str) -> Option<Vec<crate::engine::state::MountRecord>> {
-    let records = ctx.machine.state.containers_of(&ctx.project.name).ok()?.records;
-    let found = if let Some(service) = reference.strip_prefix("service:").or(Some(reference)).filter(|_| !reference.starts_with("container:")) {
-        records.into_iter().find(|r| {
-            let o = r.observed();
-            o.service() == Some(service) && !o.is_oneoff()
-        })
-    } else {
-        let name = reference.trim_start_matches("container:");
-        let id = ctx.machine.state.name_holder(name).ok()??;
-        ctx.machine.state.container(&id).ok()
+/// The mounts of the container a `volumes_from` entry names: the first container of a
+/// service of the project, or a container by name.
+fn volumes_from(
+    ctx: &Context,
+    source: &berth_volumes::volumes_from::Source,
+) -> anyhow::Result<Vec<crate::engine::state::MountRecord>> {
+    use berth_volumes::volumes_from::Source;
+    let record = match source {
+        Source::Service(service) => {
+            let mut records = ctx.machine.state.containers_of(&ctx.project.name)?.records;
+            records.retain(|r| {
+                let o = r.observed();
+                o.service() == Some(service.as_str()) && !o.is_oneoff()
+            });
+            records.sort_by_key(|r| r.observed().number());
+            records.into_iter().next().with_context(|| {
+                format!("cannot share volume with service {service}: container missing")
+            })?
+        }
+        Source::Container(name) => {
+            let id = ctx
+                .machine
+                .state
+                .name_holder(name)?
+                .with_context(|| format!("cannot share volume with container {name}: container missing"))?;
+            ctx.machine.state.container(&id)?
+        }
     };
-    found.map(|r| r.mounts)
+    Ok(record.mounts)
 }
 
 /// Makes sure a recorded container can start: its root filesystem mounted and its network

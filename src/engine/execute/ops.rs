@@ -47,8 +47,6 @@ pub struct Context {
     pub remove_volumes: bool,
     /// Warnings gathered on the way, printed by the command.
     pub warnings: Mutex<Vec<String>>,
-    /// The project's supervisor, once connected.
-    pub(super) supervisor: Mutex<Option<crate::supervisor::SupervisorClient>>,
 }
 
 impl Context {
@@ -60,7 +58,6 @@ impl Context {
             stop_timeout: None,
             remove_volumes: false,
             warnings: Mutex::new(Vec::new()),
-            supervisor: Mutex::new(None),
         }
     }
 

@@ -49,14 +49,6 @@ pub async fn forget(ctx: &Context, record: &ContainerRecord) -> anyhow::Result<(
     })
 }
 
-/// Asks the supervisor to re-read the project's records (new networks and containers).
-pub async fn refresh(ctx: &Context) -> anyhow::Result<()> {
-    blocking(|| match SupervisorClient::connect(&ctx.machine.state, &ctx.project.name)? {
-        Some(mut client) => client.refresh(),
-        None => Ok(()),
-    })
-}
-
 /// Ends the supervisor once the project has no container left.
 pub fn shutdown_if_idle(ctx: &Context) -> anyhow::Result<()> {
     let left = ctx.machine.state.containers_of(&ctx.project.name)?.records;
