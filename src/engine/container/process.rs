@@ -553,5 +553,17 @@ mod tests {
         assert!(seccomp("s", &Seccomp::Default, &caps).unwrap().is_some());
         assert!(seccomp("s", &Seccomp::Unconfined, &caps).unwrap().is_none());
         assert!(seccomp("s", &Seccomp::File("/nonexistent/p.json".into()), &caps).is_err());
+        // Docker's profile allows mount(2) only with CAP_SYS_ADMIN.
+        use berth_runtime::container::seccomp::docker::entries_for;
+        let plain = seccomp("s", &Seccomp::Default, &caps).unwrap().unwrap();
+        assert!(entries_for(&plain, "mount").is_empty());
+        let admin = capabilities("s", &service("image: x\ncap_add: [SYS_ADMIN]"), 0).unwrap();
+        let opened = seccomp("s", &Seccomp::Default, &admin).unwrap().unwrap();
+        assert!(!entries_for(&opened, "mount").is_empty());
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("profile.json");
+        std::fs::write(&file, r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]}"#).unwrap();
+        let custom = seccomp("s", &Seccomp::File(file), &caps).unwrap().unwrap();
+        assert_eq!(entries_for(&custom, "read").len(), 1);
     }
 }

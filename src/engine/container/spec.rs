@@ -342,6 +342,7 @@ pub fn build_spec(input: &ContainerInput) -> anyhow::Result<Spec> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::container::NamespaceJoins;
     use crate::engine::container::testing::{Fixture, ID, project};
     use berth_volumes::mounts::Mount;
 
@@ -558,6 +559,75 @@ mod tests {
             "{e}"
         );
         assert!(build("sysctls: {kernel.panic: '1'}").is_err());
+    }
+
+    #[test]
+    fn joined_namespaces_use_the_engines_paths() {
+        let mut f = Fixture::new(project(
+            "services:\n  db: {image: x}\n  s:\n    image: x\n    network_mode: service:db\n    ipc: service:db\n    pid: service:db\n",
+        ));
+        let e = build_spec(&f.input("s")).unwrap_err();
+        assert!(e.to_string().starts_with("service \"s\": "), "{e}");
+        f.joins = NamespaceJoins {
+            net: Some("/run/berth/netns/db".into()),
+            ipc: Some("/proc/42/ns/ipc".into()),
+            shm: None,
+            pid: Some("/proc/42/ns/pid".into()),
+        };
+        let e = build_spec(&f.input("s")).unwrap_err();
+        assert!(e.to_string().contains("/dev/shm"), "{e}");
+        f.joins.shm = Some("/proc/42/root/dev/shm".into());
+        let s = build_spec(&f.input("s")).unwrap();
+        let ns = s.linux().as_ref().unwrap().namespaces().clone().unwrap();
+        let path = |t| {
+            ns.iter()
+                .find(|n| n.typ() == t)
+                .and_then(|n| n.path().clone())
+        };
+        assert_eq!(
+            path(LinuxNamespaceType::Network),
+            Some(PathBuf::from("/run/berth/netns/db"))
+        );
+        assert_eq!(
+            path(LinuxNamespaceType::Ipc),
+            Some(PathBuf::from("/proc/42/ns/ipc"))
+        );
+        assert_eq!(
+            path(LinuxNamespaceType::Pid),
+            Some(PathBuf::from("/proc/42/ns/pid"))
+        );
+        let shm = s
+            .mounts()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|m| m.destination() == Path::new("/dev/shm"))
+            .unwrap();
+        assert_eq!(
+            shm.source().as_deref(),
+            Some(Path::new("/proc/42/root/dev/shm"))
+        );
+    }
+
+    #[test]
+    fn devices_and_rules_join_dockers() {
+        let s =
+            build("devices: ['/dev/null:/dev/x']\ndevice_cgroup_rules: ['c 42:* rmw']").unwrap();
+        let linux = s.linux().as_ref().unwrap();
+        assert_eq!(
+            linux.devices().as_ref().unwrap()[0].path(),
+            Path::new("/dev/x")
+        );
+        let rules = linux
+            .resources()
+            .as_ref()
+            .unwrap()
+            .devices()
+            .clone()
+            .unwrap();
+        assert_eq!(rules.len(), 14);
+        assert!(!rules[0].allow(), "Docker's deny-all comes first");
+        assert_eq!(rules[13].major(), Some(42));
     }
 
     #[test]
