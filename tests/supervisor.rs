@@ -339,6 +339,28 @@ fn supervisor_runs_restarts_and_takes_over_containers() {
     assert_eq!(p.record(&always).status.state, RecordedState::Exited);
     assert!(!alive(pid));
 
+    // A container that died while no supervisor watched comes back by its policy.
+    p.client().start(&always).unwrap();
+    let pid = eventually("worker running", || p.pid_of(&always));
+    let old = p.client().pid();
+    for victim in [old as i32, pid] {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(victim),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+    }
+    eventually("both gone", || (!alive(pid) && !alive(old as i32)).then_some(()));
+    let back = eventually("worker restarted by the new supervisor", || {
+        p.pid_of(&always).filter(|new| *new != pid)
+    });
+    assert!(alive(back));
+    let ticks = p.entries(&always).len();
+    eventually("ticks of the worker", || {
+        (p.entries(&always).len() > ticks + 1).then_some(())
+    });
+    assert_eq!(p.client().stop(&always, Some(10)).unwrap(), 0);
+
     // The events of the first supervisor's life.
     let seen = events.lock().unwrap().clone();
     let of = |id: &str, action: Action| {
