@@ -261,7 +261,12 @@ fn supervisor_runs_restarts_and_takes_over_containers() {
     p.client().start(&web).unwrap();
     eventually("web running again", || p.pid_of(&web));
     eventually("hello again", || {
-        (p.entries(&web).iter().filter(|e| e.log == "hello\n").count() == 2).then_some(())
+        (p.entries(&web)
+            .iter()
+            .filter(|e| e.log == "hello\n")
+            .count()
+            == 2)
+            .then_some(())
     });
     assert_eq!(p.client().stop(&web, Some(10)).unwrap(), 0);
 
@@ -319,7 +324,10 @@ fn supervisor_runs_restarts_and_takes_over_containers() {
     assert_ne!(fresh.pid(), old);
     let adopted = fresh.status().unwrap();
     let entry = adopted.containers.iter().find(|c| c.id == always).unwrap();
-    assert_eq!((entry.state, entry.pid), (RecordedState::Running, Some(pid)));
+    assert_eq!(
+        (entry.state, entry.pid),
+        (RecordedState::Running, Some(pid))
+    );
     // Logs continue under the new supervisor.
     let before = p.entries(&always).len();
     eventually("new log lines", || {
@@ -331,9 +339,35 @@ fn supervisor_runs_restarts_and_takes_over_containers() {
     assert_eq!(p.record(&always).status.state, RecordedState::Exited);
     assert!(!alive(pid));
 
+    // A container that died while no supervisor watched comes back by its policy.
+    p.client().start(&always).unwrap();
+    let pid = eventually("worker running", || p.pid_of(&always));
+    let old = p.client().pid();
+    for victim in [old as i32, pid] {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(victim),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+    }
+    eventually("both gone", || (!alive(pid) && !alive(old as i32)).then_some(()));
+    let back = eventually("worker restarted by the new supervisor", || {
+        p.pid_of(&always).filter(|new| *new != pid)
+    });
+    assert!(alive(back));
+    let ticks = p.entries(&always).len();
+    eventually("ticks of the worker", || {
+        (p.entries(&always).len() > ticks + 1).then_some(())
+    });
+    assert_eq!(p.client().stop(&always, Some(10)).unwrap(), 0);
+
     // The events of the first supervisor's life.
     let seen = events.lock().unwrap().clone();
-    let of = |id: &str, action: Action| seen.iter().filter(|e| e.id == id && e.action == action).count();
+    let of = |id: &str, action: Action| {
+        seen.iter()
+            .filter(|e| e.id == id && e.action == action)
+            .count()
+    };
     assert!(of(&web, Action::Start) >= 2, "{seen:#?}");
     assert!(of(&web, Action::Stop) >= 2, "{seen:#?}");
     assert!(
@@ -446,4 +480,143 @@ fn published_ports_are_held_while_running_and_conflicts_name_the_owner() {
     });
     assert_eq!(p.client().stop(&other, Some(10)).unwrap(), 0);
     p.client().shutdown(false).unwrap();
+}
+
+/// A network of the test's own (state in the project's root, its own firewall table and
+/// address pool), removed with everything attached when dropped.
+struct TestNetwork {
+    networks: berth_network::Networks,
+    name: String,
+    attached: Vec<String>,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Drop for TestNetwork {
+    fn drop(&mut self) {
+        for c in &self.attached {
+            let _ = self
+                .rt
+                .block_on(self.networks.disconnect(&self.name, c, true));
+            let _ = self.networks.remove_netns(c);
+        }
+        if let Err(e) = self.rt.block_on(self.networks.remove(&self.name)) {
+            eprintln!("cleanup: network {}: {e}", self.name);
+        }
+    }
+}
+
+#[test]
+fn running_containers_answer_to_their_names_on_the_project_network() {
+    use berth_network::testkit;
+    use hickory_proto::rr::RecordType;
+    use std::net::SocketAddr;
+    if !container::privileged(
+        "running_containers_answer_to_their_names_on_the_project_network",
+        &["nft", "ip"],
+    ) {
+        return;
+    }
+    testkit::egress_guard();
+    let mut p = Project::new();
+    let mut options =
+        berth_network::Options::new(p.state.networks_dir(), p.state.network_run_dir());
+    options.pools_v4 = vec![berth_network::ipam::AddressPool {
+        base: "10.231.0.0/16".parse().unwrap(),
+        size: 24,
+    }];
+    options.firewall_table = testkit::unique("berth_s");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut net = TestNetwork {
+        networks: berth_network::Networks::open(options).unwrap(),
+        name: format!("{}_default", p.name),
+        attached: Vec::new(),
+        rt,
+    };
+    // Internal: nothing unknown is forwarded to the host's resolver.
+    let request = berth_network::ipam::NetworkRequest {
+        name: net.name.clone(),
+        internal: true,
+        ..Default::default()
+    };
+    let record = net
+        .rt
+        .block_on(net.networks.create(&request, None))
+        .unwrap();
+    let gateway = record.subnets[0].gateway;
+
+    let web = p.container("web", HELLO, None);
+    let mut r = p.record(&web);
+    net.attached.push(r.name.clone());
+    let netns = net.rt.block_on(net.networks.create_netns(&r.name)).unwrap();
+    let info = net
+        .rt
+        .block_on(net.networks.connect(
+            &netns,
+            &net.name,
+            &berth_network::EndpointRequest {
+                container: r.name.clone(),
+                ifname: "eth0".into(),
+                default_route: true,
+                ..Default::default()
+            },
+        ))
+        .unwrap();
+    let address = info.addresses[0].0;
+    r.endpoints = vec![berth::engine::state::Endpoint {
+        network: net.name.clone(),
+        aliases: vec!["web".into(), r.name.clone(), "frontend".into()],
+        ipv4: Some(address),
+        ipv6: None,
+        mac: None,
+    }];
+    r.netns = Some(net.networks.netns_path(&r.name));
+    p.state.save_container_record(&r).unwrap();
+    // The container joins the prepared namespace, as the executor's spec says.
+    let mut spec = docker_spec(&["sh", "-c", HELLO]);
+    let linux = spec.linux_mut().as_mut().unwrap();
+    let namespaces = linux
+        .namespaces()
+        .clone()
+        .unwrap()
+        .into_iter()
+        .map(|mut n| {
+            if n.typ() == oci_spec::runtime::LinuxNamespaceType::Network {
+                n.set_path(Some(net.networks.netns_path(&r.name)));
+            }
+            n
+        })
+        .collect();
+    linux.set_namespaces(Some(namespaces));
+    std::fs::write(
+        p.state.container_paths(&web).spec(),
+        serde_json::to_vec_pretty(&spec).unwrap(),
+    )
+    .unwrap();
+
+    let query = |name: &str| {
+        testkit::dns_query(
+            Some(&netns),
+            SocketAddr::new(gateway, 53),
+            name,
+            RecordType::A,
+            Duration::from_secs(3),
+        )
+    };
+    p.client().start(&web).unwrap();
+    for name in ["web", "frontend", r.name.as_str()] {
+        let reply = eventually("an answer", || query(name).ok());
+        assert_eq!(reply.addresses, vec![address], "{name}: {reply:?}");
+    }
+    eventually("hello", || {
+        p.entries(&web)
+            .iter()
+            .any(|e| e.log == "hello\n")
+            .then_some(())
+    });
+    assert_eq!(p.client().stop(&web, Some(10)).unwrap(), 0);
+    // Gone with its process.
+    let reply = query("web").unwrap();
+    assert!(reply.addresses.is_empty(), "{reply:?}");
+    p.client().shutdown(false).unwrap();
+    drop(netns);
 }
