@@ -33,3 +33,6 @@ pub struct LogEntry {
     /// When the supervisor read it, RFC 3339 UTC with nanoseconds.
     pub time: String,
 }
+
+pub mod read;
+pub mod time;
