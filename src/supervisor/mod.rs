@@ -26,7 +26,7 @@ pub use client::{Events, SupervisorClient};
 pub use protocol::{Action, Event, Request, Response, SupervisedContainer, SupervisorStatus};
 
 use crate::engine::labels;
-use crate::engine::logs::rfc3339_nanos;
+use crate::engine::logs::format_time;
 use crate::engine::state::{ContainerRecord, StateRoot};
 use anyhow::{Context, Result};
 use berth_runtime::container::Runtime;
@@ -65,7 +65,7 @@ impl Supervisor {
     /// Reports an event about `record` to the subscribers.
     pub fn emit(&self, record: &ContainerRecord, action: Action, attributes: &[(&str, String)]) {
         let event = Event {
-            time: rfc3339_nanos(SystemTime::now()),
+            time: format_time(SystemTime::now()),
             id: record.id.clone(),
             name: record.name.clone(),
             project: self.project.clone(),

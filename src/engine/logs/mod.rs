@@ -34,6 +34,9 @@ pub struct LogEntry {
     pub time: String,
 }
 
+pub mod read;
+pub mod time;
 pub mod write;
 
-pub use write::{LogWriter, rfc3339_nanos};
+pub use time::format_time;
+pub use write::LogWriter;

@@ -2,6 +2,7 @@
 //! container's [`LogOptions`]. Appends without fsync: a log line is not worth ~20 ms of disk
 //! flush on these machines, and a crash loses at most what the page cache held.
 
+use super::time::format_time;
 use super::{LogEntry, Stream};
 use crate::engine::state::{ContainerPaths, LogOptions};
 use std::fs::{File, OpenOptions};
@@ -38,7 +39,7 @@ impl LogWriter {
     /// not UTF-8 are replaced, as Docker does.
     pub fn write(&mut self, stream: Stream, text: &[u8], time: SystemTime) -> io::Result<()> {
         let text = String::from_utf8_lossy(text);
-        let stamp = rfc3339_nanos(time);
+        let stamp = format_time(time);
         for piece in split(&text, MAX_ENTRY) {
             let entry = LogEntry {
                 log: piece.to_string(),
@@ -120,32 +121,6 @@ fn split(text: &str, max: usize) -> Vec<&str> {
     pieces
 }
 
-/// `time` as RFC 3339 in UTC with nanoseconds (`2026-11-22T10:00:00.123456789Z`).
-pub fn rfc3339_nanos(time: SystemTime) -> String {
-    let since = time
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = since.as_secs() as i64;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // The civil date from days since the epoch (Howard Hinnant's days_from_civil inverse).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        since.subsec_nanos()
-    )
-}
 
 #[cfg(test)]
 mod tests {
@@ -166,13 +141,13 @@ mod tests {
 
     #[test]
     fn times_are_rfc3339_utc_with_nanoseconds() {
-        assert_eq!(rfc3339_nanos(t()), "2026-11-19T10:00:00.123456789Z");
+        assert_eq!(format_time(t()), "2026-11-19T10:00:00.123456789Z");
         assert_eq!(
-            rfc3339_nanos(SystemTime::UNIX_EPOCH),
+            format_time(SystemTime::UNIX_EPOCH),
             "1970-01-01T00:00:00.000000000Z"
         );
         assert_eq!(
-            rfc3339_nanos(SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            format_time(SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400)),
             "2000-02-29T00:00:00.000000000Z"
         );
     }
