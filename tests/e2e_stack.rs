@@ -55,7 +55,10 @@ fn a_three_tier_stack_lives_and_dies_through_the_cli() {
     // ps and logs work from any directory, without the compose file.
     let ps = stack.berth_elsewhere(&["ps"]);
     let table = String::from_utf8_lossy(&ps.stdout);
-    assert!(table.contains(&format!("{}-web-1", stack.project)), "{table}");
+    assert!(
+        table.contains(&format!("{}-web-1", stack.project)),
+        "{table}"
+    );
     stack.eventually("db's log line", Duration::from_secs(10), || {
         let out = stack.berth_elsewhere(&["logs", "db"]);
         String::from_utf8_lossy(&out.stdout).contains("db ready")
@@ -63,7 +66,14 @@ fn a_three_tier_stack_lives_and_dies_through_the_cli() {
 
     // exec reaches the API by its service name through berth's DNS.
     stack.eventually("web reaches api by name", Duration::from_secs(10), || {
-        let out = stack.berth(&["exec", "-T", "web", "wget", "-qO-", "http://api:8000/cgi-bin/v"]);
+        let out = stack.berth(&[
+            "exec",
+            "-T",
+            "web",
+            "wget",
+            "-qO-",
+            "http://api:8000/cgi-bin/v",
+        ]);
         String::from_utf8_lossy(&out.stdout).contains("api 1")
     });
     // exec passes the exit code through.
@@ -79,7 +89,14 @@ fn a_three_tier_stack_lives_and_dies_through_the_cli() {
     assert_eq!(stack.ids("web"), web, "web kept");
     assert_ne!(stack.ids("api"), api, "api recreated");
     stack.eventually("the new api answers", Duration::from_secs(10), || {
-        let out = stack.berth(&["exec", "-T", "web", "wget", "-qO-", "http://api:8000/cgi-bin/v"]);
+        let out = stack.berth(&[
+            "exec",
+            "-T",
+            "web",
+            "wget",
+            "-qO-",
+            "http://api:8000/cgi-bin/v",
+        ]);
         String::from_utf8_lossy(&out.stdout).contains("api 2")
     });
 
@@ -96,11 +113,15 @@ fn a_three_tier_stack_lives_and_dies_through_the_cli() {
     // Scale up and down, with stable replica numbers.
     stack.ok(&["up", "-d", "--scale", "web=3"]);
     assert!(running(&stack, "web", 3), "{:?}", stack.ps());
-    stack.eventually("every web replica answers to its service name", Duration::from_secs(10), || {
-        let out = stack.berth(&["exec", "-T", "api", "nslookup", "web"]);
-        let text = String::from_utf8_lossy(&out.stdout);
-        text.matches("Address").count() >= 4
-    });
+    stack.eventually(
+        "every web replica answers to its service name",
+        Duration::from_secs(10),
+        || {
+            let out = stack.berth(&["exec", "-T", "api", "nslookup", "web"]);
+            let text = String::from_utf8_lossy(&out.stdout);
+            text.matches("Address").count() >= 4
+        },
+    );
     stack.ok(&["up", "-d", "--scale", "web=1"]);
     assert!(running(&stack, "web", 1));
     assert_eq!(stack.ids("web"), web, "replica 1 is the one kept");
@@ -123,7 +144,11 @@ fn a_three_tier_stack_lives_and_dies_through_the_cli() {
         !std::path::Path::new(&format!("/proc/{pid}/exe")).exists()
     });
     for svc in ["db", "api", "web"] {
-        assert!(running(&stack, svc, 1), "{svc} still runs: {:?}", stack.ps());
+        assert!(
+            running(&stack, svc, 1),
+            "{svc} still runs: {:?}",
+            stack.ps()
+        );
     }
 
     // ...and down -v removes everything, data included, leaving nothing behind.
@@ -132,19 +157,26 @@ fn a_three_tier_stack_lives_and_dies_through_the_cli() {
     let volumes = stack.ok(&["volume", "ls", "-q"]);
     assert!(!volumes.contains("dbdata"), "{volumes}");
     assert!(stack.netns_files().is_empty(), "{:?}", stack.netns_files());
-    let links = std::process::Command::new("ip").args(["-o", "link"]).output().unwrap();
+    let links = std::process::Command::new("ip")
+        .args(["-o", "link"])
+        .output()
+        .unwrap();
     let links = String::from_utf8_lossy(&links.stdout);
     let network_state = stack.root.path().join("networks");
     let leftovers: Vec<_> = std::fs::read_dir(&network_state)
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
     assert!(
-        leftovers.iter().all(|n| !n.to_string_lossy().contains(&stack.project)),
+        leftovers
+            .iter()
+            .all(|n| !n.to_string_lossy().contains(&stack.project)),
         "network state left: {leftovers:?}"
     );
     let _ = links;
     assert!(
-        stack.supervisor_pid().is_none_or(|p| !std::path::Path::new(&format!("/proc/{p}/exe")).exists()),
+        stack
+            .supervisor_pid()
+            .is_none_or(|p| !std::path::Path::new(&format!("/proc/{p}/exe")).exists()),
         "the supervisor ends with its project"
     );
 }

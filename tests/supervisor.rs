@@ -350,7 +350,9 @@ fn supervisor_runs_restarts_and_takes_over_containers() {
         )
         .unwrap();
     }
-    eventually("both gone", || (!alive(pid) && !alive(old as i32)).then_some(()));
+    eventually("both gone", || {
+        (!alive(pid) && !alive(old as i32)).then_some(())
+    });
     let back = eventually("worker restarted by the new supervisor", || {
         p.pid_of(&always).filter(|new| *new != pid)
     });

@@ -61,8 +61,18 @@ pub fn target(
             .with_context(|| format!("service {service:?} is not running container #{n}"));
     }
     replica(1)
-        .or_else(|| records.iter().filter(running).find(|r| !r.observed().is_oneoff()))
-        .or_else(|| records.iter().filter(running).find(|r| r.observed().is_oneoff()))
+        .or_else(|| {
+            records
+                .iter()
+                .filter(running)
+                .find(|r| !r.observed().is_oneoff())
+        })
+        .or_else(|| {
+            records
+                .iter()
+                .filter(running)
+                .find(|r| r.observed().is_oneoff())
+        })
         .cloned()
         .with_context(|| format!("service {service:?} is not running"))
 }

@@ -26,7 +26,12 @@ pub fn run(global: &GlobalOptions, args: &KillArgs) -> anyhow::Result<ExitCode> 
     let running: Vec<_> = session
         .containers(&args.services, false)?
         .into_iter()
-        .filter(|r| matches!(r.status.state, RecordedState::Running | RecordedState::Paused))
+        .filter(|r| {
+            matches!(
+                r.status.state,
+                RecordedState::Running | RecordedState::Paused
+            )
+        })
         .collect();
     if running.is_empty() {
         anyhow::bail!("no container to kill");

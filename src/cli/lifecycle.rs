@@ -85,7 +85,8 @@ impl Session {
             output::warn(w);
         }
         let reporter = Arc::new(Reporter::new(global, quiet, Wording::Compose));
-        let result = runtime()?.block_on(execute::execute(plan, self.ctx.clone(), reporter.clone()));
+        let result =
+            runtime()?.block_on(execute::execute(plan, self.ctx.clone(), reporter.clone()));
         reporter.finish();
         for w in self.ctx.take_warnings() {
             output::warn(&w);
@@ -111,11 +112,13 @@ impl Session {
             return Ok(d.services.iter().map(|s| s.name.clone()).collect());
         }
         let observed = self.ctx.machine.observe(&self.ctx.project.name)?;
-        Ok(DesiredProject::from_observed(&self.ctx.project.name, &observed)
-            .services
-            .into_iter()
-            .map(|s| s.name)
-            .collect())
+        Ok(
+            DesiredProject::from_observed(&self.ctx.project.name, &observed)
+                .services
+                .into_iter()
+                .map(|s| s.name)
+                .collect(),
+        )
     }
 
     /// Every recorded container of the project.

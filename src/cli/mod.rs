@@ -18,8 +18,8 @@ pub mod restart;
 pub mod rm;
 pub mod start;
 pub mod stop;
-pub mod up;
 pub mod supervise;
+pub mod up;
 pub mod volume;
 
 use anyhow::Context;

@@ -34,7 +34,12 @@ pub fn run(global: &GlobalOptions, args: &RmArgs) -> anyhow::Result<ExitCode> {
     let records: Vec<_> = session
         .containers(&args.services, true)?
         .into_iter()
-        .filter(|r| !matches!(r.status.state, RecordedState::Running | RecordedState::Paused | RecordedState::Restarting))
+        .filter(|r| {
+            !matches!(
+                r.status.state,
+                RecordedState::Running | RecordedState::Paused | RecordedState::Restarting
+            )
+        })
         .collect();
     if records.is_empty() {
         eprintln!("No stopped containers");

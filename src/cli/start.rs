@@ -20,7 +20,12 @@ pub fn run(global: &GlobalOptions, args: &StartArgs) -> anyhow::Result<ExitCode>
     let records: Vec<_> = session
         .containers(&args.services, false)?
         .into_iter()
-        .filter(|r| !matches!(r.status.state, RecordedState::Running | RecordedState::Paused))
+        .filter(|r| {
+            !matches!(
+                r.status.state,
+                RecordedState::Running | RecordedState::Paused
+            )
+        })
         .collect();
     let rt = runtime()?;
     session.each(global, &records, "Starting", "Started", |r| {

@@ -1,7 +1,7 @@
 //! `berth up`: create and start a project's containers, as `docker compose up`.
 
-use super::lifecycle::Session;
 use super::GlobalOptions;
+use super::lifecycle::Session;
 use crate::engine::desired::PullPolicy;
 use crate::engine::reconcile::{Recreate, UpOptions, plan_up};
 use crate::engine::state::ProjectRecord;
@@ -86,6 +86,10 @@ pub struct UpArgs {
     /// Maximum duration in seconds to wait for the project to be running|healthy
     #[arg(long, value_name = "SECONDS")]
     pub wait_timeout: Option<u64>,
+    /// Enable interactive shortcuts when running attached (berth has none; accepted for
+    /// compatibility)
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub menu: Option<bool>,
     /// Assume "yes" as answer to all prompts and run non-interactively
     #[arg(short = 'y', long)]
     pub yes: bool,

@@ -38,11 +38,9 @@ pub fn network_mode(
         return Ok(NetworkMode::Own);
     };
     let joined = |name: &str| -> anyhow::Result<NetworkMode> {
-        let id = ctx
-            .machine
-            .state
-            .name_holder(name)?
-            .with_context(|| format!("service {service:?}: network_mode: no such container: {name}"))?;
+        let id = ctx.machine.state.name_holder(name)?.with_context(|| {
+            format!("service {service:?}: network_mode: no such container: {name}")
+        })?;
         let record = ctx.machine.state.container(&id)?;
         let path = record
             .netns
@@ -151,7 +149,10 @@ pub async fn connect(
             .as_ref()
             .and_then(|c| c.mac_address.clone())
             .or_else(|| (index == 0).then(|| config.mac_address.clone()).flatten());
-        let mac = mac_text.as_deref().map(|m| parse_mac(service, m)).transpose()?;
+        let mac = mac_text
+            .as_deref()
+            .map(|m| parse_mac(service, m))
+            .transpose()?;
         let request = EndpointRequest {
             container: key.clone(),
             ifname: net_cfg
@@ -211,7 +212,8 @@ pub fn write_files(
     record: &ContainerRecord,
     paths: &ContainerPaths,
 ) -> anyhow::Result<()> {
-    let host_resolv = ResolvConf::parse(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
+    let host_resolv =
+        ResolvConf::parse(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
     let (hosts_text, resolv) = if *mode == NetworkMode::Host {
         (
             std::fs::read_to_string("/etc/hosts").unwrap_or_default(),

@@ -74,7 +74,12 @@ fn new_record(
         .machine
         .images
         .resolve(&desired.image)
-        .with_context(|| format!("service {service:?}: image {} is not present", desired.image))?;
+        .with_context(|| {
+            format!(
+                "service {service:?}: image {} is not present",
+                desired.image
+            )
+        })?;
     Ok(ContainerRecord {
         id: id.to_string(),
         name: name.to_string(),
@@ -123,8 +128,13 @@ async fn build(
         work: paths.work(),
         target: paths.rootfs(),
     };
-    mount_rootfs(&ctx.machine.images, &record.image.id, &dirs, MountMethod::Auto)
-        .with_context(|| format!("cannot mount the root filesystem of {}", record.name))?;
+    mount_rootfs(
+        &ctx.machine.images,
+        &record.image.id,
+        &dirs,
+        MountMethod::Auto,
+    )
+    .with_context(|| format!("cannot mount the root filesystem of {}", record.name))?;
     record.rootfs = Some(paths.rootfs());
 
     // The network.
@@ -287,11 +297,9 @@ fn volumes_from(
             })?
         }
         Source::Container(name) => {
-            let id = ctx
-                .machine
-                .state
-                .name_holder(name)?
-                .with_context(|| format!("cannot share volume with container {name}: container missing"))?;
+            let id = ctx.machine.state.name_holder(name)?.with_context(|| {
+                format!("cannot share volume with container {name}: container missing")
+            })?;
             ctx.machine.state.container(&id)?
         }
     };
@@ -311,8 +319,13 @@ pub async fn revive(ctx: &Context, id: &str) -> anyhow::Result<()> {
             work: paths.work(),
             target: rootfs.clone(),
         };
-        mount_rootfs(&ctx.machine.images, &record.image.id, &dirs, MountMethod::Auto)
-            .with_context(|| format!("cannot mount the root filesystem of {}", record.name))?;
+        mount_rootfs(
+            &ctx.machine.images,
+            &record.image.id,
+            &dirs,
+            MountMethod::Auto,
+        )
+        .with_context(|| format!("cannot mount the root filesystem of {}", record.name))?;
     }
     if let Some(netns) = &record.netns
         && !netns.exists()

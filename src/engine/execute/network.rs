@@ -38,14 +38,16 @@ pub fn network_request(
         for pool in &config.config {
             let mut entry = IpamConfig::default();
             if let Some(s) = &pool.subnet {
-                entry.subnet = Some(s.parse().map_err(|e| {
-                    anyhow::anyhow!("{}: ipam subnet {s:?}: {e}", what())
-                })?);
+                entry.subnet = Some(
+                    s.parse()
+                        .map_err(|e| anyhow::anyhow!("{}: ipam subnet {s:?}: {e}", what()))?,
+                );
             }
             if let Some(s) = &pool.ip_range {
-                entry.ip_range = Some(s.parse().map_err(|e| {
-                    anyhow::anyhow!("{}: ipam ip_range {s:?}: {e}", what())
-                })?);
+                entry.ip_range = Some(
+                    s.parse()
+                        .map_err(|e| anyhow::anyhow!("{}: ipam ip_range {s:?}: {e}", what()))?,
+                );
             }
             if let Some(g) = &pool.gateway {
                 entry.gateway = Some(
@@ -78,7 +80,11 @@ pub fn network_request(
         ),
         None => None,
     };
-    let bridge = def.driver_opts.get(BRIDGE_NAME).cloned().unwrap_or_default();
+    let bridge = def
+        .driver_opts
+        .get(BRIDGE_NAME)
+        .cloned()
+        .unwrap_or_default();
     Ok((
         NetworkRequest {
             name: name.to_string(),

@@ -76,7 +76,12 @@ impl Context {
             &self.project.name,
             &self.machine.exe,
         )
-        .with_context(|| format!("cannot reach the supervisor of project {}", self.project.name))
+        .with_context(|| {
+            format!(
+                "cannot reach the supervisor of project {}",
+                self.project.name
+            )
+        })
     }
 
     /// Starts the recorded container `id` (remounting what a reboot took away first).
@@ -132,7 +137,11 @@ fn container_id(ctx: &Context, name: &str) -> anyhow::Result<String> {
 }
 
 /// Carries out `op`.
-pub async fn run(op: &Operation, ctx: &Arc<Context>, progress: &dyn Progress) -> anyhow::Result<()> {
+pub async fn run(
+    op: &Operation,
+    ctx: &Arc<Context>,
+    progress: &dyn Progress,
+) -> anyhow::Result<()> {
     match op {
         Operation::CreateNetwork { name } => {
             step(
@@ -168,38 +177,33 @@ pub async fn run(op: &Operation, ctx: &Arc<Context>, progress: &dyn Progress) ->
             service,
             number,
             name,
-        } => {
-            step(
-                progress,
-                &format!("Container {name}"),
-                "Creating",
-                "Created",
-                super::create::create_container(ctx.clone(), service, *number, name.clone()),
-            )
-            .await
-            .map(|_| ())
-        }
+        } => step(
+            progress,
+            &format!("Container {name}"),
+            "Creating",
+            "Created",
+            super::create::create_container(ctx.clone(), service, *number, name.clone()),
+        )
+        .await
+        .map(|_| ()),
         Operation::RecreateContainer {
             service,
             number,
             name,
             old_id,
-        } => {
-            step(
-                progress,
-                &format!("Container {name}"),
-                "Recreate",
-                "Recreated",
-                async {
-                    super::supervise::stop(ctx, old_id, ctx.stop_timeout).await?;
-                    teardown::remove_container(ctx, old_id, false).await?;
-                    super::create::create_container(ctx.clone(), service, *number, name.clone())
-                        .await
-                },
-            )
-            .await
-            .map(|_| ())
-        }
+        } => step(
+            progress,
+            &format!("Container {name}"),
+            "Recreate",
+            "Recreated",
+            async {
+                super::supervise::stop(ctx, old_id, ctx.stop_timeout).await?;
+                teardown::remove_container(ctx, old_id, false).await?;
+                super::create::create_container(ctx.clone(), service, *number, name.clone()).await
+            },
+        )
+        .await
+        .map(|_| ()),
         Operation::StartContainer { name, .. } => {
             step(
                 progress,
@@ -213,7 +217,9 @@ pub async fn run(op: &Operation, ctx: &Arc<Context>, progress: &dyn Progress) ->
             )
             .await
         }
-        Operation::WaitService { service, condition } => wait_service(ctx, service, *condition).await,
+        Operation::WaitService { service, condition } => {
+            wait_service(ctx, service, *condition).await
+        }
         Operation::StopContainer { name, id, .. } => {
             step(
                 progress,
@@ -245,27 +251,37 @@ pub async fn run(op: &Operation, ctx: &Arc<Context>, progress: &dyn Progress) ->
             .await
         }
         Operation::RemoveVolume { name } => {
-            step(progress, &format!("Volume {name}"), "Removing", "Removed", async {
-                volume::remove(ctx, name, &teardown::volumes_in_use(ctx))
-            })
+            step(
+                progress,
+                &format!("Volume {name}"),
+                "Removing",
+                "Removed",
+                async { volume::remove(ctx, name, &teardown::volumes_in_use(ctx)) },
+            )
             .await
         }
         Operation::RemoveImage { image } => {
-            step(progress, &format!("Image {image}"), "Removing", "Removed", async {
-                let in_use = ctx
-                    .machine
-                    .state
-                    .containers()?
-                    .records
-                    .into_iter()
-                    .map(|r| r.image.id)
-                    .collect();
-                ctx.machine
-                    .images
-                    .remove(image, false, &in_use)
-                    .map(|_| ())
-                    .with_context(|| format!("cannot remove image {image}"))
-            })
+            step(
+                progress,
+                &format!("Image {image}"),
+                "Removing",
+                "Removed",
+                async {
+                    let in_use = ctx
+                        .machine
+                        .state
+                        .containers()?
+                        .records
+                        .into_iter()
+                        .map(|r| r.image.id)
+                        .collect();
+                    ctx.machine
+                        .images
+                        .remove(image, false, &in_use)
+                        .map(|_| ())
+                        .with_context(|| format!("cannot remove image {image}"))
+                },
+            )
             .await
         }
     }

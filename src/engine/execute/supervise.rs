@@ -11,7 +11,12 @@ use std::time::Duration;
 /// A connection to the project's supervisor, starting it when none runs.
 fn ensure(ctx: &Context) -> anyhow::Result<SupervisorClient> {
     SupervisorClient::ensure_with(&ctx.machine.state, &ctx.project.name, &ctx.machine.exe)
-        .with_context(|| format!("cannot reach the supervisor of project {}", ctx.project.name))
+        .with_context(|| {
+            format!(
+                "cannot reach the supervisor of project {}",
+                ctx.project.name
+            )
+        })
 }
 
 fn blocking<T>(f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
@@ -41,12 +46,12 @@ pub async fn stop(ctx: &Context, id: &str, timeout: Option<Duration>) -> anyhow:
 
 /// Tells the supervisor that `record`'s container is going away (when one runs).
 pub async fn forget(ctx: &Context, record: &ContainerRecord) -> anyhow::Result<()> {
-    blocking(|| {
-        match SupervisorClient::connect(&ctx.machine.state, &ctx.project.name)? {
+    blocking(
+        || match SupervisorClient::connect(&ctx.machine.state, &ctx.project.name)? {
             Some(mut client) => client.forget(&record.id),
             None => Ok(()),
-        }
-    })
+        },
+    )
 }
 
 /// Ends the supervisor once the project has no container left.

@@ -121,7 +121,6 @@ fn split(text: &str, max: usize) -> Vec<&str> {
     pieces
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
