@@ -132,6 +132,7 @@ pub fn up_options(args: &UpArgs) -> anyhow::Result<UpOptions> {
         pull: args.pull.as_deref().map(PullPolicy::parse).transpose()?,
         remove_orphans: args.remove_orphans,
         scale: parse_scale(&args.scale)?,
+        run_service: None,
     })
 }
 

@@ -8,6 +8,7 @@ pub mod labels;
 pub mod logs;
 pub mod machine;
 pub mod observed;
+pub mod oneoff;
 pub mod plan;
 pub mod project_view;
 pub mod reconcile;

@@ -9,6 +9,7 @@ use super::teardown::{self, port_mappings};
 use crate::engine::container::{self, ContainerInput, NamespaceJoins, ResolveContext};
 use crate::engine::state::{ContainerRecord, Durability, ImageRecord, PortRecord, write_file};
 use anyhow::{Context as _, bail};
+use berth_compose::LoadedProject;
 use berth_network::firewall::Protocol;
 use berth_network::ports;
 use berth_runtime::image::Digest;
@@ -26,13 +27,28 @@ pub fn new_id() -> anyhow::Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// Creates replica `number` of `service` named `name`; returns its id.
-pub async fn create_container(
-    ctx: Arc<Context>,
-    service: &str,
-    number: u32,
-    name: String,
-) -> anyhow::Result<String> {
+/// A container to create.
+#[derive(Debug, Clone)]
+pub struct NewContainer {
+    /// Its service.
+    pub service: String,
+    /// Its replica number.
+    pub number: u32,
+    /// Its name.
+    pub name: String,
+    /// A one-off container of `run`, with the project as `run` changed it.
+    pub oneoff: Option<Arc<LoadedProject>>,
+}
+
+/// Creates a container; returns its id.
+pub async fn create_container(ctx: Arc<Context>, new: NewContainer) -> anyhow::Result<String> {
+    let NewContainer {
+        service,
+        number,
+        name,
+        oneoff,
+    } = new;
+    let service = service.as_str();
     let id = new_id()?;
     let mut record = new_record(&ctx, service, &id, &name)?;
     ctx.machine
@@ -44,7 +60,7 @@ pub async fn create_container(
             }
             other => other.into(),
         })?;
-    let result = build(&ctx, service, number, &mut record).await;
+    let result = build(&ctx, service, number, oneoff.as_deref(), &mut record).await;
     match result {
         Ok(()) => Ok(id),
         Err(e) => {
@@ -109,9 +125,13 @@ async fn build(
     ctx: &Arc<Context>,
     service: &str,
     number: u32,
+    oneoff: Option<&LoadedProject>,
     record: &mut ContainerRecord,
 ) -> anyhow::Result<()> {
-    let loaded = ctx.project.loaded()?;
+    let loaded = match oneoff {
+        Some(p) => p,
+        None => ctx.project.loaded()?,
+    };
     let config = loaded
         .project
         .service(service)
@@ -175,7 +195,7 @@ async fn build(
         project: loaded,
         service,
         number,
-        oneoff: false,
+        oneoff: oneoff.is_some(),
         id: &record.id,
         name: &record.name,
         image_ref: &record.image.reference,

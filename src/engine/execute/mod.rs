@@ -11,6 +11,7 @@ mod supervise;
 mod teardown;
 mod volume;
 
+pub use create::{NewContainer, new_id};
 pub use ops::{Context, ProjectDefinition};
 
 use super::plan::{Plan, StepId};

@@ -136,6 +136,15 @@ fn container_id(ctx: &Context, name: &str) -> anyhow::Result<String> {
         .with_context(|| format!("no such container: {name}"))
 }
 
+fn new_container(service: &str, number: u32, name: &str) -> super::NewContainer {
+    super::NewContainer {
+        service: service.to_string(),
+        number,
+        name: name.to_string(),
+        oneoff: None,
+    }
+}
+
 /// Carries out `op`.
 pub async fn run(
     op: &Operation,
@@ -182,7 +191,7 @@ pub async fn run(
             &format!("Container {name}"),
             "Creating",
             "Created",
-            super::create::create_container(ctx.clone(), service, *number, name.clone()),
+            super::create::create_container(ctx.clone(), new_container(service, *number, name)),
         )
         .await
         .map(|_| ()),
@@ -199,7 +208,8 @@ pub async fn run(
             async {
                 super::supervise::stop(ctx, old_id, ctx.stop_timeout).await?;
                 teardown::remove_container(ctx, old_id, false).await?;
-                super::create::create_container(ctx.clone(), service, *number, name.clone()).await
+                super::create::create_container(ctx.clone(), new_container(service, *number, name))
+                    .await
             },
         )
         .await
