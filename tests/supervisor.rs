@@ -17,7 +17,8 @@ mod container;
 use berth::engine::labels;
 use berth::engine::logs::{LogEntry, Stream};
 use berth::engine::state::{
-    ContainerRecord, ContainerStatus, ImageRecord, LogOptions, RecordedState, StateRoot,
+    ContainerRecord, ContainerStatus, ImageRecord, LogOptions, ProjectRecord, RecordedState,
+    StateRoot,
 };
 use berth::supervisor::{Action, Event, SupervisorClient};
 use berth_runtime::container::Runtime;
@@ -56,8 +57,21 @@ impl Project {
             .tempdir()
             .unwrap();
         let state = StateRoot::open(root.path(), run.path()).unwrap();
+        let name = container::unique("suptest");
+        // As the executor does before it starts anything.
+        state
+            .save_project(&ProjectRecord {
+                name: name.clone(),
+                working_dir: root.path().to_path_buf(),
+                config_files: Vec::new(),
+                env_files: Vec::new(),
+                networks: Vec::new(),
+                volumes: Vec::new(),
+                created: SystemTime::now(),
+            })
+            .unwrap();
         Project {
-            name: container::unique("suptest"),
+            name,
             root,
             run,
             state,
@@ -350,7 +364,9 @@ fn supervisor_runs_restarts_and_takes_over_containers() {
         )
         .unwrap();
     }
-    eventually("both gone", || (!alive(pid) && !alive(old as i32)).then_some(()));
+    eventually("both gone", || {
+        (!alive(pid) && !alive(old as i32)).then_some(())
+    });
     let back = eventually("worker restarted by the new supervisor", || {
         p.pid_of(&always).filter(|new| *new != pid)
     });
