@@ -125,6 +125,8 @@ impl Supervisor {
                     self.emit(&record, Action::Restart, &[]);
                 }
                 self.emit(&record, Action::Start, &[("pid", pid.to_string())]);
+                // Health probes (not written yet) start here, beside the monitor: a task per
+                // running container that execs its test and reports Action::HealthStatus.
                 self.watch(id.to_string(), container);
                 Ok(())
             }
