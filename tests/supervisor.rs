@@ -17,7 +17,8 @@ mod container;
 use berth::engine::labels;
 use berth::engine::logs::{LogEntry, Stream};
 use berth::engine::state::{
-    ContainerRecord, ContainerStatus, ImageRecord, LogOptions, RecordedState, StateRoot,
+    ContainerRecord, ContainerStatus, ImageRecord, LogOptions, ProjectRecord, RecordedState,
+    StateRoot,
 };
 use berth::supervisor::{Action, Event, SupervisorClient};
 use berth_runtime::container::Runtime;
@@ -56,8 +57,21 @@ impl Project {
             .tempdir()
             .unwrap();
         let state = StateRoot::open(root.path(), run.path()).unwrap();
+        let name = container::unique("suptest");
+        // As the executor does before it starts anything.
+        state
+            .save_project(&ProjectRecord {
+                name: name.clone(),
+                working_dir: root.path().to_path_buf(),
+                config_files: Vec::new(),
+                env_files: Vec::new(),
+                networks: Vec::new(),
+                volumes: Vec::new(),
+                created: SystemTime::now(),
+            })
+            .unwrap();
         Project {
-            name: container::unique("suptest"),
+            name,
             root,
             run,
             state,
@@ -621,4 +635,53 @@ fn running_containers_answer_to_their_names_on_the_project_network() {
     assert!(reply.addresses.is_empty(), "{reply:?}");
     p.client().shutdown(false).unwrap();
     drop(netns);
+}
+
+#[test]
+fn pause_kill_and_forget() {
+    if !container::privileged("pause_kill_and_forget", &[]) {
+        return;
+    }
+    let mut p = Project::new();
+    let worker = p.container("worker", TICKS, Some("always"));
+    p.client().start(&worker).unwrap();
+    eventually("worker running", || p.pid_of(&worker));
+    eventually("ticks", || (p.entries(&worker).len() > 1).then_some(()));
+
+    p.client().pause(&worker).unwrap();
+    assert_eq!(p.record(&worker).status.state, RecordedState::Paused);
+    let err = p.client().pause(&worker).unwrap_err().to_string();
+    assert!(err.contains("paused already"), "{err}");
+    let refused = p.client().forget(&worker).unwrap_err().to_string();
+    assert!(refused.contains("stop it before removing it"), "{refused}");
+    p.client().unpause(&worker).unwrap();
+    assert_eq!(p.record(&worker).status.state, RecordedState::Running);
+    let ticks = p.entries(&worker).len();
+    eventually("ticks after unpause", || {
+        (p.entries(&worker).len() > ticks).then_some(())
+    });
+
+    let err = p.client().kill(&worker, "SIGNOPE").unwrap_err().to_string();
+    assert!(err.contains("invalid signal"), "{err}");
+    // Killed by its user: not restarted, whatever its policy.
+    let mut waiter = p.client();
+    let id = worker.clone();
+    let waited = std::thread::spawn(move || waiter.wait(&id));
+    std::thread::sleep(Duration::from_millis(200));
+    p.client().kill(&worker, "KILL").unwrap();
+    assert_eq!(waited.join().unwrap().unwrap(), 137);
+    std::thread::sleep(Duration::from_millis(1500));
+    let r = p.record(&worker);
+    assert_eq!(
+        (r.status.state, r.status.exit_code),
+        (RecordedState::Exited, Some(137))
+    );
+    assert_eq!(p.pid_of(&worker), None);
+    // Wait on a stopped container answers at once with its code.
+    assert_eq!(p.client().wait(&worker).unwrap(), 137);
+
+    p.client().forget(&worker).unwrap();
+    let status = p.client().status().unwrap();
+    assert!(status.containers.iter().all(|c| c.id != worker));
+    p.client().shutdown(false).unwrap();
 }

@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 /// How long [`SupervisorClient::ensure`] waits for a new supervisor to answer.
 pub const START_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a supervisor may take to answer a ping.
+const PING_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Environment variable naming the executable that runs supervisors (default: this very
 /// program, `/proc/self/exe`); tests set it to the `berth` binary.
 pub const EXE_ENV: &str = "BERTH_SUPERVISOR_EXE";
@@ -51,12 +54,35 @@ impl SupervisorClient {
             writer,
             pid: 0,
         };
-        match client.call(&Request::Ping) {
+        // A hung supervisor accepts (the kernel does) but never answers: do not hang with it.
+        client
+            .writer
+            .set_read_timeout(Some(PING_TIMEOUT))
+            .context("cannot set a timeout on the supervisor connection")?;
+        let answer = client.call(&Request::Ping);
+        client
+            .writer
+            .set_read_timeout(None)
+            .context("cannot clear the timeout of the supervisor connection")?;
+        match answer {
             Ok(Response::Pong { pid }) => {
                 client.pid = pid;
                 Ok(Some(client))
             }
             Ok(other) => bail!("unexpected answer from the supervisor of {project}: {other:?}"),
+            Err(e)
+                if e.downcast_ref::<std::io::Error>().is_some_and(|io| {
+                    matches!(io.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
+                }) =>
+            {
+                bail!(
+                    "the supervisor of project {project} does not answer (pid {}); see {}",
+                    std::fs::read_to_string(state.supervisor_pid_file(project))
+                        .unwrap_or_default()
+                        .trim(),
+                    state.supervisor_log(project).display()
+                )
+            }
             // It accepted, then closed: shutting down.
             Err(_) => Ok(None),
         }
@@ -329,5 +355,80 @@ fn log_tail(path: &Path) -> String {
         String::new()
     } else {
         format!(":\n{tail}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixListener;
+
+    /// A stand-in supervisor that answers each request with the next canned response.
+    fn fake(
+        state: &StateRoot,
+        project: &str,
+        answers: Vec<Response>,
+    ) -> std::thread::JoinHandle<Vec<Request>> {
+        let path = state.supervisor_socket(project);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let listener = UnixListener::bind(&path).unwrap();
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut writer = stream;
+            let mut seen = Vec::new();
+            for answer in answers {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap() == 0 {
+                    break;
+                }
+                seen.push(protocol::decode(&line).unwrap());
+                writeln!(writer, "{}", protocol::encode(&answer)).unwrap();
+            }
+            seen
+        })
+    }
+
+    #[test]
+    fn no_socket_means_no_supervisor() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateRoot::open(dir.path().join("root"), dir.path().join("run")).unwrap();
+        assert!(SupervisorClient::connect(&state, "p").unwrap().is_none());
+    }
+
+    #[test]
+    fn answers_map_to_results_and_errors_keep_the_supervisors_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateRoot::open(dir.path().join("root"), dir.path().join("run")).unwrap();
+        let message = "port 8080/tcp on 0.0.0.0 is already in use by project \"x\" service \"web\"";
+        let server = fake(
+            &state,
+            "p",
+            vec![
+                Response::Pong { pid: 42 },
+                Response::Error {
+                    message: message.into(),
+                },
+                Response::Exited { code: 143 },
+                Response::Ok,
+            ],
+        );
+        let mut c = SupervisorClient::connect(&state, "p").unwrap().unwrap();
+        assert_eq!(c.pid(), 42);
+        assert_eq!(c.start("ab").unwrap_err().to_string(), message);
+        assert_eq!(c.stop("ab", Some(3)).unwrap(), 143);
+        c.shutdown(false).unwrap();
+        assert_eq!(
+            server.join().unwrap(),
+            vec![
+                Request::Ping,
+                Request::Start { id: "ab".into() },
+                Request::Stop {
+                    id: "ab".into(),
+                    timeout_secs: Some(3)
+                },
+                Request::Shutdown { force: false },
+            ]
+        );
     }
 }

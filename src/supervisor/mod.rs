@@ -14,6 +14,7 @@
 pub mod adopt;
 pub mod client;
 pub mod containers;
+pub mod control;
 pub mod dns;
 pub mod lifecycle;
 pub mod logpump;
