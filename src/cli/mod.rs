@@ -16,6 +16,7 @@ pub mod project;
 pub mod pull;
 pub mod restart;
 pub mod rm;
+pub mod run;
 pub mod start;
 pub mod stop;
 pub mod supervise;
@@ -127,6 +128,8 @@ pub enum Command {
     Unpause(pause::PauseArgs),
     /// Execute a command in a running container
     Exec(exec::ExecArgs),
+    /// Run a one-off command on a service
+    Run(run::RunArgs),
     /// Run a project's supervisor (started by berth itself)
     #[command(hide = true)]
     Supervise(supervise::SuperviseArgs),
@@ -154,6 +157,7 @@ pub fn run() -> ExitCode {
         Command::Pause(args) => pause::run(&cli.global, args, true),
         Command::Unpause(args) => pause::run(&cli.global, args, false),
         Command::Exec(args) => exec::run(&cli.global, args),
+        Command::Run(args) => run::run(&cli.global, args),
         Command::Supervise(args) => supervise::run(&cli.global, args),
     };
     match result {

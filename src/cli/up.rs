@@ -164,7 +164,7 @@ pub fn run(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Writes the project's record, so that `down`, `ps` and `ls` work without its file.
-fn record_project(session: &Session) -> anyhow::Result<()> {
+pub fn record_project(session: &Session) -> anyhow::Result<()> {
     let loaded = session.ctx.project.loaded()?;
     let state = &session.ctx.machine.state;
     let created = state

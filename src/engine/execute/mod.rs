@@ -11,7 +11,7 @@ mod supervise;
 mod teardown;
 mod volume;
 
-pub use create::{NewContainer, new_id};
+pub use create::{NewContainer, create_container, new_id};
 pub use ops::{Context, ProjectDefinition};
 
 use super::plan::{Plan, StepId};
