@@ -166,7 +166,10 @@ impl Follower {
         }
         // Text that waited long enough for its newline is shown as it is.
         for (i, slot) in self.pending.iter_mut().enumerate() {
-            if slot.as_ref().is_some_and(|p| p.since.elapsed() >= PARTIAL_GRACE) {
+            if slot
+                .as_ref()
+                .is_some_and(|p| p.since.elapsed() >= PARTIAL_GRACE)
+            {
                 if let Some(p) = slot.take() {
                     push_line(&mut out, p.time, STREAMS[i], p.text);
                 }
@@ -381,7 +384,10 @@ mod tests {
             tail: Some(3),
             ..Default::default()
         };
-        assert_eq!(texts(&read(&paths, &tail).unwrap()), ["two", "three", "four"]);
+        assert_eq!(
+            texts(&read(&paths, &tail).unwrap()),
+            ["two", "three", "four"]
+        );
         let none = LogQuery {
             tail: Some(0),
             ..Default::default()

@@ -147,8 +147,8 @@ fn parse_date_time(text: &str) -> Option<SystemTime> {
     if second > 60 {
         return None;
     }
-    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
-        - offset;
+    let secs =
+        days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset;
     let secs = u64::try_from(secs).ok()?;
     Some(UNIX_EPOCH + Duration::new(secs, nanos))
 }
@@ -224,7 +224,10 @@ mod tests {
     fn since_values_follow_dockers_rules() {
         let now = at(1_704_067_200, 700_000_000);
         assert_eq!(parse_time_arg("10m", now), Ok(at(1_704_067_200 - 600, 0)));
-        assert_eq!(parse_time_arg("1h30m", now), Ok(at(1_704_067_200 - 5400, 0)));
+        assert_eq!(
+            parse_time_arg("1h30m", now),
+            Ok(at(1_704_067_200 - 5400, 0))
+        );
         assert_eq!(parse_time_arg("1.5s", now), Ok(at(1_704_067_199, 0)));
         assert_eq!(parse_time_arg("0", now), Ok(at(0, 0)));
         assert_eq!(parse_time_arg("1700000000", now), Ok(at(1_700_000_000, 0)));
