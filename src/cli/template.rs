@@ -200,7 +200,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             text,
-            "NAME         EXIT CODE   NAME\np-web-1      0           p-web-1\n"
+            "NAME      EXIT CODE   NAME\np-web-1   0           p-web-1\n"
         );
     }
 }
