@@ -3,23 +3,30 @@
 
 pub mod attach;
 pub mod config;
+pub mod container;
 pub mod down;
 pub mod exec;
 pub mod image;
 pub mod images;
 pub mod kill;
 pub mod lifecycle;
+pub mod logs;
+pub mod ls;
 pub mod output;
 pub mod pause;
+pub mod port;
 pub mod progress;
 pub mod project;
+pub mod ps;
 pub mod pull;
 pub mod restart;
 pub mod rm;
 pub mod run;
 pub mod start;
 pub mod stop;
+pub mod summary;
 pub mod supervise;
+pub mod template;
 pub mod up;
 pub mod volume;
 
@@ -102,8 +109,18 @@ pub enum Command {
     Config(config::ConfigArgs),
     /// Pull service images
     Pull(pull::PullArgs),
+    /// List containers
+    Ps(ps::PsArgs),
+    /// View output from containers
+    Logs(logs::LogsArgs),
+    /// Print the public port for a port binding
+    Port(port::PortArgs),
+    /// List running compose projects
+    Ls(ls::LsArgs),
     /// List images used by the created containers
     Images(images::ImagesArgs),
+    /// Manage containers
+    Container(container::ContainerArgs),
     /// Manage images
     Image(image::ImageArgs),
     /// Manage volumes
@@ -144,6 +161,11 @@ pub fn run() -> ExitCode {
     let result = match &cli.command {
         Command::Config(args) => config::run(&cli.global, args),
         Command::Pull(args) => pull::run(&cli.global, args),
+        Command::Ps(args) => ps::run(&cli.global, args),
+        Command::Logs(args) => logs::run(&cli.global, args),
+        Command::Port(args) => port::run(&cli.global, args),
+        Command::Ls(args) => ls::run(&cli.global, args),
+        Command::Container(args) => container::run(&cli.global, args),
         Command::Images(args) => images::run(&cli.global, args),
         Command::Image(args) => image::run(&cli.global, args),
         Command::Volume(args) => volume::run(&cli.global, args),
