@@ -149,7 +149,7 @@ pub fn run(global: &GlobalOptions, args: &LogsArgs) -> anyhow::Result<ExitCode> 
         if query.until.is_some_and(|u| SystemTime::now() > u) {
             return Ok(ExitCode::SUCCESS);
         }
-        if polls % RESCAN_EVERY == 0 {
+        if polls.is_multiple_of(RESCAN_EVERY) {
             let now_there = select(&state)?;
             if now_there.is_empty() {
                 return Ok(ExitCode::SUCCESS);

@@ -169,10 +169,9 @@ impl Follower {
             if slot
                 .as_ref()
                 .is_some_and(|p| p.since.elapsed() >= PARTIAL_GRACE)
+                && let Some(p) = slot.take()
             {
-                if let Some(p) = slot.take() {
-                    push_line(&mut out, p.time, STREAMS[i], p.text);
-                }
+                push_line(&mut out, p.time, STREAMS[i], p.text);
             }
         }
         out.retain(|l| self.query.admits(l.time));
