@@ -101,13 +101,8 @@ pub fn run(global: &GlobalOptions, args: &LogsArgs) -> anyhow::Result<ExitCode> 
         Ok(found)
     };
     let containers = select(&state)?;
-    let color = !args.no_color
-        && match global.ansi {
-            Ansi::Never => false,
-            Ansi::Always => true,
-            Ansi::Auto => std::io::stdout().is_terminal(),
-        };
-    let mut printer = Printer::new(color, !args.no_log_prefix, args.timestamps);
+    let color = !args.no_color && use_color(global.ansi);
+    let mut printer = LogPrinter::new(color, !args.no_log_prefix, args.timestamps);
     for c in &containers {
         printer.register(c);
     }
@@ -174,6 +169,15 @@ pub fn run(global: &GlobalOptions, args: &LogsArgs) -> anyhow::Result<ExitCode> 
     }
 }
 
+/// Whether `--ansi` lets prefixes be colored: `auto` when stdout is a terminal.
+pub fn use_color(ansi: Ansi) -> bool {
+    match ansi {
+        Ansi::Never => false,
+        Ansi::Always => true,
+        Ansi::Auto => std::io::stdout().is_terminal(),
+    }
+}
+
 fn number(c: &ContainerRecord) -> Option<u32> {
     c.labels.get(labels::CONTAINER_NUMBER)?.parse().ok()
 }
@@ -197,8 +201,10 @@ pub fn display_name(c: &ContainerRecord) -> String {
     }
 }
 
-/// Prints lines as Compose's log consumer does.
-struct Printer {
+/// Prints container lines as Compose's log consumer does: `web-1  | text`, the prefix padded
+/// to the longest name shown and colored per container on a terminal, stdout lines on
+/// stdout and stderr lines on stderr. `logs` uses it; so can attached `up`.
+pub struct LogPrinter {
     color: bool,
     prefix: bool,
     timestamps: bool,
@@ -207,9 +213,11 @@ struct Printer {
     width: usize,
 }
 
-impl Printer {
-    fn new(color: bool, prefix: bool, timestamps: bool) -> Printer {
-        Printer {
+impl LogPrinter {
+    /// A printer: `color` for the prefixes, `prefix` off for `--no-log-prefix`,
+    /// `timestamps` for `-t`.
+    pub fn new(color: bool, prefix: bool, timestamps: bool) -> LogPrinter {
+        LogPrinter {
             color,
             prefix,
             timestamps,
@@ -218,15 +226,17 @@ impl Printer {
         }
     }
 
-    fn register(&mut self, c: &ContainerRecord) {
+    /// Makes a container known: its prefix, its color, and the width of every prefix.
+    pub fn register(&mut self, c: &ContainerRecord) {
         let shown = display_name(c);
         self.width = self.width.max(shown.chars().count() + 1);
         let color = COLORS[self.names.len() % COLORS.len()];
         self.names.insert(c.name.clone(), (shown, color));
     }
 
-    /// Prints a batch in time order; false when the reader went away (closed pipe).
-    fn print(&self, mut batch: Vec<(String, LogLine)>) -> anyhow::Result<bool> {
+    /// Prints a batch of (container name, line) in time order; false when the reader went
+    /// away (closed pipe).
+    pub fn print(&self, mut batch: Vec<(String, LogLine)>) -> anyhow::Result<bool> {
         batch.sort_by_key(|(_, l)| l.time);
         let mut out = std::io::stdout().lock();
         let mut err = std::io::stderr().lock();
