@@ -327,7 +327,7 @@ fn ps_json_has_compose_fields() {
     let db: Value = serde_json::from_str(lines[0]).unwrap();
     assert_eq!(db["State"], "exited");
     assert_eq!(db["ExitCode"], 0);
-    assert_eq!(db["Publishers"], json!([]));
+    assert_eq!(db["Publishers"], Value::Null);
     let run: Value = serde_json::from_str(lines[2]).unwrap();
     assert_eq!(run["ExitCode"], 3);
     // --no-trunc: the whole id.
@@ -404,6 +404,13 @@ fn logs_tail_each_container_and_interleave_by_time() {
             "--no-color",
         ])),
         "web-1  | ready\ndb-1   | db ready\n"
+    );
+    // Colored prefixes when asked, Compose's first color being cyan.
+    assert_eq!(
+        ok(&f.berth(&[
+            "--ansi", "always", "-p", "shop", "logs", "--tail", "1", "db"
+        ])),
+        "\x1b[36mdb-1  | \x1b[0mdb bye\n"
     );
     let e = failure(&f.berth(&["-p", "shop", "logs", "--since", "later"]));
     assert!(

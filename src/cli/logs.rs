@@ -118,8 +118,7 @@ pub fn run(global: &GlobalOptions, args: &LogsArgs) -> anyhow::Result<ExitCode> 
         .collect();
     let mut batch = Vec::new();
     for (name, follower) in followers.values_mut() {
-        let lines = follower.poll().context("cannot read the container logs")?;
-        let mut lines = lines;
+        let mut lines = follower.poll().context("cannot read the container logs")?;
         if !args.follow {
             lines.extend(follower.finish());
         }
