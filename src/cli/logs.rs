@@ -1,6 +1,5 @@
 //! `berth logs`: the output of the project's containers, read from their log files, as
-//! `docker compose logs` prints it (`web-1  | line`, stdout lines on stdout, stderr lines on
-//! stderr).
+//! `docker compose logs` prints it (`web-1  | line`, both streams on stdout).
 
 use super::{Ansi, GlobalOptions, project, summary};
 use crate::engine::labels;
@@ -201,12 +200,14 @@ pub fn display_name(c: &ContainerRecord) -> String {
 }
 
 /// Prints container lines as Compose's log consumer does: `web-1  | text`, the prefix padded
-/// to the longest name shown and colored per container on a terminal, stdout lines on
-/// stdout and stderr lines on stderr. `logs` uses it; so can attached `up`.
+/// to the longest name shown and colored per container on a terminal. `logs` prints both
+/// streams on stdout, as Compose's does; attached `up` keeps stderr lines on stderr
+/// ([`LogPrinter::stderr_apart`]).
 pub struct LogPrinter {
     color: bool,
     prefix: bool,
     timestamps: bool,
+    stderr_apart: bool,
     /// Display name and color, by container name.
     names: BTreeMap<String, (String, &'static str)>,
     width: usize,
@@ -220,9 +221,16 @@ impl LogPrinter {
             color,
             prefix,
             timestamps,
+            stderr_apart: false,
             names: BTreeMap::new(),
             width: 0,
         }
+    }
+
+    /// Prints stderr lines on stderr (Compose's attached `up`) rather than on stdout.
+    pub fn stderr_apart(mut self) -> LogPrinter {
+        self.stderr_apart = true;
+        self
     }
 
     /// Makes a container known: its prefix, its color, and the width of every prefix.
@@ -261,8 +269,8 @@ impl LogPrinter {
             text.push_str(&line.text);
             text.push('\n');
             let written = match line.stream {
-                Stream::Stdout => out.write_all(text.as_bytes()),
-                Stream::Stderr => err.write_all(text.as_bytes()),
+                Stream::Stderr if self.stderr_apart => err.write_all(text.as_bytes()),
+                _ => out.write_all(text.as_bytes()),
             };
             match written {
                 Ok(()) => {}
