@@ -241,6 +241,22 @@ impl LogPrinter {
         self.names.insert(c.name.clone(), (shown, color));
     }
 
+    /// Prints a note about container `name` on stdout, as Compose does: its shown name (in
+    /// its color, without the bar), then `text` (`web-1 exited with code 0`).
+    pub fn note(&self, name: &str, text: &str) {
+        let (shown, color) = self
+            .names
+            .get(name)
+            .map(|(s, c)| (s.as_str(), *c))
+            .unwrap_or((name, ""));
+        let shown = if self.color && !color.is_empty() {
+            format!("\x1b[{color}m{shown}\x1b[0m")
+        } else {
+            shown.to_string()
+        };
+        let _ = writeln!(std::io::stdout().lock(), "{shown} {text}");
+    }
+
     /// Prints a batch of (container name, line) in time order; false when the reader went
     /// away (closed pipe).
     pub fn print(&self, mut batch: Vec<(String, LogLine)>) -> anyhow::Result<bool> {
