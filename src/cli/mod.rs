@@ -1,12 +1,33 @@
 //! Command-line parsing and dispatch: one file per command. The CLI parses and prints; the
 //! engine decides.
 
+pub mod attach;
 pub mod config;
+pub mod container;
+pub mod down;
+pub mod exec;
 pub mod image;
 pub mod images;
+pub mod kill;
+pub mod lifecycle;
+pub mod logs;
+pub mod ls;
 pub mod output;
+pub mod pause;
+pub mod port;
 pub mod progress;
+pub mod project;
+pub mod ps;
 pub mod pull;
+pub mod restart;
+pub mod rm;
+pub mod run;
+pub mod start;
+pub mod stop;
+pub mod summary;
+pub mod supervise;
+pub mod template;
+pub mod up;
 pub mod volume;
 
 use anyhow::Context;
@@ -88,24 +109,78 @@ pub enum Command {
     Config(config::ConfigArgs),
     /// Pull service images
     Pull(pull::PullArgs),
+    /// List containers
+    Ps(ps::PsArgs),
+    /// View output from containers
+    Logs(logs::LogsArgs),
+    /// Print the public port for a port binding
+    Port(port::PortArgs),
+    /// List running compose projects
+    Ls(ls::LsArgs),
     /// List images used by the created containers
     Images(images::ImagesArgs),
+    /// Manage containers
+    Container(container::ContainerArgs),
     /// Manage images
     Image(image::ImageArgs),
     /// Manage volumes
     Volume(volume::VolumeArgs),
+    /// Create and start containers
+    Up(up::UpArgs),
+    /// Stop and remove containers, networks
+    Down(down::DownArgs),
+    /// Start services
+    Start(start::StartArgs),
+    /// Stop services
+    Stop(stop::StopArgs),
+    /// Restart service containers
+    Restart(restart::RestartArgs),
+    /// Force stop service containers
+    Kill(kill::KillArgs),
+    /// Removes stopped service containers
+    Rm(rm::RmArgs),
+    /// Pause services
+    Pause(pause::PauseArgs),
+    /// Unpause services
+    Unpause(pause::PauseArgs),
+    /// Execute a command in a running container
+    Exec(exec::ExecArgs),
+    /// Run a one-off command on a service
+    Run(run::RunArgs),
+    /// Run a project's supervisor (started by berth itself)
+    #[command(hide = true)]
+    Supervise(supervise::SuperviseArgs),
 }
 
 /// Parses the command line, runs the command and turns its outcome into an exit code.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.global.verbose);
+    if !matches!(cli.command, Command::Supervise(_)) {
+        init_tracing(cli.global.verbose);
+    }
     let result = match &cli.command {
         Command::Config(args) => config::run(&cli.global, args),
         Command::Pull(args) => pull::run(&cli.global, args),
+        Command::Ps(args) => ps::run(&cli.global, args),
+        Command::Logs(args) => logs::run(&cli.global, args),
+        Command::Port(args) => port::run(&cli.global, args),
+        Command::Ls(args) => ls::run(&cli.global, args),
+        Command::Container(args) => container::run(&cli.global, args),
         Command::Images(args) => images::run(&cli.global, args),
         Command::Image(args) => image::run(&cli.global, args),
         Command::Volume(args) => volume::run(&cli.global, args),
+        Command::Up(args) => up::run(&cli.global, args),
+        Command::Down(args) => down::run(&cli.global, args),
+        Command::Start(args) => start::run(&cli.global, args),
+        Command::Stop(args) => stop::run(&cli.global, args),
+        Command::Restart(args) => restart::run(&cli.global, args),
+        Command::Kill(args) => kill::run(&cli.global, args),
+        Command::Rm(args) => rm::run(&cli.global, args),
+        Command::Pause(args) => pause::run(&cli.global, args, true),
+        Command::Unpause(args) => pause::run(&cli.global, args, false),
+        Command::Exec(args) => exec::run(&cli.global, args),
+        Command::Run(args) => run::run(&cli.global, args),
+        Command::Supervise(args) => supervise::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

@@ -206,3 +206,89 @@ fn resources(tree: &Value, section: &str) -> Vec<DesiredResource> {
     }
     out
 }
+
+impl DesiredProject {
+    /// What the recorded containers of `project` say of it when its compose file is not at
+    /// hand: its services (from their labels) in dependency order, from Compose's
+    /// `com.docker.compose.depends_on` labels. Enough to stop and remove in the right order.
+    pub fn from_observed(project: &str, observed: &super::observed::Observed) -> DesiredProject {
+        let mut deps: std::collections::BTreeMap<String, Vec<Dependency>> = Default::default();
+        for c in observed
+            .containers
+            .iter()
+            .filter(|c| c.project() == Some(project) && !c.is_oneoff())
+        {
+            let Some(service) = c.service() else { continue };
+            let entry = deps.entry(service.to_string()).or_default();
+            let label = c
+                .labels
+                .get(super::labels::DEPENDS_ON)
+                .map(String::as_str)
+                .unwrap_or("");
+            for item in label.split(',').filter(|s| !s.is_empty()) {
+                let mut parts = item.split(':');
+                let (Some(name), condition, restart) = (parts.next(), parts.next(), parts.next())
+                else {
+                    continue;
+                };
+                if entry.iter().any(|d| d.service == name) {
+                    continue;
+                }
+                entry.push(Dependency {
+                    service: name.to_string(),
+                    condition: match condition {
+                        Some("service_healthy") => DependencyCondition::ServiceHealthy,
+                        Some("service_completed_successfully") => {
+                            DependencyCondition::ServiceCompletedSuccessfully
+                        }
+                        _ => DependencyCondition::ServiceStarted,
+                    },
+                    restart: restart == Some("true"),
+                    required: true,
+                });
+            }
+        }
+        // Dependencies first; a cycle (impossible from a valid file) keeps name order.
+        let mut order: Vec<String> = Vec::new();
+        let mut pending: Vec<String> = deps.keys().cloned().collect();
+        while !pending.is_empty() {
+            let ready: Vec<String> = pending
+                .iter()
+                .filter(|s| {
+                    deps[*s]
+                        .iter()
+                        .all(|d| order.contains(&d.service) || !deps.contains_key(&d.service))
+                })
+                .cloned()
+                .collect();
+            let next = if ready.is_empty() {
+                vec![pending[0].clone()]
+            } else {
+                ready
+            };
+            pending.retain(|s| !next.contains(s));
+            order.extend(next);
+        }
+        DesiredProject {
+            name: project.to_string(),
+            services: order
+                .into_iter()
+                .map(|name| DesiredService {
+                    depends_on: deps.remove(&name).unwrap_or_default(),
+                    name,
+                    hash: String::new(),
+                    replicas: 0,
+                    image: String::new(),
+                    build: false,
+                    pull_policy: PullPolicy::Missing,
+                    container_name: None,
+                    networks: Vec::new(),
+                    volumes: Vec::new(),
+                })
+                .collect(),
+            disabled_services: Vec::new(),
+            networks: Vec::new(),
+            volumes: Vec::new(),
+        }
+    }
+}

@@ -1,12 +1,17 @@
 //! The engine: observe state, reconcile it with the project into a plan, execute the plan.
 
+pub mod container;
 pub mod desired;
+pub mod execute;
 pub mod images;
 pub mod labels;
 pub mod logs;
+pub mod machine;
 pub mod observed;
+pub mod oneoff;
 pub mod plan;
 pub mod project_view;
 pub mod reconcile;
+pub mod resources;
 pub mod state;
 pub mod unsupported;

@@ -37,6 +37,9 @@ pub struct UpOptions {
     pub remove_orphans: bool,
     /// `--scale service=N`.
     pub scale: BTreeMap<String, usize>,
+    /// `run`: the one-off's service, whose networks, volumes, image and dependencies are
+    /// made ready while its own containers are left alone.
+    pub run_service: Option<String>,
 }
 
 /// The flags of `down` that shape the plan.
@@ -175,6 +178,10 @@ pub fn plan_up(
             if dep.restart && recreated.contains(dep.service.as_str()) {
                 cascade = true;
             }
+        }
+        if opts.run_service.as_deref() == Some(svc.name.as_str()) {
+            prereq.resolve(&mut plan, &mut waits);
+            continue;
         }
         let mut before = |plan: &mut Plan| prereq.resolve(plan, &mut waits);
         let (steps, was_recreated) = plan_service(

@@ -1,6 +1,8 @@
 //! Helpers shared by the black-box and corpus tests.
 #![allow(dead_code)]
 
+pub mod stack;
+
 use berth_compose::{Value, yaml};
 use std::path::{Path, PathBuf};
 

@@ -18,6 +18,8 @@ mod print_form;
 mod references;
 mod service;
 mod shellwords;
+
+pub use shellwords::split as split_shell_words;
 mod top_level;
 mod volumes;
 

@@ -8,7 +8,7 @@
 
 /// The words of `line`, or `None` when the quoting is unbalanced or a parenthesis misplaced
 /// (compose-go: "invalid command line string").
-pub(crate) fn split(line: &str) -> Option<Vec<String>> {
+pub fn split(line: &str) -> Option<Vec<String>> {
     #[derive(PartialEq)]
     enum Got {
         No,

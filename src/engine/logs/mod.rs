@@ -33,3 +33,10 @@ pub struct LogEntry {
     /// When the supervisor read it, RFC 3339 UTC with nanoseconds.
     pub time: String,
 }
+
+pub mod read;
+pub mod time;
+pub mod write;
+
+pub use time::format_time;
+pub use write::LogWriter;

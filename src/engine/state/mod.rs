@@ -50,7 +50,7 @@ mod projects;
 mod record;
 mod repair;
 
-pub use atomic::Durability;
+pub use atomic::{Durability, write as write_file};
 pub use error::{Result, StateError};
 pub use lock::{LockGuard, ProjectLock};
 pub use observe::{InMemoryResources, ResourceLister};

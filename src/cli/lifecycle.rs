@@ -1,0 +1,211 @@
+//! What the commands that change a project's containers share: the project, the machine and
+//! its lock, the executor's context, progress in Docker Compose's words.
+
+use super::progress::{Reporter, Wording};
+use super::project::{ProjectTarget, target};
+use super::{GlobalOptions, output};
+use crate::engine::desired::DesiredProject;
+use crate::engine::execute::{self, Context, Progress, ProjectDefinition};
+use crate::engine::machine::Machine;
+use crate::engine::plan::Plan;
+use crate::engine::state::{ContainerRecord, ProjectLock};
+use crate::engine::unsupported;
+use anyhow::Context as _;
+use std::sync::Arc;
+
+impl Progress for Reporter {
+    fn status(&self, owner: &str, status: &str, done: bool) {
+        Reporter::status(self, owner, status, done);
+    }
+}
+
+/// A project command under way: the project, the machine, the project's lock.
+pub struct Session {
+    /// The executor's context.
+    pub ctx: Arc<Context>,
+    /// Held for the whole command: one berth command per project at a time.
+    _lock: ProjectLock,
+}
+
+impl Session {
+    /// Resolves the project (`needs_file`: the command needs the compose file), opens the
+    /// machine and takes the project's lock.
+    pub fn open(global: &GlobalOptions, needs_file: bool) -> anyhow::Result<Session> {
+        let ProjectTarget { name, loaded } = target(global)?;
+        if needs_file && loaded.is_none() {
+            anyhow::bail!(super::project::NO_CONFIGURATION);
+        }
+        if let Some(l) = &loaded {
+            output::warnings(&unsupported::warnings(&l.tree));
+        }
+        let desired = loaded
+            .as_ref()
+            .map(DesiredProject::from_loaded)
+            .transpose()?;
+        let machine = Machine::open(&global.root)?;
+        let lock = machine.state.lock_project(&name)?;
+        let ctx = Context::new(
+            machine,
+            ProjectDefinition {
+                name,
+                loaded,
+                desired,
+            },
+        );
+        Ok(Session {
+            ctx: Arc::new(ctx),
+            _lock: lock,
+        })
+    }
+
+    /// The project name.
+    pub fn name(&self) -> &str {
+        &self.ctx.project.name
+    }
+
+    /// The desired project (commands that need the compose file).
+    pub fn desired(&self) -> anyhow::Result<&DesiredProject> {
+        self.ctx
+            .project
+            .desired
+            .as_ref()
+            .context(super::project::NO_CONFIGURATION)
+    }
+
+    /// Sets options on the context before anything runs.
+    pub fn configure(&mut self, f: impl FnOnce(&mut Context)) {
+        if let Some(ctx) = Arc::get_mut(&mut self.ctx) {
+            f(ctx);
+        }
+    }
+
+    /// Runs `plan`, showing progress; prints the plan's and the run's warnings.
+    pub fn execute(&self, global: &GlobalOptions, plan: &Plan, quiet: bool) -> anyhow::Result<()> {
+        for w in &plan.warnings {
+            output::warn(w);
+        }
+        let reporter = Arc::new(Reporter::new(global, quiet, Wording::Compose));
+        let result =
+            runtime()?.block_on(execute::execute(plan, self.ctx.clone(), reporter.clone()));
+        reporter.finish();
+        for w in self.ctx.take_warnings() {
+            output::warn(&w);
+        }
+        result
+    }
+}
+
+/// The async runtime for a command: several threads, because supervisor calls block.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+impl Session {
+    /// Service names in start order: the compose file's order when there is one, else the
+    /// recorded containers' services by name.
+    pub fn service_order(&self) -> anyhow::Result<Vec<String>> {
+        if let Some(d) = &self.ctx.project.desired {
+            return Ok(d.services.iter().map(|s| s.name.clone()).collect());
+        }
+        let observed = self.ctx.machine.observe(&self.ctx.project.name)?;
+        Ok(
+            DesiredProject::from_observed(&self.ctx.project.name, &observed)
+                .services
+                .into_iter()
+                .map(|s| s.name)
+                .collect(),
+        )
+    }
+
+    /// Every recorded container of the project.
+    pub fn records(&self) -> anyhow::Result<Vec<ContainerRecord>> {
+        Ok(self
+            .ctx
+            .machine
+            .state
+            .containers_of(&self.ctx.project.name)?
+            .records)
+    }
+
+    /// Checks that every named service exists (`no such service: x`).
+    pub fn check_services(&self, services: &[String]) -> anyhow::Result<()> {
+        let known = self.service_order()?;
+        for s in services {
+            if !known.contains(s) {
+                anyhow::bail!("no such service: {s}");
+            }
+        }
+        Ok(())
+    }
+
+    /// The service containers (one-offs too when `oneoffs`) of the named services (all when
+    /// none), in start order: by service order, then replica number.
+    pub fn containers(
+        &self,
+        services: &[String],
+        oneoffs: bool,
+    ) -> anyhow::Result<Vec<ContainerRecord>> {
+        self.check_services(services)?;
+        let order = self.service_order()?;
+        let mut records: Vec<ContainerRecord> = self
+            .records()?
+            .into_iter()
+            .filter(|r| {
+                let o = r.observed();
+                (oneoffs || !o.is_oneoff())
+                    && (services.is_empty()
+                        || o.service().is_some_and(|s| services.iter().any(|x| x == s)))
+            })
+            .collect();
+        records.sort_by_key(|r| {
+            let o = r.observed();
+            (
+                o.service()
+                    .and_then(|s| order.iter().position(|x| x == s))
+                    .unwrap_or(usize::MAX),
+                o.is_oneoff(),
+                o.number(),
+                r.name.clone(),
+            )
+        });
+        Ok(records)
+    }
+
+    /// A reporter for progress lines.
+    pub fn reporter(&self, global: &GlobalOptions) -> Reporter {
+        Reporter::new(global, false, Wording::Compose)
+    }
+
+    /// Runs `f` for each container in turn, reporting `doing`/`done` for each.
+    pub fn each(
+        &self,
+        global: &GlobalOptions,
+        records: &[ContainerRecord],
+        doing: &str,
+        done: &str,
+        mut f: impl FnMut(&ContainerRecord) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let reporter = self.reporter(global);
+        let mut first_error = None;
+        for r in records {
+            let owner = format!("Container {}", r.name);
+            reporter.status(&owner, doing, false);
+            match f(r) {
+                Ok(()) => reporter.status(&owner, done, true),
+                Err(e) => {
+                    reporter.status(&owner, "Error", true);
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        reporter.finish();
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}

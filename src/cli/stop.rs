@@ -1,0 +1,54 @@
+//! `berth stop`: stop a project's running containers without removing them, dependents
+//! first.
+
+use super::GlobalOptions;
+use super::lifecycle::Session;
+use crate::engine::state::RecordedState;
+use clap::Args;
+use std::process::ExitCode;
+
+/// Flags of `berth stop`.
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Specify a shutdown timeout in seconds
+    #[arg(short, long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// Services to stop (all when none)
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+}
+
+/// Stops `records` in reverse start order.
+pub fn stop_all(
+    global: &GlobalOptions,
+    session: &Session,
+    records: &[crate::engine::state::ContainerRecord],
+    timeout: Option<u64>,
+) -> anyhow::Result<()> {
+    let running: Vec<_> = records
+        .iter()
+        .rev()
+        .filter(|r| {
+            matches!(
+                r.status.state,
+                RecordedState::Running | RecordedState::Paused | RecordedState::Restarting
+            )
+        })
+        .cloned()
+        .collect();
+    if running.is_empty() {
+        return Ok(());
+    }
+    let mut client = session.ctx.supervisor()?;
+    session.each(global, &running, "Stopping", "Stopped", |r| {
+        client.stop(&r.id, timeout).map(|_| ())
+    })
+}
+
+/// Runs `berth stop`.
+pub fn run(global: &GlobalOptions, args: &StopArgs) -> anyhow::Result<ExitCode> {
+    let session = Session::open(global, false)?;
+    let records = session.containers(&args.services, true)?;
+    stop_all(global, &session, &records, args.timeout)?;
+    Ok(ExitCode::SUCCESS)
+}

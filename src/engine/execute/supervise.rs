@@ -1,0 +1,67 @@
+//! The executor's side of the project's supervisor: it runs the containers, so starting and
+//! stopping go through it (started on first need). Calls block on a unix socket, so they run
+//! on tokio's blocking pool.
+
+use super::ops::Context;
+use crate::engine::state::{ContainerRecord, RecordedState};
+use crate::supervisor::SupervisorClient;
+use anyhow::Context as _;
+use std::time::Duration;
+
+/// A connection to the project's supervisor, starting it when none runs.
+fn ensure(ctx: &Context) -> anyhow::Result<SupervisorClient> {
+    SupervisorClient::ensure_with(&ctx.machine.state, &ctx.project.name, &ctx.machine.exe)
+        .with_context(|| {
+            format!(
+                "cannot reach the supervisor of project {}",
+                ctx.project.name
+            )
+        })
+}
+
+fn blocking<T>(f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
+    tokio::task::block_in_place(f)
+}
+
+/// Starts container `id`.
+pub async fn start(ctx: &Context, id: &str) -> anyhow::Result<()> {
+    blocking(|| ensure(ctx)?.start(id))
+}
+
+/// Stops container `id` (a container that is not running is left as it is).
+pub async fn stop(ctx: &Context, id: &str, timeout: Option<Duration>) -> anyhow::Result<()> {
+    let record = ctx.machine.state.container(id)?;
+    if !matches!(
+        record.status.state,
+        RecordedState::Running | RecordedState::Paused | RecordedState::Restarting
+    ) {
+        return Ok(());
+    }
+    blocking(|| {
+        ensure(ctx)?
+            .stop(id, timeout.map(|t| t.as_secs()))
+            .map(|_| ())
+    })
+}
+
+/// Tells the supervisor that `record`'s container is going away (when one runs).
+pub async fn forget(ctx: &Context, record: &ContainerRecord) -> anyhow::Result<()> {
+    blocking(
+        || match SupervisorClient::connect(&ctx.machine.state, &ctx.project.name)? {
+            Some(mut client) => client.forget(&record.id),
+            None => Ok(()),
+        },
+    )
+}
+
+/// Ends the supervisor once the project has no container left.
+pub fn shutdown_if_idle(ctx: &Context) -> anyhow::Result<()> {
+    let left = ctx.machine.state.containers_of(&ctx.project.name)?.records;
+    if !left.is_empty() {
+        return Ok(());
+    }
+    if let Some(client) = SupervisorClient::connect(&ctx.machine.state, &ctx.project.name)? {
+        client.shutdown(false)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,58 @@
+//! Published ports: while a container runs, the supervisor holds its host ports (bound
+//! sockets, see `berth_network::ports`), so that no other program can take them, and a port
+//! that is taken fails the start with an error naming its berth owner when there is one.
+
+use crate::engine::labels;
+use crate::engine::state::{ContainerRecord, RecordedState, StateRoot};
+use anyhow::{Result, bail};
+use berth_network::firewall::Protocol;
+use berth_network::ports::{self, Owner, PortReservation};
+
+fn protocol(text: &str) -> Option<Protocol> {
+    match text.to_ascii_lowercase().as_str() {
+        "tcp" | "" => Some(Protocol::Tcp),
+        "udp" => Some(Protocol::Udp),
+        _ => None,
+    }
+}
+
+/// Reserves every published port of `record`.
+pub fn reserve_all(state: &StateRoot, record: &ContainerRecord) -> Result<Vec<PortReservation>> {
+    let owner_of = |proto: Protocol, port: u16| owner(state, &record.id, proto, port);
+    let mut held = Vec::new();
+    for p in &record.ports {
+        if p.host_port == 0 {
+            continue;
+        }
+        let Some(proto) = protocol(&p.protocol) else {
+            bail!(
+                "container {}: unknown protocol {:?} for port {}",
+                record.name,
+                p.protocol,
+                p.host_port
+            );
+        };
+        held.push(ports::reserve(proto, p.host_ip, p.host_port, &owner_of)?);
+    }
+    Ok(held)
+}
+
+/// The project and service of another container that publishes `port` and runs (a stopped
+/// one holds nothing: then another program does).
+fn owner(state: &StateRoot, except: &str, proto: Protocol, port: u16) -> Option<Owner> {
+    let listing = state.containers().ok()?;
+    listing.records.into_iter().find_map(|r| {
+        let publishes = r
+            .ports
+            .iter()
+            .any(|p| p.host_port == port && protocol(&p.protocol) == Some(proto));
+        let runs = matches!(
+            r.status.state,
+            RecordedState::Running | RecordedState::Paused | RecordedState::Restarting
+        );
+        (r.id != except && publishes && runs).then(|| Owner {
+            project: r.project().unwrap_or_default().to_string(),
+            service: r.labels.get(labels::SERVICE).cloned().unwrap_or_default(),
+        })
+    })
+}

@@ -1,0 +1,222 @@
+//! A project under test, driven through the `berth` binary: a temporary state root and run
+//! directory, the busybox image made from busybox-static, a unique project name, and a
+//! teardown that leaves nothing behind even when the test fails.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// The image the stacks run (see examples/make-busybox-image.sh).
+pub const IMAGE: &str = "berth-test/busybox:1";
+
+/// A project in a directory of its own, with its own berth state.
+pub struct Stack {
+    /// The project name.
+    pub project: String,
+    /// The project directory (holds compose.yaml).
+    pub dir: tempfile::TempDir,
+    /// BERTH_ROOT.
+    pub root: tempfile::TempDir,
+    /// BERTH_RUN.
+    pub run: tempfile::TempDir,
+}
+
+/// Whether the machine can run stacks; fails under BERTH_REQUIRE_PRIVILEGED=1 when not.
+pub fn can_run(test: &str) -> bool {
+    if !super::require_privileged(test) {
+        return false;
+    }
+    if !Path::new("/bin/busybox").exists() {
+        if std::env::var("BERTH_REQUIRE_PRIVILEGED").as_deref() == Ok("1") {
+            panic!("{test}: /bin/busybox (busybox-static) is missing");
+        }
+        eprintln!("skipping {test}: /bin/busybox (busybox-static) is missing");
+        return false;
+    }
+    // No container may reach past the machine (DESIGN.md, egress guard).
+    let guard = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/egress-guard");
+    let ok = Command::new("bash")
+        .arg(&guard)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "{test}: cannot install the egress guard");
+    true
+}
+
+impl Stack {
+    /// A stack named `<prefix>-<pid>-<n>` whose compose.yaml is `compose`, with the busybox
+    /// image imported into its fresh state root.
+    pub fn new(prefix: &str, compose: &str) -> Stack {
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let project = format!("{prefix}-{}-{n}", std::process::id());
+        let stack = Stack {
+            project,
+            dir: tempfile::tempdir().expect("temp dir"),
+            root: tempfile::tempdir().expect("temp dir"),
+            run: tempfile::tempdir().expect("temp dir"),
+        };
+        stack.write("compose.yaml", compose);
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/make-busybox-image.sh");
+        let out = stack
+            .env(Command::new("sh"))
+            .arg(&script)
+            .arg(IMAGE)
+            .env("BERTH", env!("CARGO_BIN_EXE_berth"))
+            .output()
+            .expect("run make-busybox-image.sh");
+        assert!(
+            out.status.success(),
+            "make-busybox-image.sh failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stack
+    }
+
+    /// Writes a file of the project directory.
+    pub fn write(&self, name: &str, text: &str) {
+        let path = self.dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(path, text).unwrap();
+    }
+
+    fn env<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {
+        cmd.env("BERTH_ROOT", self.root.path())
+            .env("BERTH_RUN", self.run.path())
+            .env(
+                "BERTH_CONFIG",
+                self.dir.path().join("no-such-berth-config.toml"),
+            )
+            // The DNS server never forwards to the machine's resolver in tests.
+            .env("BERTH_DNS_UPSTREAMS", "127.0.0.1:9")
+            .env_remove("COMPOSE_PROJECT_NAME")
+            .env_remove("COMPOSE_FILE")
+            .current_dir(self.dir.path())
+    }
+
+    /// `berth -p <project> ARGS` in the project directory.
+    pub fn berth(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
+        self.env(&mut cmd).arg("-p").arg(&self.project).args(args);
+        cmd.stdin(std::process::Stdio::null());
+        cmd.output().expect("run berth")
+    }
+
+    /// `berth -p <project> ARGS` from a directory without a compose file.
+    pub fn berth_elsewhere(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
+        self.env(&mut cmd)
+            .current_dir(self.run.path())
+            .arg("-p")
+            .arg(&self.project)
+            .args(args);
+        cmd.stdin(std::process::Stdio::null());
+        cmd.output().expect("run berth")
+    }
+
+    /// Runs berth and asserts success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.berth(args);
+        assert!(
+            out.status.success(),
+            "berth {args:?} failed ({}):\n{}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `ps --all --format json`, one object per container.
+    pub fn ps(&self) -> Vec<serde_json::Value> {
+        let out = self.berth_elsewhere(&["ps", "--all", "--format", "json"]);
+        assert!(
+            out.status.success(),
+            "ps failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let trimmed = text.trim();
+        if trimmed.starts_with('[') {
+            return serde_json::from_str::<Vec<serde_json::Value>>(trimmed).unwrap();
+        }
+        trimmed
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// Container ids of `service`, sorted.
+    pub fn ids(&self, service: &str) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .ps()
+            .iter()
+            .filter(|c| c["Service"] == service)
+            .map(|c| c["ID"].as_str().unwrap_or_default().to_string())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// States of `service`'s containers.
+    pub fn states(&self, service: &str) -> Vec<String> {
+        self.ps()
+            .iter()
+            .filter(|c| c["Service"] == service)
+            .map(|c| c["State"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// Polls `check` until it holds or `timeout` passes (never asserts a duration).
+    pub fn eventually(&self, what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+        let start = Instant::now();
+        while !check() {
+            assert!(start.elapsed() < timeout, "timed out waiting: {what}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// The pid of the project's supervisor, when one runs.
+    pub fn supervisor_pid(&self) -> Option<i32> {
+        let path = self
+            .run
+            .path()
+            .join("supervisors")
+            .join(format!("{}.pid", self.project));
+        std::fs::read_to_string(path).ok()?.trim().parse().ok()
+    }
+
+    /// The run directory's namespace files left for the project.
+    pub fn netns_files(&self) -> Vec<PathBuf> {
+        let dir = self.run.path().join("network/netns");
+        std::fs::read_dir(dir)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let out = self.berth_elsewhere(&["down", "-v", "--remove-orphans", "-t", "0"]);
+        if !out.status.success() {
+            eprintln!(
+                "teardown of {}: {}",
+                self.project,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        // A supervisor that outlived its project (it should not) is ours: end it by pid.
+        if let Some(pid) = self.supervisor_pid()
+            && Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+        }
+        // The run directory's namespace mount, if the network crate made one.
+        let netns = self.run.path().join("network/netns");
+        let _ = Command::new("umount").arg("-l").arg(&netns).status();
+    }
+}
