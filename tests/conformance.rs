@@ -101,7 +101,8 @@ fn run() -> Result<bool, String> {
     }
 
     let work = tempfile::Builder::new()
-        .prefix("berth-conformance-")
+        // Short: supervisor sockets live below it (108 bytes for a unix socket's path).
+        .prefix("berth-cf-")
         .tempdir()
         .map_err(|e| format!("temporary directory: {e}"))?;
     for sub in ["home", "nowhere", "root", "run", "scenarios", "scratch"] {

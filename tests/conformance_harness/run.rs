@@ -286,7 +286,16 @@ impl<'a> Ctx<'a> {
 
     /// The project's containers now.
     pub fn observe(&self) -> Result<Observation, String> {
-        let out = self.berth(&["-p", &self.project, "ps", "--all", "--format", "json"]);
+        // --no-trunc: ps truncates long mount names (`Mounts`) for people otherwise.
+        let out = self.berth(&[
+            "-p",
+            &self.project,
+            "ps",
+            "--all",
+            "--no-trunc",
+            "--format",
+            "json",
+        ]);
         if out.status != Some(0) {
             return Err(format!("ps failed: {}", out.summary()));
         }
@@ -644,9 +653,13 @@ fn withheld(shared: &Shared, scenario: &Scenario, dir: &Path) -> Result<(), Stri
 /// The state root a scenario uses: the run's shared one, or (for scenarios that pull and
 /// delete images as their observable) one of its own, so that removing an image cannot pull
 /// the rug from under a scenario running beside it.
-fn roots(shared: &Shared, scenario: &Scenario, project: &str) -> (PathBuf, PathBuf) {
+fn roots(shared: &Shared, scenario: &Scenario) -> (PathBuf, PathBuf) {
     if scenario.needs("registry") {
-        let base = shared.work.join("private").join(project);
+        // Short paths: supervisor sockets live under BERTH_RUN, and a unix socket's path
+        // must fit in 108 bytes.
+        let base = shared
+            .work
+            .join(format!("p{}", COUNTER.fetch_add(1, Ordering::Relaxed)));
         (base.join("root"), base.join("run"))
     } else {
         (shared.work.join("root"), shared.work.join("run"))
@@ -677,7 +690,7 @@ pub fn run_scenario(
     if scenario.needs("build") && builds(scenario) {
         return Outcome::Skip("needs build (not implemented)".to_owned());
     }
-    let (root, run) = roots(shared, scenario, &project);
+    let (root, run) = roots(shared, scenario);
     let scratch = shared.work.join("scratch").join(&project);
     for d in [&root, &run, &scratch] {
         if let Err(e) = std::fs::create_dir_all(d) {
