@@ -104,25 +104,20 @@ pub struct Ctx<'a> {
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// A few random characters: time, process and a counter, mixed.
+/// A few random characters: time, process and a counter, mixed by the support module's
+/// xorshift.
 fn random_suffix() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
-    let mut x = nanos
-        ^ (u64::from(std::process::id()) << 32)
-        ^ COUNTER
-            .fetch_add(1, Ordering::Relaxed)
-            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let seed =
+        nanos ^ (u64::from(std::process::id()) << 32) ^ count.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    (0..4)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            alphabet[(x % alphabet.len() as u64) as usize] as char
-        })
+    crate::support::noise(seed, 4)
+        .into_iter()
+        .map(|byte| alphabet[usize::from(byte) % alphabet.len()] as char)
         .collect()
 }
 
