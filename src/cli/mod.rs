@@ -67,7 +67,7 @@ pub struct GlobalOptions {
     #[arg(long, value_enum, default_value_t = Ansi::Auto)]
     pub ansi: Ansi,
     /// Set type of progress output
-    #[arg(long, value_enum, default_value_t = Progress::Auto)]
+    #[arg(long, value_enum, env = "COMPOSE_PROGRESS", default_value_t = Progress::Auto)]
     pub progress: Progress,
     /// Execute command in dry run mode
     #[arg(long)]
