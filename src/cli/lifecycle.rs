@@ -2,7 +2,7 @@
 //! its lock, the executor's context, progress in Docker Compose's words.
 
 use super::progress::{Reporter, Wording};
-use super::project::{ProjectTarget, target};
+use super::project::{ProjectTarget, target_services};
 use super::{GlobalOptions, output};
 use crate::engine::desired::DesiredProject;
 use crate::engine::execute::{self, Context, Progress, ProjectDefinition};
@@ -31,7 +31,16 @@ impl Session {
     /// Resolves the project (`needs_file`: the command needs the compose file), opens the
     /// machine and takes the project's lock.
     pub fn open(global: &GlobalOptions, needs_file: bool) -> anyhow::Result<Session> {
-        let ProjectTarget { name, loaded } = target(global)?;
+        Session::open_for(global, needs_file, &[])
+    }
+
+    /// [`Session::open`] for a command that names `services`, whose profiles it activates.
+    pub fn open_for(
+        global: &GlobalOptions,
+        needs_file: bool,
+        services: &[String],
+    ) -> anyhow::Result<Session> {
+        let ProjectTarget { name, loaded } = target_services(global, services)?;
         if needs_file && loaded.is_none() {
             anyhow::bail!(super::project::NO_CONFIGURATION);
         }

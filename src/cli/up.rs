@@ -114,7 +114,7 @@ pub fn parse_scale(entries: &[String]) -> anyhow::Result<BTreeMap<String, usize>
 }
 
 /// The reconciler's options from the flags.
-pub fn up_options(args: &UpArgs) -> anyhow::Result<UpOptions> {
+pub fn up_options(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<UpOptions> {
     if args.build && args.no_build {
         bail!("--build and --no-build are incompatible");
     }
@@ -133,13 +133,15 @@ pub fn up_options(args: &UpArgs) -> anyhow::Result<UpOptions> {
         remove_orphans: args.remove_orphans,
         scale: parse_scale(&args.scale)?,
         run_service: None,
+        compatibility: global.compatibility,
+        all_resources: global.all_resources,
     })
 }
 
 /// Runs `berth up`.
 pub fn run(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<ExitCode> {
-    let opts = up_options(args)?;
-    let mut session = Session::open(global, true)?;
+    let opts = up_options(global, args)?;
+    let mut session = Session::open_for(global, true, &args.services)?;
     if let Some(t) = args.timeout {
         session.configure(|c| c.stop_timeout = Some(Duration::from_secs(t)));
     }

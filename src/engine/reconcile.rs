@@ -40,6 +40,10 @@ pub struct UpOptions {
     /// `run`: the one-off's service, whose networks, volumes, image and dependencies are
     /// made ready while its own containers are left alone.
     pub run_service: Option<String>,
+    /// `--compatibility`: Compose v1's container names (`project_service_1`).
+    pub compatibility: bool,
+    /// `--all-resources`: every network and volume of the file, used or not.
+    pub all_resources: bool,
 }
 
 /// The flags of `down` that shape the plan.
@@ -51,11 +55,18 @@ pub struct DownOptions {
     pub remove_orphans: bool,
 }
 
-/// The container name of replica `number` of `service`.
-pub fn container_name(project: &str, service: &DesiredService, number: u32) -> String {
+/// The container name of replica `number` of `service`: `project-service-N`, or
+/// `project_service_N` in compatibility mode (Compose v1's names).
+pub fn container_name(
+    project: &str,
+    service: &DesiredService,
+    number: u32,
+    compatibility: bool,
+) -> String {
+    let sep = if compatibility { '_' } else { '-' };
     match &service.container_name {
         Some(n) => n.clone(),
-        None => format!("{project}-{}-{number}", service.name),
+        None => format!("{project}{sep}{}{sep}{number}", service.name),
     }
 }
 
@@ -100,7 +111,7 @@ pub fn plan_up(
 
     let mut network_steps: BTreeMap<&str, StepId> = BTreeMap::new();
     for net in &desired.networks {
-        if !services.iter().any(|s| s.networks.contains(&net.key)) {
+        if !opts.all_resources && !services.iter().any(|s| s.networks.contains(&net.key)) {
             continue;
         }
         if observed.network(&net.name).is_some() {
@@ -122,7 +133,7 @@ pub fn plan_up(
     }
     let mut volume_steps: BTreeMap<&str, StepId> = BTreeMap::new();
     for vol in &desired.volumes {
-        if !services.iter().any(|s| s.volumes.contains(&vol.key)) {
+        if !opts.all_resources && !services.iter().any(|s| s.volumes.contains(&vol.key)) {
             continue;
         }
         if observed.volume(&vol.name).is_some() {
@@ -370,7 +381,7 @@ fn plan_service(
                 Operation::RecreateContainer {
                     service: svc.name.clone(),
                     number,
-                    name: container_name(project, svc, number),
+                    name: container_name(project, svc, number, opts.compatibility),
                     old_id: c.id.clone(),
                 },
                 after,
@@ -379,7 +390,7 @@ fn plan_service(
                 plan,
                 opts,
                 svc,
-                container_name(project, svc, number),
+                container_name(project, svc, number, opts.compatibility),
                 id,
             ));
         } else if !c.state.is_up() && !opts.no_start {
@@ -402,7 +413,7 @@ fn plan_service(
         while used.contains(&number) {
             number += 1;
         }
-        let name = container_name(project, svc, number);
+        let name = container_name(project, svc, number, opts.compatibility);
         let after = before(plan);
         let id = plan.add(
             Operation::CreateContainer {

@@ -47,6 +47,9 @@ pub struct Context {
     pub remove_volumes: bool,
     /// Warnings gathered on the way, printed by the command.
     pub warnings: Mutex<Vec<String>>,
+    /// Host ports given to containers by this command, so that concurrent creations never
+    /// pick the same one.
+    pub(super) claimed_ports: Mutex<std::collections::BTreeSet<(String, u16)>>,
 }
 
 impl Context {
@@ -58,6 +61,7 @@ impl Context {
             stop_timeout: None,
             remove_volumes: false,
             warnings: Mutex::new(Vec::new()),
+            claimed_ports: Mutex::new(Default::default()),
         }
     }
 
