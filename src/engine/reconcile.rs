@@ -107,6 +107,7 @@ pub fn plan_up(
         .filter(|s| chosen.contains(&s.name))
         .collect();
     check_container_names(desired, observed, &services, opts)?;
+    check_volumes_from(desired, observed, &services, &chosen)?;
     let mut plan = Plan::default();
 
     let mut network_steps: BTreeMap<&str, StepId> = BTreeMap::new();
@@ -246,6 +247,25 @@ impl Prerequisites {
         }
         out
     }
+}
+
+/// A service that mounts the volumes of another service needs a container of it: one that
+/// exists, or one this plan creates.
+fn check_volumes_from(
+    desired: &DesiredProject,
+    observed: &Observed,
+    services: &[&DesiredService],
+    chosen: &BTreeSet<String>,
+) -> anyhow::Result<()> {
+    for svc in services {
+        for donor in &svc.volumes_from {
+            let exists = !observed.service_containers(&desired.name, donor).is_empty();
+            if !exists && !chosen.contains(donor) {
+                bail!("cannot share volume with service {donor}: container missing");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Pulls and builds, one step per image.
