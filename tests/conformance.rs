@@ -96,6 +96,7 @@ fn run() -> Result<bool, String> {
                     step: "scenario.yaml".to_owned(),
                     reason: why,
                 },
+                leftovers: None,
             }),
         }
     }
@@ -157,7 +158,10 @@ fn run() -> Result<bool, String> {
                     let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
                     let Some(scenario) = next else { break };
                     let started = std::time::Instant::now();
-                    let outcome = run_scenario(&shared, &scenario, &ensure);
+                    let (outcome, leftovers) = run_scenario(&shared, &scenario, &ensure);
+                    if let Some(left) = &leftovers {
+                        eprintln!("conformance: {}: teardown: {left}", scenario.name);
+                    }
                     eprintln!(
                         "conformance: {} {} ({:.1}s)",
                         scenario.name,
@@ -177,12 +181,20 @@ fn run() -> Result<bool, String> {
                         name: scenario.name.clone(),
                         class: class.to_owned(),
                         outcome,
+                        leftovers,
                     });
                 }
             });
         }
     });
     drop(registry);
+    let swept = harness::sweep::sweep(work.path());
+    if !swept.is_empty() {
+        eprintln!("conformance: cleaned up after berth:");
+        for line in &swept {
+            eprintln!("  {line}");
+        }
+    }
 
     let mut rows = results.into_inner().unwrap_or_else(|e| e.into_inner());
     rows.sort_by(|a, b| a.name.cmp(&b.name));

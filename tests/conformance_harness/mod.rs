@@ -6,3 +6,4 @@ pub mod observe;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod sweep;

@@ -13,6 +13,8 @@ pub struct Row {
     pub class: String,
     /// How it ended.
     pub outcome: Outcome,
+    /// What teardown could not remove.
+    pub leftovers: Option<String>,
 }
 
 /// Reads `expected-pass.txt`: one scenario per line; `#` starts a comment.
@@ -93,5 +95,17 @@ pub fn render(rows: &[Row], expected: &[String], selected: &[String]) -> (String
         "\n{passed} passed, {failed} failed, {skipped} skipped (of {}).\n",
         rows.len()
     ));
+    let left: Vec<String> = rows
+        .iter()
+        .filter_map(|r| {
+            r.leftovers
+                .as_ref()
+                .map(|l| format!("- {}: {}\n", r.name, cell(l)))
+        })
+        .collect();
+    if !left.is_empty() {
+        table.push_str("\nTeardown left containers behind (berth's `down`):\n\n");
+        table.extend(left);
+    }
     (table, regressions)
 }
