@@ -605,7 +605,7 @@ fn mentions(dir: &Path, name: &str, depth: u32) -> bool {
 
 /// The subcommand of `run` arguments: the first word that is neither a global flag nor its
 /// value.
-fn subcommand(args: &[String]) -> Option<&str> {
+pub fn subcommand(args: &[String]) -> Option<&str> {
     const VALUED: &[&str] = &[
         "--profile",
         "--env-file",
