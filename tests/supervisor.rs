@@ -180,6 +180,8 @@ impl Drop for Project {
                 }
             }
         }
+        // The run directory's namespace directory is a bind mount of its own.
+        let _ = berth_network::netns::release_dir(&self.state.network_run_dir().join("netns"));
         let deadline = Instant::now() + Duration::from_secs(5);
         for pid in &self.supervisors {
             let pid = nix::unistd::Pid::from_raw(*pid as i32);

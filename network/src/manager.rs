@@ -84,6 +84,9 @@ impl TeardownError {
     }
 }
 
+/// The machine's directory for lock files (FHS), where the firewall table's lock lives.
+const MACHINE_LOCKS: &str = "/run/lock";
+
 /// Where berth-network keeps its state and what it uses.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -158,10 +161,13 @@ impl Networks {
     /// Opens the state (creating directories as needed).
     pub fn open(options: Options) -> Result<Networks, Error> {
         let ipam = Ipam::open(&options.state_dir, options.pools_v4, options.pools_v6)?;
-        let firewall = Firewall::new(
-            options.firewall_table,
-            options.run_dir.join("firewall.lock"),
-        );
+        // The table is machine-wide, so its lock must be too: berth commands with different
+        // run directories (tests, several roots) share one table.
+        let lock = match Path::new(MACHINE_LOCKS) {
+            dir if dir.is_dir() => dir.join(format!("berth-nft-{}.lock", options.firewall_table)),
+            _ => options.run_dir.join("firewall.lock"),
+        };
+        let firewall = Firewall::new(options.firewall_table, lock);
         Ok(Networks {
             ipam,
             firewall,

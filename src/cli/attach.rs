@@ -3,14 +3,13 @@
 //! `--abort-on-container-failure` and `--exit-code-from` as in Docker Compose; the first
 //! Ctrl-C stops the project gracefully, the second kills it.
 
+use super::GlobalOptions;
 use super::lifecycle::Session;
+use super::logs::{LogPrinter, use_color};
 use super::up::UpArgs;
-use super::{Ansi, GlobalOptions};
-use crate::engine::logs::Stream;
 use crate::engine::logs::read::{Follower, LogQuery};
 use crate::engine::state::{ContainerRecord, RecordedState};
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
@@ -32,82 +31,6 @@ fn catch_interrupts() {
     for sig in [Signal::SIGINT, Signal::SIGTERM] {
         // SAFETY: the handler only touches an atomic counter, which is async-signal-safe.
         let _ = unsafe { sigaction(sig, &action) };
-    }
-}
-
-/// Colors of the prefixes, in Compose's order.
-const COLORS: [&str; 6] = ["36", "33", "32", "35", "34", "31"];
-
-/// Writes container lines with their prefixes.
-pub struct LinePrinter {
-    width: usize,
-    color: bool,
-    prefix: bool,
-    timestamps: bool,
-    colors: BTreeMap<String, &'static str>,
-}
-
-impl LinePrinter {
-    /// A printer for containers named `names`.
-    pub fn new(global: &GlobalOptions, names: &[String], no_color: bool, prefix: bool) -> Self {
-        let color = !no_color
-            && match global.ansi {
-                Ansi::Never => false,
-                Ansi::Always => true,
-                Ansi::Auto => std::io::stdout().is_terminal(),
-            };
-        let mut colors = BTreeMap::new();
-        for (i, n) in names.iter().enumerate() {
-            colors.insert(n.clone(), COLORS[i % COLORS.len()]);
-        }
-        LinePrinter {
-            width: names.iter().map(String::len).max().unwrap_or(0),
-            color,
-            prefix,
-            timestamps: false,
-            colors,
-        }
-    }
-
-    /// Shows each line's time too (`--timestamps`).
-    pub fn with_timestamps(mut self, on: bool) -> Self {
-        self.timestamps = on;
-        self
-    }
-
-    fn prefix(&self, name: &str) -> String {
-        if !self.prefix {
-            return String::new();
-        }
-        let text = format!("{name:<width$} | ", width = self.width);
-        match (self.color, self.colors.get(name)) {
-            (true, Some(c)) => format!("\x1b[{c}m{text}\x1b[0m"),
-            _ => text,
-        }
-    }
-
-    /// Prints one line of container `name`: stdout lines on stdout, stderr lines on stderr.
-    pub fn line(&self, name: &str, stream: Stream, time: SystemTime, text: &str) {
-        let stamp = if self.timestamps {
-            format!("{} ", crate::engine::logs::format_time(time))
-        } else {
-            String::new()
-        };
-        let line = format!("{}{stamp}{text}\n", self.prefix(name));
-        let _ = match stream {
-            Stream::Stdout => std::io::stdout().lock().write_all(line.as_bytes()),
-            Stream::Stderr => std::io::stderr().lock().write_all(line.as_bytes()),
-        };
-    }
-
-    /// Prints a note about container `name` (`exited with code 0`) on stdout, as Compose
-    /// does: the name in its color, without the bar.
-    pub fn note(&self, name: &str, text: &str) {
-        let shown = match (self.color, self.colors.get(name)) {
-            (true, Some(c)) => format!("\x1b[{c}m{name}\x1b[0m"),
-            _ => name.to_string(),
-        };
-        let _ = writeln!(std::io::stdout().lock(), "{shown} {text}");
     }
 }
 
@@ -140,9 +63,11 @@ pub fn follow(
     let since = SystemTime::now() - Duration::from_secs(2);
     let services = attached_services(session, args)?;
     let records: Vec<ContainerRecord> = session.containers(&services, false)?.into_iter().collect();
-    let names: Vec<String> = records.iter().map(|r| r.name.clone()).collect();
-    let printer = LinePrinter::new(global, &names, args.no_color, !args.no_log_prefix)
-        .with_timestamps(args.timestamps);
+    let color = !args.no_color && use_color(global.ansi);
+    let mut printer = LogPrinter::new(color, !args.no_log_prefix, args.timestamps).stderr_apart();
+    for r in &records {
+        printer.register(r);
+    }
     let state = &session.ctx.machine.state;
     let mut followers: Vec<(String, String, Follower)> = records
         .iter()
@@ -164,11 +89,11 @@ pub fn follow(
     let mut stopping = false;
     let mut stopper: Option<std::thread::JoinHandle<anyhow::Result<()>>> = None;
     loop {
+        let mut batch = Vec::new();
         for (_, name, follower) in &mut followers {
-            for line in follower.poll()? {
-                printer.line(name, line.stream, line.time, &line.text);
-            }
+            batch.extend(follower.poll()?.into_iter().map(|l| (name.clone(), l)));
         }
+        printer.print(batch)?;
         let current: BTreeMap<String, ContainerRecord> = session
             .records()?
             .into_iter()
@@ -179,9 +104,8 @@ pub fn follow(
             match current.get(id.as_str()) {
                 Some(r) if is_over(r) => {
                     if !reported.contains_key(id.as_str()) {
-                        for line in follower.poll()?.into_iter().chain(follower.finish()) {
-                            printer.line(name, line.stream, line.time, &line.text);
-                        }
+                        let rest = follower.poll()?.into_iter().chain(follower.finish());
+                        printer.print(rest.map(|l| (name.clone(), l)).collect())?;
                         let code = r.status.exit_code.unwrap_or(255);
                         printer.note(name, &format!("exited with code {code}"));
                         reported.insert(id.clone(), code);

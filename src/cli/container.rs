@@ -19,6 +19,23 @@ enum ContainerCommand {
     /// List containers
     #[command(visible_alias = "ps", alias = "list")]
     Ls(LsArgs),
+    /// Remove one or more containers
+    #[command(visible_alias = "remove")]
+    Rm(RmArgs),
+}
+
+/// Flags of `berth container rm`, as in `docker container rm`.
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Force the removal of a running container (uses SIGKILL)
+    #[arg(short, long)]
+    force: bool,
+    /// Remove anonymous volumes associated with the container
+    #[arg(short, long)]
+    volumes: bool,
+    /// The containers, by name or id
+    #[arg(required = true, value_name = "CONTAINER")]
+    containers: Vec<String>,
 }
 
 /// Flags of `berth container ls`, as in `docker container ls`.
@@ -57,7 +74,70 @@ const NOT_DOCKER: [&str; 7] = [
 pub fn run(global: &GlobalOptions, args: &ContainerArgs) -> anyhow::Result<ExitCode> {
     match &args.command {
         ContainerCommand::Ls(ls) => list(global, ls),
+        ContainerCommand::Rm(rm) => remove(global, rm),
     }
+}
+
+/// Removes containers behind their projects' backs, as `docker rm`: a running one only with
+/// `--force`, which kills it first.
+fn remove(global: &GlobalOptions, args: &RmArgs) -> anyhow::Result<ExitCode> {
+    use crate::engine::execute::{Context, ProjectDefinition};
+    use crate::engine::machine::Machine;
+    use crate::engine::state::RecordedState;
+    let machine = Machine::open(&global.root)?;
+    let rt = super::lifecycle::runtime()?;
+    let mut failed = false;
+    for name in &args.containers {
+        let result = (|| -> anyhow::Result<()> {
+            let id = match machine.state.name_holder(name)? {
+                Some(id) => id,
+                None if machine.state.container(name).is_ok() => name.clone(),
+                None => anyhow::bail!("No such container: {name}"),
+            };
+            let record = machine.state.container(&id)?;
+            let project = record.project().unwrap_or_default().to_string();
+            let _lock = machine.state.lock_project(&project)?;
+            let mut ctx = Context::new(
+                machine.clone(),
+                ProjectDefinition {
+                    name: project,
+                    loaded: None,
+                    desired: None,
+                },
+            );
+            ctx.remove_volumes = args.volumes;
+            let active = matches!(
+                record.status.state,
+                RecordedState::Running | RecordedState::Paused | RecordedState::Restarting
+            );
+            if active {
+                if !args.force {
+                    anyhow::bail!(
+                        "cannot remove container {name}: container is running: stop the container before removing or force remove"
+                    );
+                }
+                let mut client = ctx.supervisor()?;
+                // A user kill: the supervisor does not restart it.
+                client.kill(&id, "SIGKILL")?;
+                client.wait(&id)?;
+            }
+            rt.block_on(ctx.remove_container(&id))?;
+            let _ = ctx.shutdown_supervisor_if_idle();
+            Ok(())
+        })();
+        match result {
+            Ok(()) => println!("{name}"),
+            Err(e) => {
+                output::error(&e);
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn list(global: &GlobalOptions, args: &LsArgs) -> anyhow::Result<ExitCode> {

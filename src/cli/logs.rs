@@ -1,6 +1,5 @@
 //! `berth logs`: the output of the project's containers, read from their log files, as
-//! `docker compose logs` prints it (`web-1  | line`, stdout lines on stdout, stderr lines on
-//! stderr).
+//! `docker compose logs` prints it (`web-1  | line`, both streams on stdout).
 
 use super::{Ansi, GlobalOptions, project, summary};
 use crate::engine::labels;
@@ -101,13 +100,8 @@ pub fn run(global: &GlobalOptions, args: &LogsArgs) -> anyhow::Result<ExitCode> 
         Ok(found)
     };
     let containers = select(&state)?;
-    let color = !args.no_color
-        && match global.ansi {
-            Ansi::Never => false,
-            Ansi::Always => true,
-            Ansi::Auto => std::io::stdout().is_terminal(),
-        };
-    let mut printer = Printer::new(color, !args.no_log_prefix, args.timestamps);
+    let color = !args.no_color && use_color(global.ansi);
+    let mut printer = LogPrinter::new(color, !args.no_log_prefix, args.timestamps);
     for c in &containers {
         printer.register(c);
     }
@@ -123,8 +117,7 @@ pub fn run(global: &GlobalOptions, args: &LogsArgs) -> anyhow::Result<ExitCode> 
         .collect();
     let mut batch = Vec::new();
     for (name, follower) in followers.values_mut() {
-        let lines = follower.poll().context("cannot read the container logs")?;
-        let mut lines = lines;
+        let mut lines = follower.poll().context("cannot read the container logs")?;
         if !args.follow {
             lines.extend(follower.finish());
         }
@@ -149,7 +142,7 @@ pub fn run(global: &GlobalOptions, args: &LogsArgs) -> anyhow::Result<ExitCode> 
         if query.until.is_some_and(|u| SystemTime::now() > u) {
             return Ok(ExitCode::SUCCESS);
         }
-        if polls % RESCAN_EVERY == 0 {
+        if polls.is_multiple_of(RESCAN_EVERY) {
             let now_there = select(&state)?;
             if now_there.is_empty() {
                 return Ok(ExitCode::SUCCESS);
@@ -171,6 +164,15 @@ pub fn run(global: &GlobalOptions, args: &LogsArgs) -> anyhow::Result<ExitCode> 
             }
             followers.retain(|id, _| now_there.iter().any(|c| &c.id == id));
         }
+    }
+}
+
+/// Whether `--ansi` lets prefixes be colored: `auto` when stdout is a terminal.
+pub fn use_color(ansi: Ansi) -> bool {
+    match ansi {
+        Ansi::Never => false,
+        Ansi::Always => true,
+        Ansi::Auto => std::io::stdout().is_terminal(),
     }
 }
 
@@ -197,36 +199,67 @@ pub fn display_name(c: &ContainerRecord) -> String {
     }
 }
 
-/// Prints lines as Compose's log consumer does.
-struct Printer {
+/// Prints container lines as Compose's log consumer does: `web-1  | text`, the prefix padded
+/// to the longest name shown and colored per container on a terminal. `logs` prints both
+/// streams on stdout, as Compose's does; attached `up` keeps stderr lines on stderr
+/// ([`LogPrinter::stderr_apart`]).
+pub struct LogPrinter {
     color: bool,
     prefix: bool,
     timestamps: bool,
+    stderr_apart: bool,
     /// Display name and color, by container name.
     names: BTreeMap<String, (String, &'static str)>,
     width: usize,
 }
 
-impl Printer {
-    fn new(color: bool, prefix: bool, timestamps: bool) -> Printer {
-        Printer {
+impl LogPrinter {
+    /// A printer: `color` for the prefixes, `prefix` off for `--no-log-prefix`,
+    /// `timestamps` for `-t`.
+    pub fn new(color: bool, prefix: bool, timestamps: bool) -> LogPrinter {
+        LogPrinter {
             color,
             prefix,
             timestamps,
+            stderr_apart: false,
             names: BTreeMap::new(),
             width: 0,
         }
     }
 
-    fn register(&mut self, c: &ContainerRecord) {
+    /// Prints stderr lines on stderr (Compose's attached `up`) rather than on stdout.
+    pub fn stderr_apart(mut self) -> LogPrinter {
+        self.stderr_apart = true;
+        self
+    }
+
+    /// Makes a container known: its prefix, its color, and the width of every prefix.
+    pub fn register(&mut self, c: &ContainerRecord) {
         let shown = display_name(c);
         self.width = self.width.max(shown.chars().count() + 1);
         let color = COLORS[self.names.len() % COLORS.len()];
         self.names.insert(c.name.clone(), (shown, color));
     }
 
-    /// Prints a batch in time order; false when the reader went away (closed pipe).
-    fn print(&self, mut batch: Vec<(String, LogLine)>) -> anyhow::Result<bool> {
+    /// Prints a note about container `name` on stdout, as Compose does: its shown name (in
+    /// its color, without the bar), then `text` (`web-1 exited with code 0`).
+    pub fn note(&self, name: &str, text: &str) {
+        let (shown, color) = self
+            .names
+            .get(name)
+            .map(|(s, c)| (s.as_str(), *c))
+            .unwrap_or((name, ""));
+        let shown = if self.color && !color.is_empty() {
+            format!("\x1b[{color}m{shown}\x1b[0m")
+        } else {
+            shown.to_string()
+        };
+        let _ = writeln!(std::io::stdout().lock(), "{shown} {text}");
+    }
+
+    /// Prints a batch of (container name, line) in time order; false when the reader went
+    /// away (closed pipe).
+    pub fn print(&self, mut batch: Vec<(String, LogLine)>) -> anyhow::Result<bool> {
         batch.sort_by_key(|(_, l)| l.time);
         let mut out = std::io::stdout().lock();
         let mut err = std::io::stderr().lock();
@@ -252,8 +285,8 @@ impl Printer {
             text.push_str(&line.text);
             text.push('\n');
             let written = match line.stream {
-                Stream::Stdout => out.write_all(text.as_bytes()),
-                Stream::Stderr => err.write_all(text.as_bytes()),
+                Stream::Stderr if self.stderr_apart => err.write_all(text.as_bytes()),
+                _ => out.write_all(text.as_bytes()),
             };
             match written {
                 Ok(()) => {}

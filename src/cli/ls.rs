@@ -63,10 +63,10 @@ pub fn stacks(containers: &[ContainerRecord], all: bool) -> Vec<Stack> {
             .0
             .entry(summary::state_word(c.status.state))
             .or_default() += 1;
-        if entry.1.is_empty() {
-            if let Some(files) = c.labels.get(labels::CONFIG_FILES) {
-                entry.1 = files.clone();
-            }
+        if entry.1.is_empty()
+            && let Some(files) = c.labels.get(labels::CONFIG_FILES)
+        {
+            entry.1 = files.clone();
         }
     }
     by_project
@@ -98,15 +98,15 @@ pub fn run(global: &GlobalOptions, args: &LsArgs) -> anyhow::Result<ExitCode> {
     let mut stacks = stacks(&listing.records, args.all);
     // Projects known only from their records get their files from there.
     for s in &mut stacks {
-        if s.config_files.is_empty() {
-            if let Ok(Some(record)) = state.project(&s.name) {
-                s.config_files = record
-                    .config_files
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(",");
-            }
+        if s.config_files.is_empty()
+            && let Ok(Some(record)) = state.project(&s.name)
+        {
+            s.config_files = record
+                .config_files
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(",");
         }
     }
     // Docker matches the name filter as a pattern inside the name; berth as text.

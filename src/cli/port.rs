@@ -31,10 +31,10 @@ pub fn run(global: &GlobalOptions, args: &PortArgs) -> anyhow::Result<ExitCode> 
         .parse()
         .with_context(|| format!("invalid port {:?}", args.private_port))?;
     let target = project::target(global)?;
-    if let Some(loaded) = &target.loaded {
-        if !loaded.project.services.contains_key(&args.service) {
-            bail!("no such service: {}", args.service);
-        }
+    if let Some(loaded) = &target.loaded
+        && !loaded.project.services.contains_key(&args.service)
+    {
+        bail!("no such service: {}", args.service);
     }
     let state = project::open_state(global)?;
     let mut containers: Vec<_> = state

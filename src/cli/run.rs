@@ -2,8 +2,8 @@
 //! `docker compose run`.
 
 use super::GlobalOptions;
-use super::attach::LinePrinter;
 use super::lifecycle::{Session, runtime};
+use super::logs::LogPrinter;
 use super::up::parse_scale;
 use crate::engine::desired::PullPolicy;
 use crate::engine::execute::{NewContainer, new_id};
@@ -150,7 +150,7 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<ExitCode> {
         println!("{name}");
         return Ok(ExitCode::SUCCESS);
     }
-    let code = follow_oneoff(global, &session, &id, &name)?;
+    let code = follow_oneoff(&session, &id, &name)?;
     if args.rm {
         rt.block_on(ctx.remove_container(&id))
             .with_context(|| format!("cannot remove {name}"))?;
@@ -159,27 +159,25 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Shows the one-off's output (no prefix) until it exits; returns its exit code.
-fn follow_oneoff(
-    global: &GlobalOptions,
-    session: &Session,
-    id: &str,
-    name: &str,
-) -> anyhow::Result<i32> {
-    let printer = LinePrinter::new(global, &[name.to_string()], true, false);
+fn follow_oneoff(session: &Session, id: &str, name: &str) -> anyhow::Result<i32> {
+    let printer = LogPrinter::new(false, false, false).stderr_apart();
     let state = &session.ctx.machine.state;
     let mut follower = Follower::new(state.container_paths(id), LogQuery::default());
     loop {
-        for line in follower.poll()? {
-            printer.line(name, line.stream, line.time, &line.text);
-        }
+        printer.print(
+            follower
+                .poll()?
+                .into_iter()
+                .map(|l| (name.to_string(), l))
+                .collect(),
+        )?;
         let record = state.container(id)?;
         if matches!(
             record.status.state,
             RecordedState::Exited | RecordedState::Dead
         ) {
-            for line in follower.poll()?.into_iter().chain(follower.finish()) {
-                printer.line(name, line.stream, line.time, &line.text);
-            }
+            let rest = follower.poll()?.into_iter().chain(follower.finish());
+            printer.print(rest.map(|l| (name.to_string(), l)).collect())?;
             return Ok(record.status.exit_code.unwrap_or(255));
         }
         std::thread::sleep(Duration::from_millis(50));

@@ -292,7 +292,8 @@ pub fn json(record: &ContainerRecord, now: SystemTime, trunc: bool) -> serde_jso
         "Networks": networks.join(","),
         "Ports": ports_text(&publishers),
         "Project": record.project().unwrap_or(""),
-        "Publishers": publishers,
+        // Go marshals an empty list it never appended to as null, and Compose shows that.
+        "Publishers": if publishers.is_empty() { serde_json::Value::Null } else { serde_json::json!(publishers) },
         "RunningFor": running_for(record, now),
         "Service": service(record),
         "Size": "0B",

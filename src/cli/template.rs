@@ -1,6 +1,7 @@
 //! `--format` for listings, as Docker reads it: `table`, `json`, `table TEMPLATE` or a
 //! TEMPLATE; templates are the small subset of Go templates people use in them
-//! (`{{.Field}}`, `{{json .}}`, `{{json .Field}}`), fields taken from the JSON object of a row.
+//! (`{{.Field}}`, `{{json .}}`, `{{json .Field}}`, `{{.Label "key"}}`), fields taken from the
+//! JSON object of a row.
 //! Tables are laid out as Docker's tabwriter does (cells at least 10 wide, 3 apart).
 
 use anyhow::bail;
@@ -51,6 +52,16 @@ pub fn render(template: &str, row: &Value) -> anyhow::Result<String> {
 
 fn action(action: &str, row: &Value, template: &str) -> anyhow::Result<String> {
     let action = action.trim_start_matches('-').trim_end_matches('-').trim();
+    if let Some(key) = action.strip_prefix(".Label ") {
+        // `{{.Label "key"}}`: a value of the row's `k=v,...` labels.
+        let key = key.trim().trim_matches('"');
+        let labels = row.get("Labels").and_then(Value::as_str).unwrap_or("");
+        return Ok(labels
+            .split(',')
+            .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+            .unwrap_or("")
+            .to_owned());
+    }
     if let Some(arg) = action.strip_prefix("json ") {
         let value = field(arg.trim(), row, template)?;
         return Ok(serde_json::to_string(value)?);
@@ -77,6 +88,9 @@ fn field<'a>(path: &str, row: &'a Value, template: &str) -> anyhow::Result<&'a V
 
 /// The header cell of a template field, as Docker names it.
 fn header_of(action: &str, headers: &[(&str, &str)]) -> String {
+    if action.trim().starts_with(".Label ") {
+        return "LABEL".to_owned();
+    }
     let name = action
         .trim()
         .trim_start_matches("json ")
@@ -186,6 +200,12 @@ mod tests {
         );
         assert_eq!(render("{{json .Publishers}}", &row).unwrap(), "[]");
         assert!(render("{{.Nope}}", &row).is_err());
+        let labeled = json!({"Labels": "a.b=1,com.docker.compose.service=web"});
+        assert_eq!(
+            render("{{.Label \"com.docker.compose.service\"}}", &labeled).unwrap(),
+            "web"
+        );
+        assert_eq!(render("{{.Label \"x\"}}", &labeled).unwrap(), "");
         assert!(render("{{if .Name}}x{{end}}", &row).is_err());
         assert_eq!(
             Format::parse("table {{.Name}}\\t{{.ExitCode}}"),

@@ -59,8 +59,9 @@ impl Stack {
         };
         stack.write("compose.yaml", compose);
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/make-busybox-image.sh");
+        let mut cmd = Command::new("sh");
         let out = stack
-            .env(Command::new("sh"))
+            .env(&mut cmd)
             .arg(&script)
             .arg(IMAGE)
             .env("BERTH", env!("CARGO_BIN_EXE_berth"))
@@ -215,8 +216,7 @@ impl Drop for Stack {
         {
             let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
         }
-        // The run directory's namespace mount, if the network crate made one.
-        let netns = self.run.path().join("network/netns");
-        let _ = Command::new("umount").arg("-l").arg(&netns).status();
+        // The run directory's namespace directory is a bind mount of its own.
+        let _ = berth_network::netns::release_dir(&self.run.path().join("network/netns"));
     }
 }

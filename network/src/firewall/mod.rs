@@ -204,8 +204,10 @@ impl Firewall {
                     elements::element_commands(&self.table, std::slice::from_ref(element), false);
                 match self.apply(one, action) {
                     Ok(()) => {}
+                    // Already gone (nft words it either way, by version).
                     Err(FirewallError::Nft { stderr, .. })
-                        if stderr.contains("No such file or directory") => {}
+                        if stderr.contains("No such file or directory")
+                            || stderr.contains("element does not exist") => {}
                     Err(e) => errors.push(e),
                 }
             }

@@ -19,6 +19,12 @@ use std::time::{Duration, Instant, SystemTime};
 /// How often [`follow`] looks for new lines.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
+/// How much of a file is read at a time.
+const CHUNK: usize = 256 * 1024;
+
+/// How many lines beyond `--tail` may pile up before the oldest are dropped.
+const TRIM_SLACK: usize = 4096;
+
 /// How long a line without its newline waits for the rest before it is shown as it is.
 const PARTIAL_GRACE: Duration = Duration::from_millis(500);
 
@@ -112,6 +118,8 @@ pub struct Follower {
     paths: ContainerPaths,
     query: LogQuery,
     started: bool,
+    /// Reading the history (the first poll), where `--tail` applies.
+    in_history: bool,
     current: Option<Current>,
     /// Bytes after the last newline of the file: a JSON line being written.
     torn: Vec<u8>,
@@ -127,6 +135,7 @@ impl Follower {
             paths,
             query,
             started: false,
+            in_history: false,
             current: None,
             torn: Vec::new(),
             pending: [None, None],
@@ -139,20 +148,23 @@ impl Follower {
         let mut out = Vec::new();
         if !self.started {
             self.started = true;
+            self.in_history = true;
             // The current file is opened first: a rotation while the older files are read
             // then shows as this handle's file being renamed, which poll() follows.
             self.current = open_current(&self.paths.log())?;
             for path in rotated_files(&self.paths) {
-                let mut data = Vec::new();
-                match File::open(&path).and_then(|mut f| f.read_to_end(&mut data)) {
-                    Ok(_) => {}
+                let mut file = match File::open(&path) {
+                    Ok(f) => f,
                     // Rotated away while we listed them: its lines are in a later file.
                     Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                     Err(e) => return Err(e),
-                }
-                self.take_lines(&data, true, &mut out);
+                };
+                self.read_chunks(&mut file, &mut out)?;
+                // A rotated file is complete; a last line without newline is torn for good.
+                self.take_lines(&[], true, &mut out);
             }
             self.read_current(&mut out)?;
+            self.in_history = false;
             if let Some(n) = self.query.tail {
                 let skip = out.len().saturating_sub(n);
                 out.drain(..skip);
@@ -169,10 +181,9 @@ impl Follower {
             if slot
                 .as_ref()
                 .is_some_and(|p| p.since.elapsed() >= PARTIAL_GRACE)
+                && let Some(p) = slot.take()
             {
-                if let Some(p) = slot.take() {
-                    push_line(&mut out, p.time, STREAMS[i], p.text);
-                }
+                push_line(&mut out, p.time, STREAMS[i], p.text);
             }
         }
         out.retain(|l| self.query.admits(l.time));
@@ -203,7 +214,7 @@ impl Follower {
     fn read_current(&mut self, out: &mut Vec<LogLine>) -> io::Result<()> {
         let path = self.paths.log();
         loop {
-            let Some(cur) = self.current.as_mut() else {
+            let Some(mut cur) = self.current.take() else {
                 self.current = open_current(&path)?;
                 if self.current.is_none() {
                     return Ok(());
@@ -217,11 +228,13 @@ impl Follower {
                 self.torn.clear();
             }
             cur.file.seek(SeekFrom::Start(cur.offset))?;
-            let mut data = Vec::new();
-            cur.file.read_to_end(&mut data)?;
-            cur.offset += data.len() as u64;
+            let read = self.read_chunks(&mut cur.file, out);
             let (dev, ino) = (cur.dev, cur.ino);
-            self.take_lines(&data, false, out);
+            if let Ok(n) = read {
+                cur.offset += n;
+            }
+            self.current = Some(cur);
+            read?;
             // Rotated when the path now names another file (or none: removed, or between
             // the rename and the creation of the new one, which the next poll sees).
             let rotated = match std::fs::metadata(&path) {
@@ -239,6 +252,30 @@ impl Follower {
         }
     }
 
+    /// Reads `file` to its end in chunks, turning complete JSON lines into lines as they
+    /// come; while reading the history with `--tail`, lines that cannot be among the last
+    /// ones are dropped on the way, so a large file costs no more memory than the tail.
+    /// Returns the number of bytes read.
+    fn read_chunks(&mut self, file: &mut File, out: &mut Vec<LogLine>) -> io::Result<u64> {
+        let mut chunk = vec![0u8; CHUNK];
+        let mut total = 0u64;
+        loop {
+            let n = match file.read(&mut chunk) {
+                Ok(0) => return Ok(total),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            total += n as u64;
+            self.take_lines(&chunk[..n], false, out);
+            if let Some(tail) = self.query.tail.filter(|_| self.in_history)
+                && out.len() > tail + TRIM_SLACK
+            {
+                out.drain(..out.len() - tail);
+            }
+        }
+    }
+
     /// Splits `data` into JSON lines (keeping a torn last one for later unless `whole`) and
     /// turns their entries into lines.
     fn take_lines(&mut self, data: &[u8], whole: bool, out: &mut Vec<LogLine>) {
@@ -250,7 +287,6 @@ impl Follower {
             rest = &rest[nl + 1..];
         }
         if whole {
-            // A rotated file is complete; a last line without newline is torn for good.
             self.take_entry(rest, out);
         } else {
             self.torn = rest.to_vec();
@@ -428,6 +464,29 @@ mod tests {
         let all = read(&paths, &LogQuery::default()).unwrap();
         assert_eq!(texts(&all), ["long line", "err", "no newline at exit"]);
         assert_eq!(all[0].time, at(1));
+    }
+
+    #[test]
+    fn large_files_read_in_chunks_keep_every_line_and_the_right_tail() {
+        let (_dir, paths) = container();
+        // About 900 KiB: several chunks, lines cut at chunk boundaries.
+        let mut text = String::new();
+        for i in 0..10_000u64 {
+            text.push_str(&entry(i, "stdout", &format!("line {i}\n")));
+        }
+        append(&paths.rotated_log(1), &text);
+        append(&paths.log(), &entry(20_000, "stdout", "last\n"));
+        let all = read(&paths, &LogQuery::default()).unwrap();
+        assert_eq!(all.len(), 10_001);
+        assert_eq!(all[4_321].text, "line 4321");
+        let q = LogQuery {
+            tail: Some(3),
+            ..Default::default()
+        };
+        assert_eq!(
+            texts(&read(&paths, &q).unwrap()),
+            ["line 9998", "line 9999", "last"]
+        );
     }
 
     #[test]

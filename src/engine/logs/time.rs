@@ -17,16 +17,16 @@ pub struct BadTime(pub String);
 /// - Unix seconds, with optional fraction (`1700000000`, `1700000000.5`).
 pub fn parse_time_arg(value: &str, now: SystemTime) -> Result<SystemTime, BadTime> {
     let bad = || BadTime(value.to_owned());
-    if value != "0" {
-        if let Some(d) = parse_go_duration(value) {
-            let secs = now
-                .checked_sub(d)
-                .ok_or_else(bad)?
-                .duration_since(UNIX_EPOCH)
-                .map_err(|_| bad())?
-                .as_secs();
-            return Ok(UNIX_EPOCH + Duration::from_secs(secs));
-        }
+    if value != "0"
+        && let Some(d) = parse_go_duration(value)
+    {
+        let secs = now
+            .checked_sub(d)
+            .ok_or_else(bad)?
+            .duration_since(UNIX_EPOCH)
+            .map_err(|_| bad())?
+            .as_secs();
+        return Ok(UNIX_EPOCH + Duration::from_secs(secs));
     }
     if value.contains('-') && !value.starts_with('-') {
         return parse_date_time(value).ok_or_else(bad);
