@@ -15,6 +15,8 @@ pub struct Row {
     pub outcome: Outcome,
     /// What teardown could not remove.
     pub leftovers: Option<String>,
+    /// A pass on the second attempt: the first attempt's failure.
+    pub flaky: Option<String>,
 }
 
 /// Reads `expected-pass.txt`: one scenario per line; `#` starts a comment.
@@ -50,7 +52,10 @@ pub fn render(rows: &[Row], expected: &[String], selected: &[String]) -> (String
         let (result, step, reason) = match &row.outcome {
             Outcome::Pass => {
                 passed += 1;
-                ("passed", String::new(), String::new())
+                match &row.flaky {
+                    Some(first) => ("passed (flaky)", String::new(), first.clone()),
+                    None => ("passed", String::new(), String::new()),
+                }
             }
             Outcome::Fail { step, reason } => {
                 failed += 1;
