@@ -67,6 +67,33 @@ fn main() -> ExitCode {
         println!("conformance: test");
         return ExitCode::SUCCESS;
     }
+    // `cargo test NAME`: as libtest would, run only when NAME is part of this test's name.
+    let mut filters = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        // libtest's flags that take a value as the next argument.
+        const VALUED: &[&str] = &[
+            "--test-threads",
+            "--skip",
+            "--color",
+            "--format",
+            "--logfile",
+            "-Z",
+        ];
+        if VALUED.contains(&arg.as_str()) {
+            args.next();
+        } else if !arg.starts_with('-') {
+            filters.push(arg);
+        }
+    }
+    if !filters.is_empty() && !filters.iter().any(|f| "conformance".contains(f.as_str())) {
+        return ExitCode::SUCCESS;
+    }
+    // The harness's own logic first: it needs neither root nor a registry.
+    if let Err(why) = harness::selftest::run() {
+        eprintln!("conformance: {why}");
+        return ExitCode::FAILURE;
+    }
     if !support::prerequisites("conformance", true, &["docker-registry"]) {
         return ExitCode::SUCCESS;
     }
@@ -81,6 +108,19 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<bool, String> {
+    // No container may reach past the machine (DESIGN.md, egress guard); idempotent.
+    let guard = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/egress-guard");
+    let guarded = std::process::Command::new("bash")
+        .arg(&guard)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !guarded {
+        return Err(format!(
+            "cannot install the egress guard ({})",
+            guard.display()
+        ));
+    }
     let corpus = corpus_dir();
     let names = selected(&corpus)?;
     let expected = expected_pass(&corpus.join("expected-pass.txt"))?;
@@ -96,6 +136,8 @@ fn run() -> Result<bool, String> {
                     step: "scenario.yaml".to_owned(),
                     reason: why,
                 },
+                leftovers: None,
+                flaky: None,
             }),
         }
     }
@@ -148,7 +190,7 @@ fn run() -> Result<bool, String> {
         .and_then(|j| j.parse().ok())
         .filter(|&j| j > 0)
         .unwrap_or(3);
-    let queue = Mutex::new(scenarios.into_iter().collect::<VecDeque<_>>());
+    let queue = Mutex::new(scenarios.iter().cloned().collect::<VecDeque<_>>());
     let results = Mutex::new(rows);
     std::thread::scope(|scope| {
         for _ in 0..jobs {
@@ -157,7 +199,10 @@ fn run() -> Result<bool, String> {
                     let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
                     let Some(scenario) = next else { break };
                     let started = std::time::Instant::now();
-                    let outcome = run_scenario(&shared, &scenario, &ensure);
+                    let (outcome, leftovers) = run_scenario(&shared, &scenario, &ensure);
+                    if let Some(left) = &leftovers {
+                        eprintln!("conformance: {}: teardown: {left}", scenario.name);
+                    }
                     eprintln!(
                         "conformance: {} {} ({:.1}s)",
                         scenario.name,
@@ -177,14 +222,53 @@ fn run() -> Result<bool, String> {
                         name: scenario.name.clone(),
                         class: class.to_owned(),
                         outcome,
+                        leftovers,
+                        flaky: None,
                     });
                 }
             });
         }
     });
-    drop(registry);
-
+    // A required scenario that failed beside others gets one more attempt alone: a pass then
+    // counts, and the report keeps the first failure (berth has races worth fixing, but the
+    // gate is about the features).
     let mut rows = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    for row in rows.iter_mut() {
+        let Outcome::Fail { step, reason } = &row.outcome else {
+            continue;
+        };
+        let Some(scenario) = scenarios.iter().find(|s| s.name == row.name) else {
+            continue;
+        };
+        if !expected.contains(&row.name) {
+            continue;
+        }
+        let first = format!("first attempt failed at \"{step}\": {reason}");
+        let (outcome, leftovers) = run_scenario(&shared, scenario, &ensure);
+        eprintln!(
+            "conformance: {} retried alone: {}",
+            row.name,
+            if matches!(outcome, Outcome::Pass) {
+                "passed"
+            } else {
+                "FAILED again"
+            }
+        );
+        if matches!(outcome, Outcome::Pass) {
+            row.flaky = Some(first);
+            row.outcome = outcome;
+            row.leftovers = leftovers;
+        }
+    }
+    drop(registry);
+    let swept = harness::sweep::sweep(work.path());
+    if !swept.is_empty() {
+        eprintln!("conformance: cleaned up after berth:");
+        for line in &swept {
+            eprintln!("  {line}");
+        }
+    }
+
     rows.sort_by(|a, b| a.name.cmp(&b.name));
     let (table, regressions) = render(&rows, &expected, &names);
     eprintln!("{table}");

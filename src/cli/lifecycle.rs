@@ -88,12 +88,23 @@ impl Session {
         }
     }
 
-    /// Runs `plan`, showing progress; prints the plan's and the run's warnings.
-    pub fn execute(&self, global: &GlobalOptions, plan: &Plan, quiet: bool) -> anyhow::Result<()> {
+    /// Runs `plan`, showing progress; prints the plan's and the run's warnings. `quiet_pull`
+    /// (`--quiet-pull`) keeps each image's `Pulling`/`Pulled` but drops its layer progress,
+    /// as Compose does.
+    pub fn execute(
+        &self,
+        global: &GlobalOptions,
+        plan: &Plan,
+        quiet_pull: bool,
+    ) -> anyhow::Result<()> {
         for w in &plan.warnings {
             output::warn(w);
         }
-        let reporter = Arc::new(Reporter::new(global, quiet, Wording::Compose));
+        let mut reporter = Reporter::new(global, false, Wording::Compose);
+        if quiet_pull {
+            reporter = reporter.without_layers();
+        }
+        let reporter = Arc::new(reporter);
         let result =
             runtime()?.block_on(execute::execute(plan, self.ctx.clone(), reporter.clone()));
         reporter.finish();

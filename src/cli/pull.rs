@@ -196,3 +196,69 @@ async fn pull_one(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(service: &str, image: &str) -> PullItem {
+        PullItem {
+            service: service.to_owned(),
+            image: image.to_owned(),
+            buildable: false,
+            step: PullStep::Skip("Skipped".to_owned()),
+        }
+    }
+
+    #[test]
+    fn lines_name_the_image_as_compose_does() {
+        assert_eq!(owner(&item("web", "alpine:3.14")), "Image alpine:3.14");
+        assert_eq!(owner(&item("builder", "")), "builder");
+        assert_eq!(
+            skip_text("Skipped - Image is already present locally").as_deref(),
+            Some("Skipped Image is already present locally")
+        );
+        assert_eq!(
+            skip_text("Skipped - No image to be pulled").as_deref(),
+            Some("Skipped No image to be pulled")
+        );
+        assert_eq!(skip_text("Skipped").as_deref(), Some("Skipped"));
+        assert_eq!(
+            skip_text("Skipped - Image is already being pulled by web"),
+            None
+        );
+    }
+
+    #[test]
+    fn unknown_repositories_are_pull_access_denied() {
+        let reference = Reference::parse("does_not_exists").unwrap();
+        let denied = pull_error(
+            PullError {
+                image: reference.familiar(),
+                cause: PullFailure::Registry(RegistryError::RepositoryNotFound {
+                    registry: "127.0.0.1:5000".to_owned(),
+                    repository: reference.name(),
+                }),
+            },
+            &reference,
+        );
+        let text = format!("{denied:#}");
+        assert!(
+            text.starts_with(
+                "pull access denied for does_not_exists, repository does not exist or may require authorization: "
+            ),
+            "{text}"
+        );
+        let missing_tag = pull_error(
+            PullError {
+                image: reference.familiar(),
+                cause: PullFailure::Registry(RegistryError::ManifestNotFound {
+                    repository: reference.name(),
+                    what: "tag \"latest\"".to_owned(),
+                }),
+            },
+            &reference,
+        );
+        assert!(format!("{missing_tag:#}").starts_with("cannot pull does_not_exists:latest: "));
+    }
+}

@@ -158,7 +158,7 @@ pub fn run(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     record_project(&session)?;
-    session.execute(global, &plan, false)?;
+    session.execute(global, &plan, args.quiet_pull)?;
     if args.detach || args.wait || args.no_start {
         return Ok(ExitCode::SUCCESS);
     }

@@ -6,3 +6,5 @@ pub mod observe;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod selftest;
+pub mod sweep;

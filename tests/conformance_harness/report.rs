@@ -13,6 +13,10 @@ pub struct Row {
     pub class: String,
     /// How it ended.
     pub outcome: Outcome,
+    /// What teardown could not remove.
+    pub leftovers: Option<String>,
+    /// A pass on the second attempt: the first attempt's failure.
+    pub flaky: Option<String>,
 }
 
 /// Reads `expected-pass.txt`: one scenario per line; `#` starts a comment.
@@ -48,7 +52,10 @@ pub fn render(rows: &[Row], expected: &[String], selected: &[String]) -> (String
         let (result, step, reason) = match &row.outcome {
             Outcome::Pass => {
                 passed += 1;
-                ("passed", String::new(), String::new())
+                match &row.flaky {
+                    Some(first) => ("passed (flaky)", String::new(), first.clone()),
+                    None => ("passed", String::new(), String::new()),
+                }
             }
             Outcome::Fail { step, reason } => {
                 failed += 1;
@@ -93,5 +100,17 @@ pub fn render(rows: &[Row], expected: &[String], selected: &[String]) -> (String
         "\n{passed} passed, {failed} failed, {skipped} skipped (of {}).\n",
         rows.len()
     ));
+    let left: Vec<String> = rows
+        .iter()
+        .filter_map(|r| {
+            r.leftovers
+                .as_ref()
+                .map(|l| format!("- {}: {}\n", r.name, cell(l)))
+        })
+        .collect();
+    if !left.is_empty() {
+        table.push_str("\nTeardown left containers behind (berth's `down`):\n\n");
+        table.extend(left);
+    }
     (table, regressions)
 }

@@ -390,7 +390,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn down(&self) {
+    fn down(&self) -> CmdOutput {
         let args: Vec<String> = [
             "-p",
             &self.project,
@@ -403,12 +403,39 @@ impl<'a> Ctx<'a> {
         .iter()
         .map(|s| (*s).to_owned())
         .collect();
-        let _ = self.berth_in(
+        self.berth_in(
             &self.shared.work.join("nowhere"),
             &args,
             &BTreeMap::new(),
             Duration::from_secs(120),
-        );
+        )
+    }
+
+    /// Teardown: `down`, and once more if containers remain; says what is left, if anything.
+    fn teardown(&self) -> Option<String> {
+        let mut last = self.down();
+        for _ in 0..2 {
+            match self.observe() {
+                Ok(obs) if obs.containers.is_empty() => return None,
+                Ok(_) => {
+                    std::thread::sleep(Duration::from_secs(1));
+                    last = self.down();
+                }
+                // Without ps there is nothing more to learn.
+                Err(_) => return None,
+            }
+        }
+        match self.observe() {
+            Ok(obs) if !obs.containers.is_empty() => {
+                let names: Vec<&str> = obs.containers.iter().map(|c| c.name.as_str()).collect();
+                Some(format!(
+                    "down left {} ({})",
+                    names.join(", "),
+                    last.summary()
+                ))
+            }
+            _ => None,
+        }
     }
 
     /// Runs one step; `before` is the last observation (None: it could not be made).
@@ -578,7 +605,7 @@ fn mentions(dir: &Path, name: &str, depth: u32) -> bool {
 
 /// The subcommand of `run` arguments: the first word that is neither a global flag nor its
 /// value.
-fn subcommand(args: &[String]) -> Option<&str> {
+pub fn subcommand(args: &[String]) -> Option<&str> {
     const VALUED: &[&str] = &[
         "--profile",
         "--env-file",
@@ -661,12 +688,13 @@ fn roots(shared: &Shared, scenario: &Scenario) -> (PathBuf, PathBuf) {
     }
 }
 
-/// Runs `scenario`; `ensure` makes its images present in a state root first.
+/// Runs `scenario`; `ensure` makes its images present in a state root first. Also returns
+/// what teardown could not remove (a problem of berth's `down`, reported beside the table).
 pub fn run_scenario(
     shared: &Shared,
     scenario: &Scenario,
     ensure: &dyn Fn(&Ctx, &str) -> Result<(), String>,
-) -> Outcome {
+) -> (Outcome, Option<String>) {
     let fail = |step: &str, reason: String| Outcome::Fail {
         step: step.to_owned(),
         reason,
@@ -674,22 +702,28 @@ pub fn run_scenario(
     let project = project_name(&scenario.name);
     let dir = shared.work.join("scenarios").join(&project);
     if let Err(e) = copy_dir(&shared.corpus.join(&scenario.name), &dir) {
-        return fail("setup", format!("copying the scenario: {e}"));
+        return (fail("setup", format!("copying the scenario: {e}")), None);
     }
     if let Err(why) = withheld(shared, scenario, &dir) {
-        return fail("setup", why);
+        return (fail("setup", why), None);
     }
     if scenario.needs("tty") {
-        return Outcome::Skip("needs a terminal".to_owned());
+        return (Outcome::Skip("needs a terminal".to_owned()), None);
     }
     if scenario.needs("build") && builds(scenario) {
-        return Outcome::Skip("needs build (not implemented)".to_owned());
+        return (
+            Outcome::Skip("needs build (not implemented)".to_owned()),
+            None,
+        );
     }
     let (root, run) = roots(shared, scenario);
     let scratch = shared.work.join("scratch").join(&project);
     for d in [&root, &run, &scratch] {
         if let Err(e) = std::fs::create_dir_all(d) {
-            return fail("setup", format!("creating {}: {e}", d.display()));
+            return (
+                fail("setup", format!("creating {}: {e}", d.display())),
+                None,
+            );
         }
     }
     let mut ctx = Ctx {
@@ -704,11 +738,11 @@ pub fn run_scenario(
     if !scenario.needs("registry") {
         for image in &scenario.images {
             if let Err(why) = ensure(&ctx, image) {
-                return fail("setup", format!("image {image}: {why}"));
+                return (fail("setup", format!("image {image}: {why}")), None);
             }
         }
     }
-    ctx.down();
+    let _ = ctx.down();
     let mut before = Some(Observation::default());
     let mut outcome = Outcome::Pass;
     for step in &scenario.steps {
@@ -717,12 +751,12 @@ pub fn run_scenario(
             break;
         }
     }
-    ctx.down();
+    let leftovers = ctx.teardown();
     for action in &scenario.cleanup {
         if let Action::Other(kind, arg) = action {
             let arg = ctx.substitute_json(arg);
             let _ = ctx.action(kind, &arg);
         }
     }
-    outcome
+    (outcome, leftovers)
 }
