@@ -79,7 +79,7 @@ pub fn target(
 
 /// Runs `berth exec`.
 pub fn run(global: &GlobalOptions, args: &ExecArgs) -> anyhow::Result<ExitCode> {
-    let session = Session::open(global, false)?;
+    let session = Session::open_for(global, false, std::slice::from_ref(&args.service))?;
     let record = target(&session, &args.service, args.index)?;
     let runtime = Runtime::new(session.ctx.machine.state.runtime_dir())?;
     let container = runtime

@@ -47,8 +47,9 @@ pub fn stop_all(
 
 /// Runs `berth stop`.
 pub fn run(global: &GlobalOptions, args: &StopArgs) -> anyhow::Result<ExitCode> {
-    let session = Session::open(global, false)?;
-    let records = session.containers(&args.services, true)?;
+    let session = Session::open_for(global, false, &args.services)?;
+    // One-off containers of `run` are left alone, as Compose leaves them.
+    let records = session.containers(&args.services, false)?;
     stop_all(global, &session, &records, args.timeout)?;
     Ok(ExitCode::SUCCESS)
 }

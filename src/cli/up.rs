@@ -151,6 +151,16 @@ pub fn run(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<ExitCode> {
     {
         bail!("no such service: {svc}");
     }
+    let mut opts = opts;
+    // COMPOSE_REMOVE_ORPHANS, from the shell or the project's .env, as Compose reads it.
+    if let Some(loaded) = &session.ctx.project.loaded
+        && loaded
+            .environment
+            .get("COMPOSE_REMOVE_ORPHANS")
+            .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true"))
+    {
+        opts.remove_orphans = true;
+    }
     let observed = session.ctx.machine.observe(session.name())?;
     let plan = plan_up(desired, &observed, &opts)?;
     if global.dry_run {

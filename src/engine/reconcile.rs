@@ -2,7 +2,7 @@
 //! converging the way Docker Compose does. A second `up` with nothing changed plans nothing.
 
 use super::desired::{DesiredProject, DesiredService, PullPolicy};
-use super::observed::{Observed, ObservedContainer};
+use super::observed::{ContainerState, Observed, ObservedContainer};
 use super::plan::{Operation, Plan, StepId};
 use anyhow::bail;
 use berth_compose::model::DependencyCondition;
@@ -99,7 +99,6 @@ pub fn plan_up(
     observed: &Observed,
     opts: &UpOptions,
 ) -> anyhow::Result<Plan> {
-    let project = desired.name.as_str();
     let chosen = selected(desired, opts)?;
     let services: Vec<&DesiredService> = desired
         .services
@@ -198,7 +197,7 @@ pub fn plan_up(
         let mut before = |plan: &mut Plan| prereq.resolve(plan, &mut waits);
         let (steps, was_recreated) = plan_service(
             &mut plan,
-            project,
+            desired,
             svc,
             observed,
             opts,
@@ -346,19 +345,32 @@ fn image_present(observed: &Observed, image: &str) -> bool {
 /// any was recreated.
 fn plan_service(
     plan: &mut Plan,
-    project: &str,
+    desired: &DesiredProject,
     svc: &DesiredService,
     observed: &Observed,
     opts: &UpOptions,
     before: &mut dyn FnMut(&mut Plan) -> Vec<StepId>,
     dependency_recreated: bool,
 ) -> (Vec<StepId>, bool) {
+    let project = desired.name.as_str();
     let expected = opts.scale.get(&svc.name).copied().unwrap_or(svc.replicas);
     let existing = observed.service_containers(project, &svc.name);
+    // The volumes it should mount, by name: a service whose `volumes:` entry now names
+    // another volume (an external one switched, say) keeps its config hash.
+    let wanted: Vec<&str> = svc
+        .volumes
+        .iter()
+        .filter_map(|key| desired.volumes.iter().find(|v| &v.key == key))
+        .map(|v| v.name.as_str())
+        .collect();
     let must_recreate = |c: &ObservedContainer| match opts.recreate {
         Recreate::Force => true,
         Recreate::Never => false,
-        Recreate::Diverged => dependency_recreated || c.config_hash() != Some(svc.hash.as_str()),
+        Recreate::Diverged => {
+            dependency_recreated
+                || c.config_hash() != Some(svc.hash.as_str())
+                || wanted.iter().any(|w| !c.volumes.iter().any(|v| v == w))
+        }
     };
 
     // Scaling down removes outdated containers first, then the highest numbers.
@@ -520,11 +532,19 @@ fn plan_orphans(plan: &mut Plan, desired: &DesiredProject, observed: &Observed, 
         .map(|s| s.name.as_str())
         .chain(desired.disabled_services.iter().map(String::as_str))
         .collect();
+    // As in Compose: containers of services the file no longer has, and one-off containers
+    // that have finished.
     let orphans: Vec<&ObservedContainer> = observed
         .containers
         .iter()
-        .filter(|c| c.project() == Some(desired.name.as_str()) && !c.is_oneoff())
-        .filter(|c| c.service().is_none_or(|s| !known.contains(s)))
+        .filter(|c| c.project() == Some(desired.name.as_str()))
+        .filter(|c| {
+            if c.is_oneoff() {
+                matches!(c.state, ContainerState::Exited(_) | ContainerState::Dead)
+            } else {
+                c.service().is_none_or(|s| !known.contains(s))
+            }
+        })
         .collect();
     if orphans.is_empty() {
         return;

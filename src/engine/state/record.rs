@@ -262,6 +262,12 @@ impl ContainerRecord {
             name: self.name.clone(),
             labels: self.labels.clone(),
             state: self.status.observed(),
+            volumes: self
+                .mounts
+                .iter()
+                .filter(|m| m.kind == MountKind::Volume)
+                .map(|m| m.source.clone())
+                .collect(),
         }
     }
 }
