@@ -170,11 +170,12 @@ fn stop_project(
     let ctx = session.ctx.clone();
     let reporter = session.reporter(global);
     Ok(std::thread::spawn(move || {
-        let mut client = ctx.supervisor()?;
+        let rt = super::lifecycle::runtime()?;
+        let timeout = timeout.map(Duration::from_secs);
         for r in running {
             let owner = format!("Container {}", r.name);
             reporter.status(&owner, "Stopping", false);
-            match client.stop(&r.id, timeout) {
+            match rt.block_on(ctx.stop_container(&r.id, timeout)) {
                 Ok(_) => reporter.status(&owner, "Stopped", true),
                 Err(e) => {
                     reporter.status(&owner, "Error", true);

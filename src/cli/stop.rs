@@ -39,9 +39,10 @@ pub fn stop_all(
     if running.is_empty() {
         return Ok(());
     }
-    let mut client = session.ctx.supervisor()?;
+    let rt = super::lifecycle::runtime()?;
+    let timeout = timeout.map(std::time::Duration::from_secs);
     session.each(global, &running, "Stopping", "Stopped", |r| {
-        client.stop(&r.id, timeout).map(|_| ())
+        rt.block_on(session.ctx.stop_container(&r.id, timeout))
     })
 }
 
