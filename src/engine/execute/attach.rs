@@ -139,7 +139,11 @@ pub async fn connect(
         return Ok(());
     }
     let loaded = ctx.project.loaded()?;
-    for (index, net_key) in config.networks_ordered().into_iter().enumerate() {
+    for (index, net_key) in crate::engine::desired::service_networks(config)
+        .iter()
+        .map(String::as_str)
+        .enumerate()
+    {
         let def = loaded.project.networks.get(net_key);
         let name = def
             .and_then(|d| d.name.clone())
