@@ -169,6 +169,7 @@ async fn build(
     attach::write_files(&networks, service, config, &hostname, &mode, record, &paths)?;
 
     // The mounts.
+    let image_mounts = std::cell::Cell::new(0u32);
     let plan = container::mounts::plan(loaded, service, &image_config)?;
     let resolved = container::mounts::resolve(
         &plan,
@@ -179,6 +180,7 @@ async fn build(
             rootfs: &paths.rootfs(),
             files_dir: &paths.files(),
             volumes_from: &|source| volumes_from(ctx, source),
+            image_root: &|reference| mount_image(ctx, &paths, reference, &image_mounts),
         },
     )?;
     record.mounts = resolved.records.clone();
@@ -237,6 +239,26 @@ async fn build(
     }
     ctx.machine.state.save_container_record(record)?;
     Ok(())
+}
+
+/// Mounts the root filesystem of image `reference` under the container's directory for a
+/// `type: image` mount (the container sees it read-only); returns where.
+fn mount_image(
+    ctx: &Context,
+    paths: &crate::engine::state::ContainerPaths,
+    reference: &str,
+    count: &std::cell::Cell<u32>,
+) -> anyhow::Result<std::path::PathBuf> {
+    let n = count.get() + 1;
+    count.set(n);
+    let dirs = RootfsDirs {
+        upper: paths.image_mount(n).with_extension("upper"),
+        work: paths.image_mount(n).with_extension("work"),
+        target: paths.image_mount(n),
+    };
+    mount_rootfs(&ctx.machine.images, reference, &dirs, MountMethod::Auto)
+        .with_context(|| format!("cannot mount image {reference}"))?;
+    Ok(dirs.target)
 }
 
 /// Host ports for the requested ones: fixed ports must be free now (the supervisor holds
