@@ -277,6 +277,7 @@ mod tests {
             rootfs: &rootfs,
             files_dir: &files,
             volumes_from: &lookup,
+            image_root: &|r| anyhow::bail!("no image {r} in this test"),
         };
         let plan = plan(&p, "s", &image_with_volumes(&["/logs", "/cache"])).unwrap();
         let r = resolve(&plan, &ctx).unwrap();
@@ -361,6 +362,7 @@ mod tests {
             rootfs: dir.path(),
             files_dir: &files,
             volumes_from: &none,
+            image_root: &|r| anyhow::bail!("no image {r} in this test"),
         };
         let plan = plan(&p, "s", &ImageConfig::default()).unwrap();
         let e = resolve(&plan, &ctx).unwrap_err();
