@@ -1,5 +1,6 @@
 //! The engine: observe state, reconcile it with the project into a plan, execute the plan.
 
+pub mod config;
 pub mod container;
 pub mod desired;
 pub mod exec;

@@ -83,20 +83,23 @@ pub struct RegistryConfig {
     pub default_registry: Option<Mirror>,
 }
 
+/// berth's configuration file: the one `BERTH_CONFIG` names (which must exist), else
+/// `/etc/berth/config.toml` when it exists, else none. Other parts of berth read their own
+/// keys from the same file.
+pub fn config_file() -> Option<PathBuf> {
+    match std::env::var_os(CONFIG_ENV) {
+        Some(path) if !path.is_empty() => Some(PathBuf::from(path)),
+        _ => Some(PathBuf::from(DEFAULT_CONFIG_PATH)).filter(|p| p.exists()),
+    }
+}
+
 impl RegistryConfig {
     /// Reads the configuration file named by `BERTH_CONFIG`, or `/etc/berth/config.toml`.
     /// A missing default file means no settings; a missing file named explicitly is an error.
     pub fn load() -> Result<RegistryConfig, ConfigError> {
-        match std::env::var_os(CONFIG_ENV) {
-            Some(path) if !path.is_empty() => RegistryConfig::from_file(Path::new(&path)),
-            _ => {
-                let path = Path::new(DEFAULT_CONFIG_PATH);
-                if path.exists() {
-                    RegistryConfig::from_file(path)
-                } else {
-                    Ok(RegistryConfig::default())
-                }
-            }
+        match config_file() {
+            Some(path) => RegistryConfig::from_file(&path),
+            None => Ok(RegistryConfig::default()),
         }
     }
 
