@@ -150,6 +150,7 @@ fn record(
         netns: None,
         ports: Vec::new(),
         log: Default::default(),
+        healthcheck: None,
         status,
     }
 }

@@ -116,6 +116,7 @@ impl Project {
             netns: None,
             ports: Vec::new(),
             log: LogOptions::default(),
+            healthcheck: None,
             status: ContainerStatus::default(),
         };
         self.state.create_container_record(&record).unwrap();

@@ -117,6 +117,7 @@ fn new_record(
         netns: None,
         ports: Vec::new(),
         log: Default::default(),
+        healthcheck: None,
         status: Default::default(),
     })
 }
@@ -215,6 +216,7 @@ async fn build(
     record.log = fields.log.clone();
     record.command = fields.command.clone();
     record.init = fields.init;
+    record.healthcheck = fields.healthcheck.clone();
     let data = serde_json::to_vec_pretty(&spec).context("cannot serialize the OCI spec")?;
     write_file(&paths.spec(), &data, Durability::Durable)?;
     record.spec_path = Some(paths.spec());
