@@ -205,7 +205,9 @@ pub fn plan_up(
 
 /// What a service's new or started containers wait for. Waits for dependency conditions
 /// enter the plan only when the service has something to start, and once per dependency and
-/// condition.
+/// condition. A new container is created without waiting for them (only its start waits),
+/// as Compose creates every container before it starts any: a dependent whose dependency
+/// never gets healthy stays created.
 #[derive(Default)]
 struct Prerequisites {
     steps: Vec<StepId>,
@@ -217,8 +219,11 @@ impl Prerequisites {
         &self,
         plan: &mut Plan,
         added: &mut BTreeMap<(String, DependencyCondition), StepId>,
-    ) -> Vec<StepId> {
-        let mut out = self.steps.clone();
+    ) -> Prior {
+        let mut out = Prior {
+            steps: self.steps.clone(),
+            waits: Vec::new(),
+        };
         for (service, condition, after) in &self.waits {
             let id = *added
                 .entry((service.clone(), *condition))
@@ -231,9 +236,24 @@ impl Prerequisites {
                         after.iter().copied(),
                     )
                 });
-            out.push(id);
+            out.waits.push(id);
         }
         out
+    }
+}
+
+/// The steps a service's containers come after: `steps` for their creation, `steps` and
+/// `waits` for their start.
+struct Prior {
+    steps: Vec<StepId>,
+    waits: Vec<StepId>,
+}
+
+impl Prior {
+    fn all(self) -> Vec<StepId> {
+        let mut v = self.steps;
+        v.extend(self.waits);
+        v
     }
 }
 
@@ -319,7 +339,7 @@ fn plan_service(
     svc: &DesiredService,
     observed: &Observed,
     opts: &UpOptions,
-    before: &mut dyn FnMut(&mut Plan) -> Vec<StepId>,
+    before: &mut dyn FnMut(&mut Plan) -> Prior,
     dependency_recreated: bool,
 ) -> (Vec<StepId>, bool) {
     let expected = opts.scale.get(&svc.name).copied().unwrap_or(svc.replicas);
@@ -365,7 +385,7 @@ fn plan_service(
         let number = c.number();
         if must_recreate(c) {
             recreated = true;
-            let after = before(plan);
+            let after = before(plan).all();
             let id = plan.add(
                 Operation::RecreateContainer {
                     service: svc.name.clone(),
@@ -381,9 +401,10 @@ fn plan_service(
                 svc,
                 container_name(project, svc, number),
                 id,
+                Vec::new(),
             ));
         } else if !c.state.is_up() && !opts.no_start {
-            let after = before(plan);
+            let after = before(plan).all();
             up_steps.push(plan.add(
                 Operation::StartContainer {
                     service: svc.name.clone(),
@@ -403,16 +424,16 @@ fn plan_service(
             number += 1;
         }
         let name = container_name(project, svc, number);
-        let after = before(plan);
+        let Prior { steps, waits } = before(plan);
         let id = plan.add(
             Operation::CreateContainer {
                 service: svc.name.clone(),
                 number,
                 name: name.clone(),
             },
-            after,
+            steps,
         );
-        up_steps.push(start_unless(plan, opts, svc, name, id));
+        up_steps.push(start_unless(plan, opts, svc, name, id, waits));
     }
     (up_steps, recreated)
 }
@@ -424,6 +445,7 @@ fn start_unless(
     svc: &DesiredService,
     name: String,
     created: StepId,
+    waits: Vec<StepId>,
 ) -> StepId {
     if opts.no_start {
         return created;
@@ -433,7 +455,7 @@ fn start_unless(
             service: svc.name.clone(),
             name,
         },
-        [created],
+        std::iter::once(created).chain(waits),
     )
 }
 
