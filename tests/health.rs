@@ -72,7 +72,8 @@ fn ps_of(stack: &Stack, service: &str) -> Value {
 }
 
 fn seconds(t: &Value) -> f64 {
-    t["secs_since_epoch"].as_f64().unwrap_or(0.0) + t["nanos_since_epoch"].as_f64().unwrap_or(0.0) / 1e9
+    t["secs_since_epoch"].as_f64().unwrap_or(0.0)
+        + t["nanos_since_epoch"].as_f64().unwrap_or(0.0) / 1e9
 }
 
 #[test]
@@ -116,7 +117,10 @@ fn a_dependency_holds_its_dependent_until_healthy() {
     let db_ps = ps_of(&stack, "db");
     assert_eq!(db_ps["Health"], "healthy", "{db_ps}");
     assert!(
-        db_ps["Status"].as_str().unwrap_or("").ends_with("(healthy)"),
+        db_ps["Status"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("(healthy)"),
         "{db_ps}"
     );
     assert_eq!(ps_of(&stack, "web")["Health"], "", "web has no check");
@@ -193,7 +197,10 @@ fn a_service_that_never_gets_healthy_fails_up() {
     let sick_ps = ps_of(&stack, "sick");
     assert_eq!(sick_ps["Health"], "unhealthy", "{sick_ps}");
     assert!(
-        sick_ps["Status"].as_str().unwrap_or("").ends_with("(unhealthy)"),
+        sick_ps["Status"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("(unhealthy)"),
         "{sick_ps}"
     );
     // Its probes' output and exit codes are kept.
@@ -243,6 +250,18 @@ services:
     depends_on:
       plain:
         condition: service_healthy
+  crash:
+    image: {IMAGE}
+    command: ["sh", "-c", "exit 1"]
+    profiles: [crash]
+  after-crash:
+    image: {IMAGE}
+    init: true
+    command: ["sleep", "3600"]
+    profiles: [crash]
+    depends_on:
+      crash:
+        condition: service_healthy
 "#
         ),
     );
@@ -250,7 +269,10 @@ services:
     let out = stack.berth(&["up", "--wait", "--wait-timeout", "3", "slow"]);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!out.status.success(), "{stderr}");
-    assert!(stderr.contains("application not healthy after 3s"), "{stderr}");
+    assert!(
+        stderr.contains("application not healthy after 3s"),
+        "{stderr}"
+    );
     assert_eq!(ps_of(&stack, "slow")["Health"], "starting");
     assert!(
         ps_of(&stack, "slow")["Status"]
@@ -270,4 +292,17 @@ services:
         )),
         "{stderr}"
     );
+
+    // A dependency that exits is reported with its exit code; the dependent stays created.
+    let out = stack.berth(&["--profile", "crash", "up", "-d", "after-crash"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "dependency failed to start: container {}-crash-1 exited (1)",
+            stack.project
+        )),
+        "{stderr}"
+    );
+    assert_eq!(stack.states("after-crash"), ["created"]);
 }

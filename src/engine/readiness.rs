@@ -8,7 +8,10 @@
 use super::execute::{Context, Progress};
 use super::state::{ContainerRecord, HealthStatus, RecordedState};
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
+
+/// How long after its start a container without a health check may still be found exiting.
+const JUST_STARTED: Duration = Duration::from_secs(2);
 
 /// What a container must reach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +63,16 @@ pub fn check(record: &ContainerRecord, service: &str, condition: Condition) -> R
                 return failed(format!("container {} exited ({code})", record.name));
             }
             if record.healthcheck.is_none() {
+                // A dependency that exits right after its start is reported as exited, with
+                // its code, rather than as lacking a check: give it a moment to end.
+                let just_started = s.started_at.is_some_and(|t| {
+                    SystemTime::now()
+                        .duration_since(t)
+                        .is_ok_and(|d| d < JUST_STARTED)
+                });
+                if running && just_started {
+                    return Readiness::Waiting;
+                }
                 return failed(format!(
                     "container {} has no healthcheck configured",
                     record.name
@@ -198,7 +211,6 @@ mod tests {
     use crate::engine::state::{
         ContainerStatus, HealthCheck, HealthState, ImageRecord, LogOptions,
     };
-    use std::time::SystemTime;
 
     fn record(
         state: RecordedState,
