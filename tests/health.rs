@@ -306,3 +306,50 @@ services:
     );
     assert_eq!(stack.states("after-crash"), ["created"]);
 }
+
+#[test]
+fn up_wait_counts_a_completed_one_shot_as_done() {
+    if !can_run("up_wait_counts_a_completed_one_shot_as_done") {
+        return;
+    }
+    let stack = Stack::new(
+        "hshot",
+        &format!(
+            r#"
+services:
+  oneshot:
+    image: {IMAGE}
+    command: ["echo", "hello world"]
+  longrunning:
+    image: {IMAGE}
+    init: true
+    command: ["sleep", "3600"]
+    depends_on:
+      oneshot:
+        condition: service_completed_successfully
+  failing:
+    image: {IMAGE}
+    command: ["sh", "-c", "exit 3"]
+    profiles: [failing]
+"#
+        ),
+    );
+    let out = stack.berth(&["up", "--wait", "-d"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "up --wait failed:\n{stderr}");
+    assert!(
+        stderr.contains(&format!("Container {}-oneshot-1 Exited", stack.project)),
+        "{stderr}"
+    );
+    assert_eq!(stack.states("longrunning"), ["running"]);
+    assert_eq!(stack.states("oneshot"), ["exited"]);
+
+    // A service that exits non-zero makes up --wait fail, naming its container.
+    let out = stack.berth(&["--profile", "failing", "up", "--wait", "failing"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("container {}-failing-1 exited (3)", stack.project)),
+        "{stderr}"
+    );
+}
