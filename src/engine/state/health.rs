@@ -133,6 +133,45 @@ impl HealthState {
     }
 }
 
+impl HealthCheck {
+    /// Docker's `Config.Healthcheck` of `inspect` (durations in nanoseconds).
+    pub fn docker_json(&self) -> serde_json::Value {
+        let ns = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        serde_json::json!({
+            "Test": self.test,
+            "Interval": ns(self.interval),
+            "Timeout": ns(self.timeout),
+            "StartPeriod": ns(self.start_period),
+            "StartInterval": ns(self.start_interval),
+            "Retries": self.retries,
+        })
+    }
+}
+
+impl HealthState {
+    /// Docker's `State.Health` of `inspect`.
+    pub fn docker_json(&self) -> serde_json::Value {
+        use crate::engine::logs::format_time;
+        let log: Vec<serde_json::Value> = self
+            .log
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "Start": format_time(p.start),
+                    "End": format_time(p.end),
+                    "ExitCode": p.exit_code,
+                    "Output": p.output,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "Status": self.status.word(),
+            "FailingStreak": self.failing_streak,
+            "Log": log,
+        })
+    }
+}
+
 /// Keeps the first [`MAX_OUTPUT_LEN`] bytes of `bytes` (cut on a character boundary), as text.
 pub fn truncate_output(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_OUTPUT_LEN)]);
@@ -184,6 +223,32 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&HealthStatus::Unhealthy).unwrap(),
             r#""unhealthy""#
+        );
+    }
+
+    #[test]
+    fn docker_inspect_forms() {
+        let c = check(&["CMD", "true"]).docker_json();
+        assert_eq!(c["Interval"], 30_000_000_000u64);
+        assert_eq!(c["Retries"], 3);
+        let s = HealthState {
+            status: HealthStatus::Healthy,
+            failing_streak: 0,
+            log: vec![ProbeResult {
+                start: SystemTime::UNIX_EPOCH,
+                end: SystemTime::UNIX_EPOCH,
+                exit_code: 0,
+                output: "ok".into(),
+            }],
+        }
+        .docker_json();
+        assert_eq!(s["Status"], "healthy");
+        assert_eq!(s["Log"][0]["ExitCode"], 0);
+        assert!(
+            s["Log"][0]["Start"]
+                .as_str()
+                .unwrap()
+                .starts_with("1970-01-01T00:00:00")
         );
     }
 
