@@ -149,7 +149,7 @@ pub enum Action {
     Restart,
     /// The OOM killer struck.
     Oom,
-    /// Its health changed (attribute `healthStatus`: `healthy`, `unhealthy`); see [`super::health`].
+    /// Its health changed (attribute `healthStatus`); see [`super::health`].
     HealthStatus,
 }
 
