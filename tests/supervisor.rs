@@ -112,6 +112,7 @@ impl Project {
             mounts: Vec::new(),
             rootfs: Some(rootfs.path()),
             init: false,
+            stdin_open: false,
             command: vec!["sh".into(), "-c".into(), script.into()],
             netns: None,
             ports: Vec::new(),
@@ -587,6 +588,7 @@ fn running_containers_answer_to_their_names_on_the_project_network() {
         ipv4: Some(address),
         ipv6: None,
         mac: None,
+        links: Vec::new(),
     }];
     r.netns = Some(net.networks.netns_path(&r.name));
     p.state.save_container_record(&r).unwrap();

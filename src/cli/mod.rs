@@ -22,6 +22,7 @@ pub mod pull;
 pub mod restart;
 pub mod rm;
 pub mod run;
+pub mod scale;
 pub mod start;
 pub mod stop;
 pub mod summary;
@@ -67,7 +68,7 @@ pub struct GlobalOptions {
     #[arg(long, value_enum, default_value_t = Ansi::Auto)]
     pub ansi: Ansi,
     /// Set type of progress output
-    #[arg(long, value_enum, default_value_t = Progress::Auto)]
+    #[arg(long, value_enum, env = "COMPOSE_PROGRESS", default_value_t = Progress::Auto)]
     pub progress: Progress,
     /// Execute command in dry run mode
     #[arg(long)]
@@ -75,6 +76,12 @@ pub struct GlobalOptions {
     /// Show more output
     #[arg(long)]
     pub verbose: bool,
+    /// Run compose in backward compatibility mode (Compose v1's container names)
+    #[arg(long)]
+    pub compatibility: bool,
+    /// Include all resources, even those not used by services
+    #[arg(long)]
+    pub all_resources: bool,
     /// Root directory of berth's state (images, containers, volumes)
     #[arg(
         long,
@@ -147,6 +154,8 @@ pub enum Command {
     Exec(exec::ExecArgs),
     /// Run a one-off command on a service
     Run(run::RunArgs),
+    /// Scale services
+    Scale(scale::ScaleArgs),
     /// Run a project's supervisor (started by berth itself)
     #[command(hide = true)]
     Supervise(supervise::SuperviseArgs),
@@ -180,6 +189,7 @@ pub fn run() -> ExitCode {
         Command::Unpause(args) => pause::run(&cli.global, args, false),
         Command::Exec(args) => exec::run(&cli.global, args),
         Command::Run(args) => run::run(&cli.global, args),
+        Command::Scale(args) => scale::run(&cli.global, args),
         Command::Supervise(args) => supervise::run(&cli.global, args),
     };
     match result {

@@ -118,7 +118,7 @@ pub fn parse_scale(entries: &[String]) -> anyhow::Result<BTreeMap<String, usize>
 }
 
 /// The reconciler's options from the flags.
-pub fn up_options(args: &UpArgs) -> anyhow::Result<UpOptions> {
+pub fn up_options(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<UpOptions> {
     if args.build && args.no_build {
         bail!("--build and --no-build are incompatible");
     }
@@ -137,13 +137,15 @@ pub fn up_options(args: &UpArgs) -> anyhow::Result<UpOptions> {
         remove_orphans: args.remove_orphans,
         scale: parse_scale(&args.scale)?,
         run_service: None,
+        compatibility: global.compatibility,
+        all_resources: global.all_resources,
     })
 }
 
 /// Runs `berth up`.
 pub fn run(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<ExitCode> {
-    let opts = up_options(args)?;
-    let mut session = Session::open(global, true)?;
+    let opts = up_options(global, args)?;
+    let mut session = Session::open_for(global, true, &args.services)?;
     if let Some(t) = args.timeout {
         session.configure(|c| c.stop_timeout = Some(Duration::from_secs(t)));
     }
@@ -153,6 +155,16 @@ pub fn run(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<ExitCode> {
     {
         bail!("no such service: {svc}");
     }
+    let mut opts = opts;
+    // COMPOSE_REMOVE_ORPHANS, from the shell or the project's .env, as Compose reads it.
+    if let Some(loaded) = &session.ctx.project.loaded
+        && loaded
+            .environment
+            .get("COMPOSE_REMOVE_ORPHANS")
+            .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true"))
+    {
+        opts.remove_orphans = true;
+    }
     let observed = session.ctx.machine.observe(session.name())?;
     let plan = plan_up(desired, &observed, &opts)?;
     if global.dry_run {
@@ -160,7 +172,7 @@ pub fn run(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     record_project(&session)?;
-    session.execute(global, &plan, false)?;
+    session.execute(global, &plan, args.quiet_pull)?;
     if args.wait && !args.no_start {
         wait_ready(global, &session, args)?;
     }

@@ -73,6 +73,8 @@ pub struct DesiredService {
     pub networks: Vec<String>,
     /// Keys of the named volumes it mounts.
     pub volumes: Vec<String>,
+    /// Services whose containers' volumes it mounts (`volumes_from: [service]`).
+    pub volumes_from: Vec<String>,
 }
 
 /// A network or volume of the project.
@@ -148,6 +150,15 @@ impl DesiredProject {
                     .map(str::to_string)
                     .collect(),
                 volumes: named_volumes(tree),
+                volumes_from: svc
+                    .volumes_from
+                    .iter()
+                    .filter(|v| !v.starts_with("container:"))
+                    .map(|v| {
+                        let v = v.strip_prefix("service:").unwrap_or(v);
+                        v.split(':').next().unwrap_or(v).to_string()
+                    })
+                    .collect(),
             });
         }
         Ok(DesiredProject {
@@ -284,6 +295,7 @@ impl DesiredProject {
                     container_name: None,
                     networks: Vec::new(),
                     volumes: Vec::new(),
+                    volumes_from: Vec::new(),
                 })
                 .collect(),
             disabled_services: Vec::new(),

@@ -2,6 +2,7 @@
 
 pub mod container;
 pub mod desired;
+pub mod exec;
 pub mod execute;
 pub mod images;
 pub mod labels;

@@ -238,6 +238,7 @@ mod tests {
             netns: None,
             ports: Vec::new(),
             log: LogOptions::default(),
+            stdin_open: false,
             healthcheck: health.map(|_| HealthCheck {
                 test: vec!["CMD".into(), "true".into()],
                 interval: Duration::from_secs(1),

@@ -182,6 +182,14 @@ impl Supervisor {
             .with_context(|| format!("cannot start {}", record.name))?;
         let (stdout, stderr) = logpump::container_fds(&paths)
             .with_context(|| format!("cannot open the log FIFOs of {}", record.name))?;
+        let stdin = if record.stdin_open {
+            Some(
+                logpump::open_stdin(&paths)
+                    .with_context(|| format!("cannot open the stdin of {}", record.name))?,
+            )
+        } else {
+            None
+        };
         let runtime = self.runtime.clone();
         let init = record.init;
         let name = record.name.clone();
@@ -189,7 +197,7 @@ impl Supervisor {
             remove_stale(&runtime, &id);
             let opts = CreateOptions {
                 stdio: Stdio::Fds {
-                    stdin: None,
+                    stdin,
                     stdout,
                     stderr,
                 },

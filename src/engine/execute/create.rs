@@ -113,6 +113,7 @@ fn new_record(
         mounts: Vec::new(),
         rootfs: None,
         init: false,
+        stdin_open: false,
         command: Vec::new(),
         netns: None,
         ports: Vec::new(),
@@ -217,6 +218,7 @@ async fn build(
     record.command = fields.command.clone();
     record.init = fields.init;
     record.healthcheck = fields.healthcheck.clone();
+    record.stdin_open = fields.stdin_open;
     let data = serde_json::to_vec_pretty(&spec).context("cannot serialize the OCI spec")?;
     write_file(&paths.spec(), &data, Durability::Durable)?;
     record.spec_path = Some(paths.spec());
@@ -240,13 +242,28 @@ async fn build(
 }
 
 /// Host ports for the requested ones: fixed ports must be free now (the supervisor holds
-/// them while the container runs), free ones are picked for the others.
+/// them while the container runs), free ones are picked for the others, never one that a
+/// recorded container or another container of this command has taken already.
 fn choose_ports(
     ctx: &Context,
     service: &str,
     requests: &[container::PortRequest],
 ) -> anyhow::Result<Vec<PortRecord>> {
     let owner_of = |protocol: Protocol, port: u16| owner_of(ctx, protocol, port);
+    let mut claimed = ctx.claimed_ports.lock().unwrap_or_else(|p| p.into_inner());
+    let recorded: Vec<(String, u16)> = ctx
+        .machine
+        .state
+        .containers()?
+        .records
+        .iter()
+        .flat_map(|r| r.ports.iter().map(|p| (p.protocol.clone(), p.host_port)))
+        .collect();
+    let taken =
+        |claimed: &std::collections::BTreeSet<(String, u16)>, protocol: Protocol, port: u16| {
+            let key = (protocol.as_str().to_string(), port);
+            claimed.contains(&key) || recorded.contains(&key)
+        };
     let mut out = Vec::new();
     for r in requests {
         let protocol = if r.protocol == "udp" {
@@ -254,29 +271,33 @@ fn choose_ports(
         } else {
             Protocol::Tcp
         };
-        let host_port = match &r.host_port {
+        let host_port = match r.host_port {
             container::HostPort::Fixed(p) => {
-                ports::check_free(protocol, r.host_ip, *p, &owner_of)
+                ports::check_free(protocol, r.host_ip, p, &owner_of)
                     .with_context(|| format!("service {service:?}"))?;
-                *p
+                p
             }
             container::HostPort::Range(low, high) => {
-                let held = ports::reserve_in_range(protocol, r.host_ip, *low..=*high, &owner_of)
-                    .with_context(|| format!("service {service:?}"))?;
-                held.port
+                let free = (low..=high)
+                    .filter(|p| !taken(&claimed, protocol, *p))
+                    .find(|p| ports::check_free(protocol, r.host_ip, *p, &owner_of).is_ok());
+                free.with_context(|| {
+                    format!(
+                        "service {service:?}: no free {protocol} port in {low}-{high} for container port {}",
+                        r.container_port
+                    )
+                })?
             }
-            container::HostPort::Any => {
+            container::HostPort::Any => loop {
                 let held = ports::reserve_random(protocol, r.host_ip)
                     .with_context(|| format!("service {service:?}"))?;
-                held.port
-            }
+                if !taken(&claimed, protocol, held.port) {
+                    break held.port;
+                }
+            },
         };
-        out.push(PortRecord {
-            host_ip: r.host_ip,
-            host_port,
-            container_port: r.container_port,
-            protocol: protocol.as_str().to_string(),
-        });
+        claimed.insert((protocol.as_str().to_string(), host_port));
+        out.push(r.record(host_port));
     }
     Ok(out)
 }

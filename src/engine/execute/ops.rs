@@ -1,6 +1,7 @@
 //! One operation of a plan, carried out: what the machine is told to do and what progress
 //! says about it, in Docker Compose's words.
 
+use super::hooks::Hook;
 use super::{Progress, network, teardown, volume};
 use crate::engine::desired::DesiredProject;
 use crate::engine::machine::Machine;
@@ -47,6 +48,9 @@ pub struct Context {
     pub remove_volumes: bool,
     /// Warnings gathered on the way, printed by the command.
     pub warnings: Mutex<Vec<String>>,
+    /// Host ports given to containers by this command, so that concurrent creations never
+    /// pick the same one.
+    pub(super) claimed_ports: Mutex<std::collections::BTreeSet<(String, u16)>>,
 }
 
 impl Context {
@@ -58,6 +62,7 @@ impl Context {
             stop_timeout: None,
             remove_volumes: false,
             warnings: Mutex::new(Vec::new()),
+            claimed_ports: Mutex::new(Default::default()),
         }
     }
 
@@ -84,10 +89,23 @@ impl Context {
         })
     }
 
-    /// Starts the recorded container `id` (remounting what a reboot took away first).
+    /// Starts the recorded container `id` (remounting what a reboot took away first), then
+    /// runs its `post_start` hooks.
     pub async fn start_container(&self, id: &str) -> anyhow::Result<()> {
         super::create::revive(self, id).await?;
-        super::supervise::start(self, id).await
+        super::supervise::start(self, id).await?;
+        let record = self.machine.state.container(id)?;
+        tokio::task::block_in_place(|| super::hooks::run_hooks(self, &record, Hook::PostStart))
+    }
+
+    /// Stops container `id`: its `pre_stop` hooks first (a failing one is reported once
+    /// the container has stopped anyway), then the stop signal and the grace period.
+    pub async fn stop_container(&self, id: &str, timeout: Option<Duration>) -> anyhow::Result<()> {
+        let record = self.machine.state.container(id)?;
+        let hooks =
+            tokio::task::block_in_place(|| super::hooks::run_hooks(self, &record, Hook::PreStop));
+        super::supervise::stop(self, id, timeout).await?;
+        hooks
     }
 
     /// Removes the stopped container `id` (its anonymous volumes too with
@@ -236,7 +254,7 @@ pub async fn run(
                 &format!("Container {name}"),
                 "Stopping",
                 "Stopped",
-                super::supervise::stop(ctx, id, ctx.stop_timeout),
+                ctx.stop_container(id, ctx.stop_timeout),
             )
             .await
         }

@@ -70,6 +70,11 @@ impl ContainerPaths {
         self.dir.join(format!("container.log.{n}"))
     }
 
+    /// The FIFO its stdin is read from, with `stdin_open`.
+    pub fn stdin_fifo(&self) -> PathBuf {
+        self.dir.join("stdin.fifo")
+    }
+
     /// The FIFO its stdout is written to (read by the supervisor).
     pub fn stdout_fifo(&self) -> PathBuf {
         self.dir.join("stdout.fifo")

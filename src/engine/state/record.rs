@@ -37,6 +37,10 @@ pub struct Endpoint {
     /// Its MAC address there.
     #[serde(default)]
     pub mac: Option<String>,
+    /// Link aliases (`links: [db:database]`) as (alias, target name): names only this
+    /// container resolves, each like its target.
+    #[serde(default)]
+    pub links: Vec<(String, String)>,
 }
 
 /// What kind of mount.
@@ -193,6 +197,9 @@ pub struct ContainerRecord {
     /// Run berth's small init as pid 1 (`init: true`).
     #[serde(default)]
     pub init: bool,
+    /// Give it a stdin that stays open (`stdin_open`, `run -i`).
+    #[serde(default)]
+    pub stdin_open: bool,
     /// The process it runs (entrypoint then command), as `ps` shows it.
     #[serde(default)]
     pub command: Vec<String>,
@@ -264,6 +271,12 @@ impl ContainerRecord {
             name: self.name.clone(),
             labels: self.labels.clone(),
             state: self.status.observed(),
+            volumes: self
+                .mounts
+                .iter()
+                .filter(|m| m.kind == MountKind::Volume)
+                .map(|m| m.source.clone())
+                .collect(),
         }
     }
 }
