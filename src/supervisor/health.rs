@@ -11,6 +11,7 @@
 
 use super::containers::Phase;
 use super::{Action, Supervisor};
+use crate::engine::exec::{ExecRequest, exec_process};
 use crate::engine::readiness::go_duration;
 use crate::engine::state::{
     HealthCheck, HealthState, HealthStatus, MAX_LOG_ENTRIES, ProbeResult, truncate_output,
@@ -73,11 +74,17 @@ pub fn run_probe(container: &Container, command: Vec<String>, timeout: Duration)
         exit_code: PROBE_ERROR,
         output,
     };
-    let Some(mut process) = container.spec().process().clone() else {
+    let Some(base) = container.spec().process().clone() else {
         return failed("the container has no process to run the health check as".into());
     };
-    process.set_args(Some(command));
-    process.set_terminal(Some(false));
+    let request = ExecRequest {
+        command,
+        ..Default::default()
+    };
+    let process = match exec_process(&base, &request) {
+        Ok(p) => p,
+        Err(e) => return failed(format!("cannot run the health check: {e:#}")),
+    };
     let mut exec = match container.exec(&process, Stdio::Piped { stdin: false }) {
         Ok(e) => e,
         Err(e) => return failed(format!("cannot run the health check: {e}")),
