@@ -152,6 +152,7 @@ fn record(
         netns: None,
         ports: Vec::new(),
         log: Default::default(),
+        healthcheck: None,
         status,
     }
 }

@@ -80,6 +80,7 @@ fn record(project: &str, service: &str, number: u32, hash: &str) -> ContainerRec
         netns: None,
         ports: Vec::new(),
         log: Default::default(),
+        healthcheck: None,
         status: ContainerStatus::default(),
     }
 }

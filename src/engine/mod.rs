@@ -13,6 +13,7 @@ pub mod observed;
 pub mod oneoff;
 pub mod plan;
 pub mod project_view;
+pub mod readiness;
 pub mod reconcile;
 pub mod resources;
 pub mod state;

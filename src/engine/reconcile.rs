@@ -216,7 +216,9 @@ pub fn plan_up(
 
 /// What a service's new or started containers wait for. Waits for dependency conditions
 /// enter the plan only when the service has something to start, and once per dependency and
-/// condition.
+/// condition. A new container is created without waiting for them (only its start waits),
+/// as Compose creates every container before it starts any: a dependent whose dependency
+/// never gets healthy stays created.
 #[derive(Default)]
 struct Prerequisites {
     steps: Vec<StepId>,
@@ -228,8 +230,11 @@ impl Prerequisites {
         &self,
         plan: &mut Plan,
         added: &mut BTreeMap<(String, DependencyCondition), StepId>,
-    ) -> Vec<StepId> {
-        let mut out = self.steps.clone();
+    ) -> Prior {
+        let mut out = Prior {
+            steps: self.steps.clone(),
+            waits: Vec::new(),
+        };
         for (service, condition, after) in &self.waits {
             let id = *added
                 .entry((service.clone(), *condition))
@@ -242,9 +247,24 @@ impl Prerequisites {
                         after.iter().copied(),
                     )
                 });
-            out.push(id);
+            out.waits.push(id);
         }
         out
+    }
+}
+
+/// The steps a service's containers come after: `steps` for their creation, `steps` and
+/// `waits` for their start.
+struct Prior {
+    steps: Vec<StepId>,
+    waits: Vec<StepId>,
+}
+
+impl Prior {
+    fn all(self) -> Vec<StepId> {
+        let mut v = self.steps;
+        v.extend(self.waits);
+        v
     }
 }
 
@@ -349,7 +369,7 @@ fn plan_service(
     svc: &DesiredService,
     observed: &Observed,
     opts: &UpOptions,
-    before: &mut dyn FnMut(&mut Plan) -> Vec<StepId>,
+    before: &mut dyn FnMut(&mut Plan) -> Prior,
     dependency_recreated: bool,
 ) -> (Vec<StepId>, bool) {
     let project = desired.name.as_str();
@@ -408,7 +428,7 @@ fn plan_service(
         let number = c.number();
         if must_recreate(c) {
             recreated = true;
-            let after = before(plan);
+            let after = before(plan).all();
             let id = plan.add(
                 Operation::RecreateContainer {
                     service: svc.name.clone(),
@@ -424,9 +444,10 @@ fn plan_service(
                 svc,
                 container_name(project, svc, number, opts.compatibility),
                 id,
+                Vec::new(),
             ));
         } else if !c.state.is_up() && !opts.no_start {
-            let after = before(plan);
+            let after = before(plan).all();
             up_steps.push(plan.add(
                 Operation::StartContainer {
                     service: svc.name.clone(),
@@ -446,16 +467,16 @@ fn plan_service(
             number += 1;
         }
         let name = container_name(project, svc, number, opts.compatibility);
-        let after = before(plan);
+        let Prior { steps, waits } = before(plan);
         let id = plan.add(
             Operation::CreateContainer {
                 service: svc.name.clone(),
                 number,
                 name: name.clone(),
             },
-            after,
+            steps,
         );
-        up_steps.push(start_unless(plan, opts, svc, name, id));
+        up_steps.push(start_unless(plan, opts, svc, name, id, waits));
     }
     (up_steps, recreated)
 }
@@ -467,6 +488,7 @@ fn start_unless(
     svc: &DesiredService,
     name: String,
     created: StepId,
+    waits: Vec<StepId>,
 ) -> StepId {
     if opts.no_start {
         return created;
@@ -476,7 +498,7 @@ fn start_unless(
             service: svc.name.clone(),
             name,
         },
-        [created],
+        std::iter::once(created).chain(waits),
     )
 }
 

@@ -118,6 +118,7 @@ fn new_record(
         netns: None,
         ports: Vec::new(),
         log: Default::default(),
+        healthcheck: None,
         status: Default::default(),
     })
 }
@@ -218,6 +219,7 @@ async fn build(
     record.log = fields.log.clone();
     record.command = fields.command.clone();
     record.init = fields.init;
+    record.healthcheck = fields.healthcheck.clone();
     record.stdin_open = fields.stdin_open;
     let data = serde_json::to_vec_pretty(&spec).context("cannot serialize the OCI spec")?;
     write_file(&paths.spec(), &data, Durability::Durable)?;

@@ -6,7 +6,7 @@ use super::{Progress, network, teardown, volume};
 use crate::engine::desired::DesiredProject;
 use crate::engine::machine::Machine;
 use crate::engine::plan::Operation;
-use crate::engine::state::RecordedState;
+use crate::engine::readiness::{self, Condition};
 use anyhow::{Context as _, bail};
 use berth_compose::LoadedProject;
 use berth_compose::model::DependencyCondition;
@@ -246,7 +246,7 @@ pub async fn run(
             .await
         }
         Operation::WaitService { service, condition } => {
-            wait_service(ctx, service, *condition).await
+            wait_service(ctx, service, *condition, progress).await
         }
         Operation::StopContainer { name, id, .. } => {
             step(
@@ -315,60 +315,18 @@ pub async fn run(
     }
 }
 
-/// Waits until the containers of `service` meet `condition`.
+/// Waits until the containers of `service` meet `condition` (Compose's `waitDependencies`).
 async fn wait_service(
     ctx: &Context,
     service: &str,
     condition: DependencyCondition,
+    progress: &dyn Progress,
 ) -> anyhow::Result<()> {
-    let project = &ctx.project.name;
-    loop {
-        let containers: Vec<_> = ctx
-            .machine
-            .state
-            .containers_of(project)?
-            .records
-            .into_iter()
-            .filter(|r| r.observed().service() == Some(service) && !r.observed().is_oneoff())
-            .collect();
-        match condition {
-            DependencyCondition::ServiceStarted => return Ok(()),
-            DependencyCondition::ServiceHealthy => {
-                // Until the supervisor probes health, a running container counts as healthy:
-                // nothing could ever say otherwise. An exited one never becomes healthy.
-                let mut all = true;
-                for r in &containers {
-                    match r.status.state {
-                        RecordedState::Running => {}
-                        RecordedState::Exited | RecordedState::Dead => bail!(
-                            "dependency failed to start: container {} exited ({})",
-                            r.name,
-                            r.status.exit_code.unwrap_or(255)
-                        ),
-                        _ => all = false,
-                    }
-                }
-                if all {
-                    return Ok(());
-                }
-            }
-            DependencyCondition::ServiceCompletedSuccessfully => {
-                let mut all = true;
-                for r in &containers {
-                    match (r.status.state, r.status.exit_code) {
-                        (RecordedState::Exited, Some(0)) => {}
-                        (RecordedState::Exited, code) => bail!(
-                            "service {service:?} didn't complete successfully: exit {}",
-                            code.unwrap_or(255)
-                        ),
-                        _ => all = false,
-                    }
-                }
-                if all {
-                    return Ok(());
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let condition = match condition {
+        // Ordering alone: the start of the dependency was enough.
+        DependencyCondition::ServiceStarted => return Ok(()),
+        DependencyCondition::ServiceHealthy => Condition::Healthy,
+        DependencyCondition::ServiceCompletedSuccessfully => Condition::Completed,
+    };
+    readiness::wait(ctx, &[(service.to_string(), condition)], progress, None).await
 }

@@ -2,6 +2,7 @@
 //! without its compose file. Serialized as JSON; unknown fields are ignored when reading, so
 //! a newer berth's records stay readable.
 
+use super::health::{HealthCheck, HealthState};
 use crate::engine::labels;
 use crate::engine::observed::{ContainerState, ObservedContainer};
 use serde::{Deserialize, Serialize};
@@ -108,6 +109,9 @@ pub struct ContainerStatus {
     /// When its process last ended.
     #[serde(default)]
     pub finished_at: Option<SystemTime>,
+    /// Its health, when it has a health check and was started since it got one.
+    #[serde(default)]
+    pub health: Option<HealthState>,
 }
 
 impl ContainerStatus {
@@ -121,6 +125,8 @@ impl ContainerStatus {
             restart_count: self.restart_count + u32::from(restart),
             started_at: Some(at),
             finished_at: self.finished_at,
+            // Every run starts over as `starting` (the probes' log is kept).
+            health: self.health.as_ref().map(HealthState::restarted),
         }
     }
 
@@ -206,6 +212,9 @@ pub struct ContainerRecord {
     /// Log file rotation (`logging.options` max-size and max-file).
     #[serde(default)]
     pub log: LogOptions,
+    /// Its health check (`None`: none, or disabled).
+    #[serde(default)]
+    pub healthcheck: Option<HealthCheck>,
     /// Its last known state.
     #[serde(default)]
     pub status: ContainerStatus,
