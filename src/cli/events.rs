@@ -85,7 +85,7 @@ pub fn plain_time(time: &str) -> String {
     let Some((date, rest)) = time.split_once('T') else {
         return time.to_string();
     };
-    let clock = rest.trim_end_matches(|c: char| c == 'Z' || c == 'z');
+    let clock = rest.trim_end_matches(['Z', 'z']);
     let (secs, frac) = clock.split_once('.').unwrap_or((clock, ""));
     let mut micros: String = frac
         .chars()
