@@ -159,13 +159,14 @@ pub fn run(global: &GlobalOptions, args: &EventsArgs) -> anyhow::Result<ExitCode
     let mut out = std::io::stdout().lock();
     loop {
         // The supervisor exits with the project (`down`); a later `up` starts another one,
-        // whose events follow on.
+        // whose events follow on (those it reports before this poll finds it are missed:
+        // unlike Docker's daemon, no one keeps events while no supervisor runs).
         let c = match client.take() {
             Some(c) => c,
             None => match SupervisorClient::connect(&state, &project)? {
                 Some(c) => c,
                 None => {
-                    std::thread::sleep(Duration::from_millis(500));
+                    std::thread::sleep(Duration::from_millis(100));
                     continue;
                 }
             },
