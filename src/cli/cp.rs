@@ -242,7 +242,7 @@ fn copy_in(
     } else {
         std::fs::symlink_metadata(src)
     }
-    .with_context(|| format!("no such file or directory: {src}"))?;
+    .with_context(|| format!("cannot stat {src}"))?;
     let (base, rel) = destination_in_root(&root, dest, &name, contents, meta.is_dir())?;
     let mut sink = RootSink { base, owner };
     tree::walk_host(Path::new(src), &rel, follow, &mut sink)
@@ -264,8 +264,13 @@ fn copy_out(
     let (name, contents) = source_name(src);
     let follow = args.follow_link || contents || src.ends_with('/');
     let src_path = Path::new(if src.is_empty() { "/" } else { src });
-    let fd = tree::open_in_root(root.as_fd(), src_path, follow)
-        .with_context(|| format!("no such file or directory: {}:{src}", record.name))?;
+    let fd = match tree::open_in_root(root.as_fd(), src_path, follow) {
+        Ok(fd) => fd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!("could not find the file {src} in container {}", record.name)
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot open {}:{src}", record.name)),
+    };
     let src_is_dir = FileType::from_raw_mode(fstat(&fd)?.st_mode) == FileType::Directory;
     if dest == "-" {
         let mut sink = TarSink {
@@ -299,16 +304,16 @@ pub fn run(global: &GlobalOptions, args: &CpArgs) -> anyhow::Result<ExitCode> {
         (Side::Host(src), Side::Service(service, dest)) => {
             let records = targets(&session, &service, args.index, args.all, true)?;
             session.unlock();
-            for r in &records {
-                copy_in(&runtime, r, &src, &dest, args)?;
-            }
+            session.each(global, &records, "Copying", "Copied", |r| {
+                copy_in(&runtime, r, &src, &dest, args)
+            })?;
         }
         (Side::Service(service, src), Side::Host(dest)) => {
             let records = targets(&session, &service, args.index, args.all, false)?;
             session.unlock();
-            for r in &records {
-                copy_out(&runtime, r, &src, &dest, args)?;
-            }
+            session.each(global, &records, "Copying", "Copied", |r| {
+                copy_out(&runtime, r, &src, &dest, args)
+            })?;
         }
     }
     Ok(ExitCode::SUCCESS)
