@@ -10,7 +10,7 @@ use super::GlobalOptions;
 use super::lifecycle::Session;
 use crate::engine::state::{ContainerRecord, RecordedState};
 use anyhow::{Context as _, bail};
-use berth_runtime::container::Runtime;
+use berth_runtime::container::{Runtime, Status};
 use clap::Args;
 use rustix::fs::{FileType, fstat};
 use std::fs::File;
@@ -78,9 +78,18 @@ fn source_name(path: &str) -> (PathBuf, bool) {
 
 /// A container's root as a directory descriptor, and whether its volumes are visible.
 fn container_root(runtime: &Runtime, record: &ContainerRecord) -> anyhow::Result<(File, bool)> {
-    if record.status.state != RecordedState::Created
-        && let Ok(c) = runtime.load(&record.id)
+    let alive = |c: &berth_runtime::container::Container| {
+        matches!(c.status(), Status::Running | Status::Paused)
+    };
+    if matches!(
+        record.status.state,
+        RecordedState::Running | RecordedState::Paused
+    ) && let Ok(c) = runtime.load(&record.id)
+        && alive(&c)
         && let Ok(root) = File::open(format!("/proc/{}/root", c.pid()))
+        // Still the same init after the open (its start time is checked): the pid was not
+        // reused by another process meanwhile.
+        && alive(&c)
     {
         return Ok((root, true));
     }
