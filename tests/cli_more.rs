@@ -266,4 +266,10 @@ services:
     assert_eq!(start["attributes"]["image"], IMAGE);
     let die = seen.last().unwrap();
     assert_eq!(die["attributes"]["exitCode"], "3");
+
+    // A stopped container's wait answers at once with its code; --down-project then removes
+    // the project.
+    let out = stack.berth(&["wait", "--down-project", "job"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(stack.ps().is_empty(), "{:?}", stack.ps());
 }

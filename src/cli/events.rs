@@ -150,11 +150,17 @@ pub fn run(global: &GlobalOptions, args: &EventsArgs) -> anyhow::Result<ExitCode
     session.unlock();
     let state = session.ctx.machine.state.clone();
     let project = session.name().to_string();
-    let mut client = Some(SupervisorClient::ensure_with(
-        &state,
-        &project,
-        &session.ctx.machine.exe,
-    )?);
+    // A project with containers has a supervisor (started if need be); an empty one gets
+    // one with its first `up`, which the loop below waits for.
+    let mut client = if session.records()?.is_empty() {
+        None
+    } else {
+        Some(SupervisorClient::ensure_with(
+            &state,
+            &project,
+            &session.ctx.machine.exe,
+        )?)
+    };
     let mut cache = BTreeMap::new();
     let mut out = std::io::stdout().lock();
     loop {
