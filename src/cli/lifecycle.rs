@@ -23,8 +23,9 @@ impl Progress for Reporter {
 pub struct Session {
     /// The executor's context.
     pub ctx: Arc<Context>,
-    /// Held for the whole command: one berth command per project at a time.
-    _lock: ProjectLock,
+    /// Held for the whole command (one berth command per project at a time), unless the
+    /// command lets it go with [`Session::unlock`].
+    lock: Option<ProjectLock>,
 }
 
 impl Session {
@@ -63,8 +64,14 @@ impl Session {
         );
         Ok(Session {
             ctx: Arc::new(ctx),
-            _lock: lock,
+            lock: Some(lock),
         })
+    }
+
+    /// Lets the project's lock go: for commands that only watch or read (events, wait, top,
+    /// stats, cp) and must not block the commands that change the project meanwhile.
+    pub fn unlock(&mut self) {
+        self.lock = None;
     }
 
     /// The project name.

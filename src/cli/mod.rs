@@ -4,7 +4,10 @@
 pub mod attach;
 pub mod config;
 pub mod container;
+pub mod cp;
+pub mod create;
 pub mod down;
+pub mod events;
 pub mod exec;
 pub mod image;
 pub mod images;
@@ -24,12 +27,16 @@ pub mod rm;
 pub mod run;
 pub mod scale;
 pub mod start;
+pub mod stats;
 pub mod stop;
 pub mod summary;
 pub mod supervise;
 pub mod template;
+pub mod top;
 pub mod up;
+pub mod version;
 pub mod volume;
+pub mod wait;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -156,6 +163,20 @@ pub enum Command {
     Run(run::RunArgs),
     /// Scale services
     Scale(scale::ScaleArgs),
+    /// Creates containers for a service
+    Create(create::CreateArgs),
+    /// Receive real time events from containers
+    Events(events::EventsArgs),
+    /// Block until containers of all (or specified) services stop
+    Wait(wait::WaitArgs),
+    /// Display the running processes
+    Top(top::TopArgs),
+    /// Copy files/folders between a service container and the local filesystem
+    Cp(cp::CpArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(stats::StatsArgs),
+    /// Show the berth version information
+    Version(version::VersionArgs),
     /// Run a project's supervisor (started by berth itself)
     #[command(hide = true)]
     Supervise(supervise::SuperviseArgs),
@@ -190,6 +211,13 @@ pub fn run() -> ExitCode {
         Command::Exec(args) => exec::run(&cli.global, args),
         Command::Run(args) => run::run(&cli.global, args),
         Command::Scale(args) => scale::run(&cli.global, args),
+        Command::Create(args) => create::run(&cli.global, args),
+        Command::Events(args) => events::run(&cli.global, args),
+        Command::Wait(args) => wait::run(&cli.global, args),
+        Command::Top(args) => top::run(&cli.global, args),
+        Command::Cp(args) => cp::run(&cli.global, args),
+        Command::Stats(args) => stats::run(&cli.global, args),
+        Command::Version(args) => version::run(args),
         Command::Supervise(args) => supervise::run(&cli.global, args),
     };
     match result {
