@@ -158,6 +158,37 @@ impl Session {
             .records)
     }
 
+    /// The named services and, transitively, the services they depend on (all when none is
+    /// named), as `start` and `restart` act on them.
+    pub fn with_dependencies(&self, services: &[String]) -> anyhow::Result<Vec<String>> {
+        if services.is_empty() {
+            return Ok(Vec::new());
+        }
+        let observed;
+        let desired = match &self.ctx.project.desired {
+            Some(d) => d,
+            None => {
+                observed = DesiredProject::from_observed(
+                    &self.ctx.project.name,
+                    &self.ctx.machine.observe(&self.ctx.project.name)?,
+                );
+                &observed
+            }
+        };
+        let mut out: Vec<String> = Vec::new();
+        let mut todo: Vec<String> = services.to_vec();
+        while let Some(name) = todo.pop() {
+            if out.contains(&name) {
+                continue;
+            }
+            if let Some(s) = desired.service(&name) {
+                todo.extend(s.depends_on.iter().map(|d| d.service.clone()));
+            }
+            out.push(name);
+        }
+        Ok(out)
+    }
+
     /// Checks that every named service exists (`no such service: x`).
     pub fn check_services(&self, services: &[String]) -> anyhow::Result<()> {
         let known = self.service_order()?;

@@ -17,8 +17,10 @@ pub struct StartArgs {
 /// Runs `berth start`.
 pub fn run(global: &GlobalOptions, args: &StartArgs) -> anyhow::Result<ExitCode> {
     let session = Session::open_for(global, false, &args.services)?;
+    // As in Compose, a named service's dependencies start too.
+    let services = session.with_dependencies(&args.services)?;
     let records: Vec<_> = session
-        .containers(&args.services, false)?
+        .containers(&services, false)?
         .into_iter()
         .filter(|r| {
             !matches!(
