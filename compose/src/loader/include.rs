@@ -115,8 +115,12 @@ pub(super) fn apply(loader: &mut Loader, tree: &mut Value, ctx: &FileContext) ->
         let env: Environment = environment::layered(file_env, &loader.env);
         let saved_env = std::mem::replace(&mut loader.env, env);
         let result = load_included(loader, &entry);
-        loader.env = saved_env;
-        import(tree, result?, &entry.paths)?;
+        let include_env = std::mem::replace(&mut loader.env, saved_env);
+        let imported = result?;
+        for (var, value) in file_variables(&imported, &include_env) {
+            loader.env.entry(var).or_insert(value);
+        }
+        import(tree, imported, &entry.paths)?;
     }
     Ok(())
 }
@@ -142,6 +146,28 @@ fn load_included(loader: &mut Loader, entry: &IncludeEntry) -> Result<Value> {
     let mut tree = merged.unwrap_or_else(|| Value::Map(Map::new()));
     loader.finish_subtree(&mut tree, &entry.project_directory)?;
     Ok(tree)
+}
+
+/// The variables that the secrets and configs of an included file read (`environment: X`),
+/// with their values in the include's environment (its `env_file`), which the including
+/// project would otherwise not have when the containers are made.
+fn file_variables(tree: &Value, env: &Environment) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for section in ["secrets", "configs"] {
+        for (_, def) in tree
+            .get(section)
+            .and_then(Value::as_map)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(var) = def.get("environment").and_then(Value::as_str)
+                && let Some(value) = env.get(var)
+            {
+                out.push((var.to_string(), value.clone()));
+            }
+        }
+    }
+    out
 }
 
 const IMPORTED: [&str; 6] = [
