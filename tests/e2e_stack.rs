@@ -22,6 +22,8 @@ services:
     environment:
       API_VERSION: "{api_version}"
     command: ["sh", "-c", "mkdir -p /www/cgi-bin; printf '#!/bin/sh\necho Content-Type: text/plain\necho\necho api $$API_VERSION\n' > /www/cgi-bin/v; chmod +x /www/cgi-bin/v; exec httpd -f -p 8000 -h /www"]
+    volumes:
+      - /cache
     depends_on: [db]
   web:
     image: {IMAGE}
@@ -80,7 +82,9 @@ fn a_three_tier_stack_lives_and_dies_through_the_cli() {
     let out = stack.berth(&["exec", "-T", "db", "sh", "-c", "exit 7"]);
     assert_eq!(out.status.code(), Some(7));
 
-    // A changed service is recreated; its neighbours keep their containers.
+    // A changed service is recreated; its neighbours keep their containers, and it keeps
+    // its anonymous volume's data.
+    stack.ok(&["exec", "-T", "api", "sh", "-c", "echo kept > /cache/mark"]);
     let (db, api, web) = (stack.ids("db"), stack.ids("api"), stack.ids("web"));
     stack.write("compose.yaml", &three_tier("2"));
     let out = stack.ok(&["up", "-d"]);
@@ -88,6 +92,10 @@ fn a_three_tier_stack_lives_and_dies_through_the_cli() {
     assert_eq!(stack.ids("db"), db, "db kept");
     assert_eq!(stack.ids("web"), web, "web kept");
     assert_ne!(stack.ids("api"), api, "api recreated");
+    assert_eq!(
+        stack.ok(&["exec", "-T", "api", "cat", "/cache/mark"]),
+        "kept\n"
+    );
     stack.eventually("the new api answers", Duration::from_secs(10), || {
         let out = stack.berth(&[
             "exec",

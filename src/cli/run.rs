@@ -147,6 +147,7 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<ExitCode> {
             number: 1,
             name: name.clone(),
             oneoff: Some(Arc::new(project)),
+            anonymous: Vec::new(),
         },
     ))?;
     rt.block_on(ctx.start_container(&id))?;

@@ -146,9 +146,10 @@ pub fn up_options(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<UpOpt
 pub fn run(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<ExitCode> {
     let opts = up_options(global, args)?;
     let mut session = Session::open_for(global, true, &args.services)?;
-    if let Some(t) = args.timeout {
-        session.configure(|c| c.stop_timeout = Some(Duration::from_secs(t)));
-    }
+    session.configure(|c| {
+        c.stop_timeout = args.timeout.map(Duration::from_secs);
+        c.renew_anonymous_volumes = args.renew_anon_volumes;
+    });
     let desired = session.desired()?;
     if let Some(svc) = &args.exit_code_from
         && desired.service(svc).is_none()

@@ -38,6 +38,10 @@ pub struct NewContainer {
     pub name: String,
     /// A one-off container of `run`, with the project as `run` changed it.
     pub oneoff: Option<Arc<LoadedProject>>,
+    /// Anonymous volumes of the container it replaces, by target: the new container mounts
+    /// them again instead of fresh ones, so their data survives a recreate (Compose's
+    /// behaviour unless `-V`).
+    pub anonymous: Vec<(std::path::PathBuf, String)>,
 }
 
 /// Creates a container; returns its id.
@@ -47,6 +51,7 @@ pub async fn create_container(ctx: Arc<Context>, new: NewContainer) -> anyhow::R
         number,
         name,
         oneoff,
+        anonymous,
     } = new;
     let service = service.as_str();
     let id = new_id()?;
@@ -60,7 +65,15 @@ pub async fn create_container(ctx: Arc<Context>, new: NewContainer) -> anyhow::R
             }
             other => other.into(),
         })?;
-    let result = build(&ctx, service, number, oneoff.as_deref(), &mut record).await;
+    let result = build(
+        &ctx,
+        service,
+        number,
+        oneoff.as_deref(),
+        &anonymous,
+        &mut record,
+    )
+    .await;
     match result {
         Ok(()) => Ok(id),
         Err(e) => {
@@ -128,6 +141,7 @@ async fn build(
     service: &str,
     number: u32,
     oneoff: Option<&LoadedProject>,
+    anonymous: &[(std::path::PathBuf, String)],
     record: &mut ContainerRecord,
 ) -> anyhow::Result<()> {
     let loaded = match oneoff {
@@ -171,7 +185,17 @@ async fn build(
 
     // The mounts.
     let image_mounts = std::cell::Cell::new(0u32);
-    let plan = container::mounts::plan(loaded, service, &image_config)?;
+    let mut plan = container::mounts::plan(loaded, service, &image_config)?;
+    for planned in &mut plan.mounts {
+        if matches!(
+            planned.source,
+            container::mounts::PlannedSource::Anonymous { .. }
+        ) && let Some((_, name)) = anonymous.iter().find(|(t, _)| *t == planned.mount.target)
+        {
+            planned.source = container::mounts::PlannedSource::Volume(name.clone());
+            planned.mount.origin = berth_volumes::mounts::Origin::Volume(name.clone());
+        }
+    }
     let resolved = container::mounts::resolve(
         &plan,
         &ResolveContext {

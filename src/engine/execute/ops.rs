@@ -46,6 +46,8 @@ pub struct Context {
     pub stop_timeout: Option<Duration>,
     /// Remove anonymous volumes with their containers (`down -v`, `rm -v`).
     pub remove_volumes: bool,
+    /// `up -V`: recreated containers get new anonymous volumes.
+    pub renew_anonymous_volumes: bool,
     /// Warnings gathered on the way, printed by the command.
     pub warnings: Mutex<Vec<String>>,
     /// Host ports given to containers by this command, so that concurrent creations never
@@ -61,6 +63,7 @@ impl Context {
             project,
             stop_timeout: None,
             remove_volumes: false,
+            renew_anonymous_volumes: false,
             warnings: Mutex::new(Vec::new()),
             claimed_ports: Mutex::new(Default::default()),
         }
@@ -160,6 +163,7 @@ fn new_container(service: &str, number: u32, name: &str) -> super::NewContainer 
         number,
         name: name.to_string(),
         oneoff: None,
+        anonymous: Vec::new(),
     }
 }
 
@@ -224,10 +228,24 @@ pub async fn run(
             "Recreate",
             "Recreated",
             async {
-                super::supervise::stop(ctx, old_id, ctx.stop_timeout).await?;
-                teardown::remove_container(ctx, old_id, false).await?;
-                super::create::create_container(ctx.clone(), new_container(service, *number, name))
-                    .await
+                ctx.stop_container(old_id, ctx.stop_timeout).await?;
+                let old = ctx.machine.state.container(old_id)?;
+                // The new container takes over the old one's anonymous volumes, unless `-V`
+                // asks for fresh ones (then the old ones go with the old container).
+                let anonymous: Vec<(std::path::PathBuf, String)> = if ctx.renew_anonymous_volumes {
+                    Vec::new()
+                } else {
+                    let names = teardown::anonymous_volumes(ctx, &old);
+                    old.mounts
+                        .iter()
+                        .filter(|m| names.contains(&m.source))
+                        .map(|m| (std::path::PathBuf::from(&m.target), m.source.clone()))
+                        .collect()
+                };
+                teardown::remove_container(ctx, old_id, ctx.renew_anonymous_volumes).await?;
+                let mut new = new_container(service, *number, name);
+                new.anonymous = anonymous;
+                super::create::create_container(ctx.clone(), new).await
             },
         )
         .await

@@ -40,10 +40,11 @@ pub fn create(ctx: &Context, name: &str) -> anyhow::Result<Option<String>> {
     Ok(None)
 }
 
-/// Removes volume `name` (never one a container still uses).
+/// Removes volume `name` (never one a container still uses). One already gone (an
+/// anonymous volume removed with its container) is not an error.
 pub fn remove(ctx: &Context, name: &str, in_use: &BTreeSet<String>) -> anyhow::Result<()> {
-    ctx.machine
-        .volumes
-        .remove(name, in_use)
-        .with_context(|| format!("cannot remove volume {name}"))
+    match ctx.machine.volumes.remove(name, in_use) {
+        Ok(()) | Err(berth_volumes::VolumeError::NotFound(_)) => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot remove volume {name}")),
+    }
 }
