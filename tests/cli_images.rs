@@ -111,14 +111,15 @@ fn project_pull_and_image_commands_round_trip() {
     let err = text(&out.stderr);
     assert!(out.status.success(), "pull failed: {err}");
     for line in [
-        " web Pulling",
-        " web Pulled",
-        " builder Skipped - No image to be pulled",
-        " worker Skipped - Image is already being pulled by web",
-        "Pull complete",
+        format!(" Image {app} Pulling"),
+        format!(" Image {app} Pulled"),
+        " builder Skipped No image to be pulled".to_owned(),
+        "Pull complete".to_owned(),
     ] {
-        assert!(err.contains(line), "missing {line:?} in:\n{err}");
+        assert!(err.contains(&line), "missing {line:?} in:\n{err}");
     }
+    // web and worker share the image: it is pulled once.
+    assert_eq!(err.matches(" Pulling").count(), 1, "{err}");
     let first_layer = short(&image.layers[0].digest);
     assert!(
         err.contains(&format!(" {first_layer} Pull complete")),
@@ -128,7 +129,7 @@ fn project_pull_and_image_commands_round_trip() {
     // Again: no policy means pull, and the layers are already there.
     let err = text(&run(berth(dir, &root).arg("pull")).stderr);
     assert!(
-        err.contains(" web Pulled") && err.contains("Already exists"),
+        err.contains(&format!(" Image {app} Pulled")) && err.contains("Already exists"),
         "{err}"
     );
     // With --policy missing the present image is not pulled.
@@ -139,7 +140,9 @@ fn project_pull_and_image_commands_round_trip() {
     );
     let err = text(&run(berth(dir, &root).args(["pull", "--policy", "missing"])).stderr);
     assert!(
-        err.contains(" web Skipped - Image is already present locally"),
+        err.contains(&format!(
+            " Image {app} Skipped Image is already present locally"
+        )),
         "{err}"
     );
 
@@ -342,7 +345,7 @@ fn pull_failures_are_one_line_and_can_be_ignored() {
         "{err}"
     );
     // The other service's image was pulled all the same.
-    assert!(err.contains(" good Pulled"), "{err}");
+    assert!(err.contains(&format!(" Image {good} Pulled")), "{err}");
 
     let out = run(berth(dir, &root).args(["pull", "--ignore-pull-failures"]));
     let err = text(&out.stderr);

@@ -142,14 +142,17 @@ fn record(
             ipv4: None,
             ipv6: None,
             mac: None,
+            links: Vec::new(),
         }],
         mounts: Vec::new(),
         rootfs: None,
         init: false,
+        stdin_open: false,
         command: vec!["nginx".into(), "-g".into(), "daemon off;".into()],
         netns: None,
         ports: Vec::new(),
         log: Default::default(),
+        healthcheck: None,
         status,
     }
 }

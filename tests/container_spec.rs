@@ -203,6 +203,7 @@ fn a_service_runs_as_its_spec_says() {
             rootfs: &rootfs,
             files_dir: &files,
             volumes_from: &no_others,
+            image_root: &|r| anyhow::bail!("no image mounts here ({r})"),
         },
     )
     .unwrap();

@@ -180,3 +180,27 @@ fn a_three_tier_stack_lives_and_dies_through_the_cli() {
         "the supervisor ends with its project"
     );
 }
+
+#[test]
+fn networks_take_their_subnets_from_the_configured_address_pools() {
+    if !can_run("networks_take_their_subnets_from_the_configured_address_pools") {
+        return;
+    }
+    let stack = Stack::new(
+        "e2epool",
+        &format!(
+            "services:\n  app:\n    image: {IMAGE}\n    init: true\n    command: [sleep, infinity]\n"
+        ),
+    );
+    // A pool no host route uses, so the network's subnet is its first /24.
+    stack.write(
+        "berth-config.toml",
+        "default-address-pools = [{ base = \"10.213.0.0/16\", size = 24 }]\n",
+    );
+    stack.ok(&["up", "-d"]);
+    let addr = stack.ok(&[
+        "exec", "-T", "app", "ip", "-4", "-o", "addr", "show", "eth0",
+    ]);
+    assert!(addr.contains("10.213."), "{addr}");
+    stack.ok(&["down"]);
+}

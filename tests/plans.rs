@@ -32,6 +32,16 @@ fn container(
         name: format!("{}-{service}-{number}", d.name),
         labels: l,
         state,
+        // What the service mounts, by the volumes' actual names.
+        volumes: svc
+            .map(|s| {
+                s.volumes
+                    .iter()
+                    .filter_map(|k| d.volumes.iter().find(|v| &v.key == k))
+                    .map(|v| v.name.clone())
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 

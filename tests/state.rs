@@ -65,6 +65,7 @@ fn record(project: &str, service: &str, number: u32, hash: &str) -> ContainerRec
             ipv4: Some("10.89.0.2".parse().unwrap()),
             ipv6: None,
             mac: Some("02:42:0a:59:00:02".into()),
+            links: Vec::new(),
         }],
         mounts: vec![MountRecord {
             kind: MountKind::Volume,
@@ -74,10 +75,12 @@ fn record(project: &str, service: &str, number: u32, hash: &str) -> ContainerRec
         }],
         rootfs: None,
         init: false,
+        stdin_open: false,
         command: vec!["nginx".into()],
         netns: None,
         ports: Vec::new(),
         log: Default::default(),
+        healthcheck: None,
         status: ContainerStatus::default(),
     }
 }

@@ -17,8 +17,8 @@ mod container;
 use berth::engine::labels;
 use berth::engine::logs::{LogEntry, Stream};
 use berth::engine::state::{
-    ContainerRecord, ContainerStatus, ImageRecord, LogOptions, ProjectRecord, RecordedState,
-    StateRoot,
+    ContainerRecord, ContainerStatus, HealthCheck, HealthState, HealthStatus, ImageRecord,
+    LogOptions, ProjectRecord, RecordedState, StateRoot,
 };
 use berth::supervisor::{Action, Event, SupervisorClient};
 use berth_runtime::container::Runtime;
@@ -112,10 +112,12 @@ impl Project {
             mounts: Vec::new(),
             rootfs: Some(rootfs.path()),
             init: false,
+            stdin_open: false,
             command: vec!["sh".into(), "-c".into(), script.into()],
             netns: None,
             ports: Vec::new(),
             log: LogOptions::default(),
+            healthcheck: None,
             status: ContainerStatus::default(),
         };
         self.state.create_container_record(&record).unwrap();
@@ -586,6 +588,7 @@ fn running_containers_answer_to_their_names_on_the_project_network() {
         ipv4: Some(address),
         ipv6: None,
         mac: None,
+        links: Vec::new(),
     }];
     r.netns = Some(net.networks.netns_path(&r.name));
     p.state.save_container_record(&r).unwrap();
@@ -686,4 +689,110 @@ fn pause_kill_and_forget() {
     let status = p.client().status().unwrap();
     assert!(status.containers.iter().all(|c| c.id != worker));
     p.client().shutdown(false).unwrap();
+}
+
+/// A health check of `test` (Docker's form) every 200 ms.
+fn check(test: &[&str], timeout: Duration, retries: u32) -> HealthCheck {
+    HealthCheck {
+        test: test.iter().map(|s| s.to_string()).collect(),
+        interval: Duration::from_millis(200),
+        timeout,
+        start_period: Duration::ZERO,
+        start_interval: Duration::from_millis(200),
+        retries,
+    }
+}
+
+fn health(p: &Project, id: &str) -> Option<HealthState> {
+    p.record(id).status.health
+}
+
+#[test]
+fn health_probes_run_in_the_container_and_report_changes() {
+    if !container::privileged("health_probes_run_in_the_container_and_report_changes", &[]) {
+        return;
+    }
+    let mut p = Project::new();
+    // Healthy once /tmp/ready exists; the probe's output is recorded.
+    let ready = p.container(
+        "db",
+        "trap 'exit 0' TERM; sleep 1; touch /tmp/ready; while :; do sleep 0.1; done",
+        None,
+    );
+    let mut r = p.record(&ready);
+    r.healthcheck = Some(check(
+        &["CMD-SHELL", "echo probing; [ -f /tmp/ready ]"],
+        Duration::from_secs(10),
+        100,
+    ));
+    p.state.save_container_record(&r).unwrap();
+    // A probe that outlives its timeout fails.
+    let slow = p.container("slow", TICKS, None);
+    let mut r = p.record(&slow);
+    r.healthcheck = Some(check(
+        &["CMD", "sleep", "30"],
+        Duration::from_millis(300),
+        1,
+    ));
+    p.state.save_container_record(&r).unwrap();
+
+    let events: Arc<Mutex<Vec<Event>>> = Arc::default();
+    let feed = p.client().events().unwrap();
+    let sink = events.clone();
+    std::thread::spawn(move || {
+        for e in feed.flatten() {
+            sink.lock().unwrap().push(e);
+        }
+    });
+    p.client().start(&ready).unwrap();
+    p.client().start(&slow).unwrap();
+    assert!(
+        health(&p, &ready).is_some_and(|h| h.status == HealthStatus::Starting),
+        "starting at first"
+    );
+    let h = eventually("db healthy", || {
+        health(&p, &ready).filter(|h| h.status == HealthStatus::Healthy)
+    });
+    let last = h.log.last().unwrap();
+    assert_eq!((last.exit_code, last.output.as_str()), (0, "probing\n"));
+    assert!(h.log.len() <= 5);
+    let h = eventually("slow unhealthy", || {
+        health(&p, &slow).filter(|h| h.status == HealthStatus::Unhealthy)
+    });
+    let last = h.log.last().unwrap();
+    assert_eq!(last.exit_code, -1);
+    assert!(
+        last.output
+            .contains("Health check exceeded timeout (300ms)"),
+        "{}",
+        last.output
+    );
+    eventually("health_status events", || {
+        let seen = events.lock().unwrap().clone();
+        let status_of = |id: &str| -> Vec<String> {
+            seen.iter()
+                .filter(|e| e.id == id && e.action == Action::HealthStatus)
+                .filter_map(|e| e.attributes.get("healthStatus").cloned())
+                .collect()
+        };
+        (status_of(&ready) == ["healthy"] && status_of(&slow) == ["unhealthy"]).then_some(())
+    });
+
+    // Probes stop with the container; a new start begins as starting again.
+    p.client().stop(&ready, Some(5)).unwrap();
+    let after_stop = p.record(&ready).status;
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(
+        p.record(&ready).status,
+        after_stop,
+        "no probe after the stop"
+    );
+    p.client().start(&ready).unwrap();
+    assert!(
+        health(&p, &ready).is_some_and(|h| h.status == HealthStatus::Starting),
+        "starting again"
+    );
+    eventually("db healthy again", || {
+        health(&p, &ready).filter(|h| h.status == HealthStatus::Healthy)
+    });
 }

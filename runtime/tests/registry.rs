@@ -1194,3 +1194,65 @@ fn downloading_past(event: &PullEvent, layer: &str, bytes: u64) -> bool {
         } if digest.to_string() == layer && *done >= bytes
     )
 }
+
+#[test]
+fn a_default_registry_serves_docker_hub_names_alone() {
+    if !prerequisites(
+        "a_default_registry_serves_docker_hub_names_alone",
+        true,
+        TOOLS,
+    ) {
+        return;
+    }
+    let registry = TestRegistry::start();
+    let image = build_image(
+        vec![
+            LayerBuilder::new()
+                .entries(&busybox::rootfs())
+                .finish(Compress::Gzip),
+        ],
+        Format::Oci,
+        &host_arch(),
+        &["/bin/sh"],
+    );
+    runtime().block_on(Pusher::new(&registry.host(), None).push_image(
+        "library/busybox",
+        "stable",
+        &image,
+    ));
+    let work = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(work.path().join("images")).expect("store");
+    // A loopback mirror nobody listens on: it must be ignored.
+    let mirror = format!("127.0.0.1:{}", support::registry::free_port());
+    let config = berth_runtime::image::registry::RegistryConfig::from_toml(&format!(
+        "registry-mirrors = [\"http://{mirror}\"]\ndefault-registry = \"http://{}\"\n",
+        registry.host()
+    ))
+    .expect("configuration");
+    // Before any request: Docker Hub names go to the local registry and nowhere else, so
+    // that a regression fails here instead of reaching out to Docker Hub.
+    let hosts: Vec<String> = berth_runtime::image::registry::endpoints(&config, "docker.io")
+        .into_iter()
+        .map(|e| e.host)
+        .collect();
+    assert_eq!(hosts, vec![registry.host()]);
+    let options = PullOptions {
+        registry_config: config,
+        retries: 0,
+        ..options(work.path())
+    };
+    // `busybox:stable` is docker.io/library/busybox: served by the local registry.
+    let name = Reference::parse("busybox:stable").expect("reference");
+    let pulled = pull_quietly(&store, &name, &options).expect("pull from the default registry");
+    assert_eq!(pulled.id, image.config_digest);
+    assert!(store.inspect("busybox:stable").is_ok());
+    // A name it lacks fails there, and that is the answer: neither the mirror nor Docker Hub
+    // is tried next (the mirror would be refused, with another message).
+    let missing = Reference::parse("does_not_exist").expect("reference");
+    let error = pull_quietly(&store, &missing, &options).expect_err("not served");
+    assert!(
+        error.contains(&registry.host()) && error.contains("not found"),
+        "{error}"
+    );
+    assert!(!error.contains(&mirror), "{error}");
+}

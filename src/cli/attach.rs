@@ -102,20 +102,19 @@ pub fn follow(
         let mut all_over = true;
         for (id, name, follower) in &mut followers {
             match current.get(id.as_str()) {
-                Some(r) if is_over(r) => {
-                    if !reported.contains_key(id.as_str()) {
-                        let rest = follower.poll()?.into_iter().chain(follower.finish());
-                        printer.print(rest.map(|l| (name.clone(), l)).collect())?;
-                        let code = r.status.exit_code.unwrap_or(255);
-                        printer.note(name, &format!("exited with code {code}"));
-                        reported.insert(id.clone(), code);
-                        if !stopping
-                            && (abort_on_exit || (args.abort_on_container_failure && code != 0))
-                        {
-                            abort_code = Some(code);
-                        }
+                Some(r) if is_over(r) && !reported.contains_key(id.as_str()) => {
+                    let rest = follower.poll()?.into_iter().chain(follower.finish());
+                    printer.print(rest.map(|l| (name.clone(), l)).collect())?;
+                    let code = r.status.exit_code.unwrap_or(255);
+                    printer.note(name, &format!("exited with code {code}"));
+                    reported.insert(id.clone(), code);
+                    if !stopping
+                        && (abort_on_exit || (args.abort_on_container_failure && code != 0))
+                    {
+                        abort_code = Some(code);
                     }
                 }
+                Some(r) if is_over(r) => {}
                 Some(_) => all_over = false,
                 None => {}
             }
@@ -171,11 +170,12 @@ fn stop_project(
     let ctx = session.ctx.clone();
     let reporter = session.reporter(global);
     Ok(std::thread::spawn(move || {
-        let mut client = ctx.supervisor()?;
+        let rt = super::lifecycle::runtime()?;
+        let timeout = timeout.map(Duration::from_secs);
         for r in running {
             let owner = format!("Container {}", r.name);
             reporter.status(&owner, "Stopping", false);
-            match client.stop(&r.id, timeout) {
+            match rt.block_on(ctx.stop_container(&r.id, timeout)) {
                 Ok(_) => reporter.status(&owner, "Stopped", true),
                 Err(e) => {
                     reporter.status(&owner, "Error", true);

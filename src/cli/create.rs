@@ -67,8 +67,8 @@ impl CreateArgs {
 /// Runs `berth create`.
 pub fn run(global: &GlobalOptions, args: &CreateArgs) -> anyhow::Result<ExitCode> {
     let up = args.as_up();
-    let opts = up_options(&up)?;
-    let session = Session::open(global, true)?;
+    let opts = up_options(global, &up)?;
+    let session = Session::open_for(global, true, &args.services)?;
     let desired = session.desired()?;
     let observed = session.ctx.machine.observe(session.name())?;
     let plan = plan_up(desired, &observed, &opts)?;
@@ -100,7 +100,10 @@ mod tests {
             yes: false,
             services: vec!["web".into()],
         };
-        let opts = up_options(&args.as_up()).unwrap();
+        let global = <crate::cli::Cli as clap::Parser>::try_parse_from(["berth", "version"])
+            .unwrap()
+            .global;
+        let opts = up_options(&global, &args.as_up()).unwrap();
         assert!(opts.no_start);
         assert_eq!(opts.recreate, Recreate::Force);
         assert!(opts.remove_orphans);

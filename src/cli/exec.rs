@@ -3,9 +3,10 @@
 
 use super::GlobalOptions;
 use super::lifecycle::Session;
+use crate::engine::exec::ExecRequest;
 use crate::engine::state::{ContainerRecord, RecordedState};
-use anyhow::{Context as _, bail};
-use berth_runtime::container::{Runtime, Stdio};
+use anyhow::Context as _;
+use berth_runtime::container::Stdio;
 use clap::Args;
 use std::process::ExitCode;
 
@@ -79,63 +80,30 @@ pub fn target(
 
 /// Runs `berth exec`.
 pub fn run(global: &GlobalOptions, args: &ExecArgs) -> anyhow::Result<ExitCode> {
-    let session = Session::open(global, false)?;
+    let session = Session::open_for(global, false, std::slice::from_ref(&args.service))?;
     let record = target(&session, &args.service, args.index)?;
-    let runtime = Runtime::new(session.ctx.machine.state.runtime_dir())?;
-    let container = runtime
-        .load(&record.id)
-        .with_context(|| format!("container {} is not running", record.name))?;
-    let mut process = container
-        .spec()
-        .process()
-        .clone()
-        .context("the container has no process")?;
-    process.set_args(Some(args.command.clone()));
-    process.set_terminal(Some(false));
-    let mut env = process.env().clone().unwrap_or_default();
+    let mut env = Vec::new();
     for e in &args.env {
-        let key = e.split('=').next().unwrap_or(e);
-        let value = if e.contains('=') {
-            e.clone()
-        } else {
+        if e.contains('=') {
+            env.push(e.clone());
+        } else if let Ok(v) = std::env::var(e) {
             // `-e KEY` takes the value from berth's own environment, as Compose does.
-            match std::env::var(key) {
-                Ok(v) => format!("{key}={v}"),
-                Err(_) => continue,
-            }
-        };
-        env.retain(|x| x.split('=').next() != Some(key));
-        env.push(value);
+            env.push(format!("{e}={v}"));
+        }
     }
-    process.set_env(Some(env));
-    if let Some(w) = &args.workdir {
-        process.set_cwd(w.into());
-    }
-    if let Some(u) = &args.user {
-        let (uid, gid) = match u.split_once(':') {
-            Some((u, g)) => (u, Some(g)),
-            None => (u.as_str(), None),
-        };
-        let (Ok(uid), Ok(gid)) = (uid.parse::<u32>(), gid.map(str::parse::<u32>).transpose())
-        else {
-            bail!("exec --user {u:?}: give a numeric uid[:gid]");
-        };
-        let mut user = process.user().clone();
-        user.set_uid(uid);
-        user.set_gid(gid.unwrap_or(uid));
-        process.set_user(user);
-    }
-    if args.privileged {
-        bail!("exec --privileged is not supported yet");
-    }
+    let request = ExecRequest {
+        command: args.command.clone(),
+        user: args.user.clone(),
+        workdir: args.workdir.clone(),
+        env,
+        privileged: args.privileged,
+    };
     let stdio = if args.detach {
         Stdio::Null
     } else {
         Stdio::Inherit
     };
-    let exec = container
-        .exec(&process, stdio)
-        .with_context(|| format!("cannot exec in {}", record.name))?;
+    let exec = crate::engine::exec::exec(&session.ctx.machine.state, &record, &request, stdio)?;
     if args.detach {
         return Ok(ExitCode::SUCCESS);
     }

@@ -22,7 +22,7 @@ pub struct KillArgs {
 
 /// Runs `berth kill`.
 pub fn run(global: &GlobalOptions, args: &KillArgs) -> anyhow::Result<ExitCode> {
-    let session = Session::open(global, false)?;
+    let session = Session::open_for(global, false, &args.services)?;
     let running: Vec<_> = session
         .containers(&args.services, false)?
         .into_iter()

@@ -2,7 +2,7 @@
 //! its lock, the executor's context, progress in Docker Compose's words.
 
 use super::progress::{Reporter, Wording};
-use super::project::{ProjectTarget, target};
+use super::project::{ProjectTarget, target_services};
 use super::{GlobalOptions, output};
 use crate::engine::desired::DesiredProject;
 use crate::engine::execute::{self, Context, Progress, ProjectDefinition};
@@ -32,7 +32,16 @@ impl Session {
     /// Resolves the project (`needs_file`: the command needs the compose file), opens the
     /// machine and takes the project's lock.
     pub fn open(global: &GlobalOptions, needs_file: bool) -> anyhow::Result<Session> {
-        let ProjectTarget { name, loaded } = target(global)?;
+        Session::open_for(global, needs_file, &[])
+    }
+
+    /// [`Session::open`] for a command that names `services`, whose profiles it activates.
+    pub fn open_for(
+        global: &GlobalOptions,
+        needs_file: bool,
+        services: &[String],
+    ) -> anyhow::Result<Session> {
+        let ProjectTarget { name, loaded } = target_services(global, services)?;
         if needs_file && loaded.is_none() {
             anyhow::bail!(super::project::NO_CONFIGURATION);
         }
@@ -86,12 +95,23 @@ impl Session {
         }
     }
 
-    /// Runs `plan`, showing progress; prints the plan's and the run's warnings.
-    pub fn execute(&self, global: &GlobalOptions, plan: &Plan, quiet: bool) -> anyhow::Result<()> {
+    /// Runs `plan`, showing progress; prints the plan's and the run's warnings. `quiet_pull`
+    /// (`--quiet-pull`) keeps each image's `Pulling`/`Pulled` but drops its layer progress,
+    /// as Compose does.
+    pub fn execute(
+        &self,
+        global: &GlobalOptions,
+        plan: &Plan,
+        quiet_pull: bool,
+    ) -> anyhow::Result<()> {
         for w in &plan.warnings {
             output::warn(w);
         }
-        let reporter = Arc::new(Reporter::new(global, quiet, Wording::Compose));
+        let mut reporter = Reporter::new(global, false, Wording::Compose);
+        if quiet_pull {
+            reporter = reporter.without_layers();
+        }
+        let reporter = Arc::new(reporter);
         let result =
             runtime()?.block_on(execute::execute(plan, self.ctx.clone(), reporter.clone()));
         reporter.finish();

@@ -25,6 +25,7 @@ pub mod pull;
 pub mod restart;
 pub mod rm;
 pub mod run;
+pub mod scale;
 pub mod start;
 pub mod stats;
 pub mod stop;
@@ -74,7 +75,7 @@ pub struct GlobalOptions {
     #[arg(long, value_enum, default_value_t = Ansi::Auto)]
     pub ansi: Ansi,
     /// Set type of progress output
-    #[arg(long, value_enum, default_value_t = Progress::Auto)]
+    #[arg(long, value_enum, env = "COMPOSE_PROGRESS", default_value_t = Progress::Auto)]
     pub progress: Progress,
     /// Execute command in dry run mode
     #[arg(long)]
@@ -82,6 +83,12 @@ pub struct GlobalOptions {
     /// Show more output
     #[arg(long)]
     pub verbose: bool,
+    /// Run compose in backward compatibility mode (Compose v1's container names)
+    #[arg(long)]
+    pub compatibility: bool,
+    /// Include all resources, even those not used by services
+    #[arg(long)]
+    pub all_resources: bool,
     /// Root directory of berth's state (images, containers, volumes)
     #[arg(
         long,
@@ -154,6 +161,8 @@ pub enum Command {
     Exec(exec::ExecArgs),
     /// Run a one-off command on a service
     Run(run::RunArgs),
+    /// Scale services
+    Scale(scale::ScaleArgs),
     /// Creates containers for a service
     Create(create::CreateArgs),
     /// Receive real time events from containers
@@ -201,6 +210,7 @@ pub fn run() -> ExitCode {
         Command::Unpause(args) => pause::run(&cli.global, args, false),
         Command::Exec(args) => exec::run(&cli.global, args),
         Command::Run(args) => run::run(&cli.global, args),
+        Command::Scale(args) => scale::run(&cli.global, args),
         Command::Create(args) => create::run(&cli.global, args),
         Command::Events(args) => events::run(&cli.global, args),
         Command::Wait(args) => wait::run(&cli.global, args),

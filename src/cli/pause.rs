@@ -16,7 +16,7 @@ pub struct PauseArgs {
 
 /// Runs `berth pause` (`pause` true) or `berth unpause`.
 pub fn run(global: &GlobalOptions, args: &PauseArgs, pause: bool) -> anyhow::Result<ExitCode> {
-    let session = Session::open(global, false)?;
+    let session = Session::open_for(global, false, &args.services)?;
     let records = session.containers(&args.services, false)?;
     let mut client = session.ctx.supervisor()?;
     let (doing, done) = if pause {

@@ -43,6 +43,8 @@ struct State {
 pub struct Reporter {
     mode: Mode,
     wording: Wording,
+    /// Whether per-layer progress is shown (`--quiet-pull` shows only the verdicts).
+    layers: bool,
     state: Mutex<State>,
 }
 
@@ -64,8 +66,16 @@ impl Reporter {
         Reporter {
             mode,
             wording,
+            layers: true,
             state: Mutex::new(State::default()),
         }
+    }
+
+    /// Shows only each owner's status (`Pulling`, `Pulled`), no layer progress: Compose's
+    /// `--quiet-pull`.
+    pub fn without_layers(mut self) -> Reporter {
+        self.layers = false;
+        self
     }
 
     /// Prints a line (above the bars on a terminal).
@@ -135,6 +145,9 @@ impl Reporter {
         else {
             return;
         };
+        if !self.layers {
+            return;
+        }
         let short: String = digest.hex().chars().take(12).collect();
         let text = match state {
             LayerState::AlreadyExists => "Already exists".to_owned(),

@@ -36,7 +36,17 @@ impl ProjectTarget {
 /// Decides which project the command acts on (see the module docs). Loader warnings are
 /// printed here, once.
 pub fn target(global: &GlobalOptions) -> anyhow::Result<ProjectTarget> {
-    let opts = load_options(global)?;
+    target_services(global, &[])
+}
+
+/// [`target`] for a command that names services: as in Docker Compose, a named service
+/// activates its own profiles.
+pub fn target_services(
+    global: &GlobalOptions,
+    services: &[String],
+) -> anyhow::Result<ProjectTarget> {
+    let mut opts = load_options(global)?;
+    opts.services = services.to_vec();
     if opts.files.is_empty() {
         // Look for the files first: their absence is not an error when a name is given.
         let mut warnings = Vec::new();

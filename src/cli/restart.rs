@@ -21,7 +21,7 @@ pub struct RestartArgs {
 
 /// Runs `berth restart`.
 pub fn run(global: &GlobalOptions, args: &RestartArgs) -> anyhow::Result<ExitCode> {
-    let session = Session::open(global, false)?;
+    let session = Session::open_for(global, false, &args.services)?;
     let records = session.containers(&args.services, false)?;
     stop::stop_all(global, &session, &records, args.timeout)?;
     let rt = runtime()?;

@@ -25,7 +25,7 @@ pub struct RmArgs {
 
 /// Runs `berth rm`.
 pub fn run(global: &GlobalOptions, args: &RmArgs) -> anyhow::Result<ExitCode> {
-    let mut session = Session::open(global, false)?;
+    let mut session = Session::open_for(global, false, &args.services)?;
     session.configure(|c| c.remove_volumes = args.volumes);
     let records = session.containers(&args.services, true)?;
     if args.stop {

@@ -86,7 +86,7 @@ pub struct RunArgs {
 
 /// Runs `berth run`.
 pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let session = Session::open(global, true)?;
+    let session = Session::open_for(global, true, std::slice::from_ref(&args.service))?;
     let desired = session.desired()?;
     if desired.service(&args.service).is_none() {
         bail!("no such service: {}", args.service);
@@ -98,6 +98,8 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<ExitCode> {
         remove_orphans: args.remove_orphans,
         scale: parse_scale(&[])?,
         run_service: Some(args.service.clone()),
+        compatibility: global.compatibility,
+        all_resources: global.all_resources,
         ..UpOptions::default()
     };
     let observed = session.ctx.machine.observe(session.name())?;
@@ -107,7 +109,7 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     super::up::record_project(&session)?;
-    session.execute(global, &plan, args.quiet_pull)?;
+    session.execute(global, &plan, false)?;
 
     let loaded = session.ctx.project.loaded()?;
     let overrides = OneOffOptions {
@@ -121,6 +123,8 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<ExitCode> {
         service_ports: args.service_ports,
         volumes: args.volumes.clone(),
         tty: false,
+        // Attached, the container's stdin would be ours; berth does not relay it yet.
+        interactive: args.interactive && args.detach,
     };
     let project = oneoff_project(loaded, &args.service, &overrides, &|k| {
         std::env::var(k).ok()

@@ -16,7 +16,7 @@ pub struct StartArgs {
 
 /// Runs `berth start`.
 pub fn run(global: &GlobalOptions, args: &StartArgs) -> anyhow::Result<ExitCode> {
-    let session = Session::open(global, false)?;
+    let session = Session::open_for(global, false, &args.services)?;
     let records: Vec<_> = session
         .containers(&args.services, false)?
         .into_iter()

@@ -39,16 +39,18 @@ pub fn stop_all(
     if running.is_empty() {
         return Ok(());
     }
-    let mut client = session.ctx.supervisor()?;
+    let rt = super::lifecycle::runtime()?;
+    let timeout = timeout.map(std::time::Duration::from_secs);
     session.each(global, &running, "Stopping", "Stopped", |r| {
-        client.stop(&r.id, timeout).map(|_| ())
+        rt.block_on(session.ctx.stop_container(&r.id, timeout))
     })
 }
 
 /// Runs `berth stop`.
 pub fn run(global: &GlobalOptions, args: &StopArgs) -> anyhow::Result<ExitCode> {
-    let session = Session::open(global, false)?;
-    let records = session.containers(&args.services, true)?;
+    let session = Session::open_for(global, false, &args.services)?;
+    // One-off containers of `run` are left alone, as Compose leaves them.
+    let records = session.containers(&args.services, false)?;
     stop_all(global, &session, &records, args.timeout)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -135,7 +135,11 @@ pub fn status_text(record: &ContainerRecord, now: SystemTime) -> String {
     let up = || output::human_duration(seconds_since(s.started_at, now));
     let ago = || output::human_duration(seconds_since(s.finished_at, now));
     match s.state {
-        RecordedState::Running => format!("Up {}", up()),
+        RecordedState::Running => match health_word(record) {
+            "" => format!("Up {}", up()),
+            "starting" => format!("Up {} (health: starting)", up()),
+            word => format!("Up {} ({word})", up()),
+        },
         RecordedState::Paused => format!("Up {} (Paused)", up()),
         RecordedState::Restarting => {
             format!("Restarting ({}) {} ago", s.exit_code.unwrap_or(0), ago())
@@ -147,6 +151,18 @@ pub fn status_text(record: &ContainerRecord, now: SystemTime) -> String {
             format!("Exited ({}) {} ago", s.exit_code.unwrap_or(255), ago())
         }
     }
+}
+
+/// Docker's health word of a running container with a health check (`starting`,
+/// `healthy`, `unhealthy`); empty otherwise.
+pub fn health_word(record: &ContainerRecord) -> &'static str {
+    let s = &record.status;
+    if record.healthcheck.is_none()
+        || !matches!(s.state, RecordedState::Running | RecordedState::Paused)
+    {
+        return "";
+    }
+    s.health.as_ref().map_or("starting", |h| h.status.word())
 }
 
 /// Seconds since the epoch, for Docker's time texts.
@@ -281,7 +297,7 @@ pub fn json(record: &ContainerRecord, now: SystemTime, trunc: bool) -> serde_jso
         "Command": go_quote(&command),
         "CreatedAt": output::docker_time(epoch(record.created)),
         "ExitCode": record.status.exit_code.unwrap_or(0),
-        "Health": "",
+        "Health": health_word(record),
         "ID": id,
         "Image": record.image.reference,
         "Labels": labels_text(record),
@@ -332,6 +348,33 @@ mod tests {
              127.0.0.1:9000->9000/tcp, 127.0.0.1:5000->443/tcp"
         );
         assert_eq!(ports_text(&[]), "");
+    }
+
+    #[test]
+    fn health_in_status_like_docker() {
+        let now = SystemTime::now();
+        let json = |health: &str, state: &str| {
+            let started = serde_json::to_value(now - std::time::Duration::from_secs(5)).unwrap();
+            let text = format!(
+                r#"{{"id":"ab","name":"p-db-1","image":{{"reference":"x","id":"sha256:1"}},
+                "created":{{"secs_since_epoch":1,"nanos_since_epoch":0}},
+                "healthcheck":{{"test":["CMD","true"]}},
+                "status":{{"state":"{state}","started_at":{started},"health":{health}}}}}"#
+            );
+            serde_json::from_str::<ContainerRecord>(&text).unwrap()
+        };
+        let r = json(r#"{"status":"healthy"}"#, "running");
+        assert_eq!(status_text(&r, now), "Up 5 seconds (healthy)");
+        assert_eq!(health_word(&r), "healthy");
+        let r = json(r#"{"status":"unhealthy"}"#, "running");
+        assert_eq!(status_text(&r, now), "Up 5 seconds (unhealthy)");
+        let r = json("null", "running");
+        assert_eq!(status_text(&r, now), "Up 5 seconds (health: starting)");
+        assert_eq!(health_word(&json(r#"{"status":"healthy"}"#, "exited")), "");
+        let mut r = json("null", "running");
+        r.healthcheck = None;
+        assert_eq!(status_text(&r, now), "Up 5 seconds");
+        assert_eq!(health_word(&r), "");
     }
 
     #[test]

@@ -1,14 +1,18 @@
 //! `berth up`: create and start a project's containers, as `docker compose up`.
 
 use super::GlobalOptions;
-use super::lifecycle::Session;
-use crate::engine::desired::PullPolicy;
+use super::lifecycle::{Session, runtime};
+use super::progress::{Reporter, Wording};
+use crate::engine::desired::{DesiredProject, PullPolicy};
+use crate::engine::readiness::{self, Condition};
 use crate::engine::reconcile::{Recreate, UpOptions, plan_up};
 use crate::engine::state::ProjectRecord;
 use anyhow::{Context as _, bail};
+use berth_compose::model::DependencyCondition;
 use clap::Args;
 use std::collections::BTreeMap;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// Flags of `berth up`, as in `docker compose up`.
@@ -114,7 +118,7 @@ pub fn parse_scale(entries: &[String]) -> anyhow::Result<BTreeMap<String, usize>
 }
 
 /// The reconciler's options from the flags.
-pub fn up_options(args: &UpArgs) -> anyhow::Result<UpOptions> {
+pub fn up_options(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<UpOptions> {
     if args.build && args.no_build {
         bail!("--build and --no-build are incompatible");
     }
@@ -133,13 +137,15 @@ pub fn up_options(args: &UpArgs) -> anyhow::Result<UpOptions> {
         remove_orphans: args.remove_orphans,
         scale: parse_scale(&args.scale)?,
         run_service: None,
+        compatibility: global.compatibility,
+        all_resources: global.all_resources,
     })
 }
 
 /// Runs `berth up`.
 pub fn run(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<ExitCode> {
-    let opts = up_options(args)?;
-    let mut session = Session::open(global, true)?;
+    let opts = up_options(global, args)?;
+    let mut session = Session::open_for(global, true, &args.services)?;
     if let Some(t) = args.timeout {
         session.configure(|c| c.stop_timeout = Some(Duration::from_secs(t)));
     }
@@ -149,6 +155,16 @@ pub fn run(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<ExitCode> {
     {
         bail!("no such service: {svc}");
     }
+    let mut opts = opts;
+    // COMPOSE_REMOVE_ORPHANS, from the shell or the project's .env, as Compose reads it.
+    if let Some(loaded) = &session.ctx.project.loaded
+        && loaded
+            .environment
+            .get("COMPOSE_REMOVE_ORPHANS")
+            .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true"))
+    {
+        opts.remove_orphans = true;
+    }
     let observed = session.ctx.machine.observe(session.name())?;
     let plan = plan_up(desired, &observed, &opts)?;
     if global.dry_run {
@@ -156,11 +172,83 @@ pub fn run(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     record_project(&session)?;
-    session.execute(global, &plan, false)?;
+    session.execute(global, &plan, args.quiet_pull)?;
+    if args.wait && !args.no_start {
+        wait_ready(global, &session, args)?;
+    }
     if args.detach || args.wait || args.no_start {
         return Ok(ExitCode::SUCCESS);
     }
     super::attach::follow(global, &session, args)
+}
+
+/// The services `up --wait` waits for, with what each must reach: those named (all when
+/// none) and, unless `--no-deps`, their dependencies; a service that another one of them
+/// needs to complete successfully must do so, any other must run (and be healthy when it has
+/// a health check), as Compose's `up --wait`.
+pub fn wait_targets(
+    desired: &DesiredProject,
+    named: &[String],
+    no_deps: bool,
+) -> Vec<(String, Condition)> {
+    let mut chosen: Vec<String> = if named.is_empty() {
+        desired.services.iter().map(|s| s.name.clone()).collect()
+    } else {
+        named.to_vec()
+    };
+    if !no_deps {
+        let mut i = 0;
+        while i < chosen.len() {
+            if let Some(svc) = desired.service(&chosen[i]) {
+                for d in &svc.depends_on {
+                    if desired.service(&d.service).is_some() && !chosen.contains(&d.service) {
+                        chosen.push(d.service.clone());
+                    }
+                }
+            }
+            i += 1;
+        }
+    }
+    // In start order.
+    desired
+        .services
+        .iter()
+        .filter(|s| chosen.contains(&s.name))
+        .map(|s| {
+            let completes = desired.services.iter().any(|other| {
+                chosen.contains(&other.name)
+                    && other.depends_on.iter().any(|d| {
+                        d.service == s.name
+                            && d.condition == DependencyCondition::ServiceCompletedSuccessfully
+                    })
+            });
+            let condition = if completes {
+                Condition::Completed
+            } else {
+                Condition::RunningOrHealthy
+            };
+            (s.name.clone(), condition)
+        })
+        .collect()
+}
+
+/// `--wait`: waits until the project's services are ready (see [`wait_targets`]), at most
+/// `--wait-timeout` seconds.
+fn wait_ready(global: &GlobalOptions, session: &Session, args: &UpArgs) -> anyhow::Result<()> {
+    let targets = wait_targets(session.desired()?, &args.services, args.no_deps);
+    let timeout = args
+        .wait_timeout
+        .filter(|t| *t > 0)
+        .map(Duration::from_secs);
+    let reporter = Arc::new(Reporter::new(global, false, Wording::Compose));
+    let result = runtime()?.block_on(readiness::wait(
+        &session.ctx,
+        &targets,
+        reporter.as_ref(),
+        timeout,
+    ));
+    reporter.finish();
+    result
 }
 
 /// Writes the project's record, so that `down`, `ps` and `ls` work without its file.

@@ -73,6 +73,8 @@ pub struct DesiredService {
     pub networks: Vec<String>,
     /// Keys of the named volumes it mounts.
     pub volumes: Vec<String>,
+    /// Services whose containers' volumes it mounts (`volumes_from: [service]`).
+    pub volumes_from: Vec<String>,
 }
 
 /// A network or volume of the project.
@@ -142,19 +144,38 @@ impl DesiredProject {
                 pull_policy,
                 container_name: svc.container_name.clone(),
                 depends_on,
-                networks: svc
-                    .networks_ordered()
-                    .into_iter()
-                    .map(str::to_string)
-                    .collect(),
+                networks: service_networks(svc),
                 volumes: named_volumes(tree),
+                volumes_from: svc
+                    .volumes_from
+                    .iter()
+                    .filter(|v| !v.starts_with("container:"))
+                    .map(|v| {
+                        let v = v.strip_prefix("service:").unwrap_or(v);
+                        v.split(':').next().unwrap_or(v).to_string()
+                    })
+                    .collect(),
+            });
+        }
+        let mut networks = resources(&loaded.tree, "networks");
+        // `network_mode: bridge` puts a service on the project's default network, which the
+        // file then need not declare.
+        if services
+            .iter()
+            .any(|s| s.networks.iter().any(|n| n == "default"))
+            && !networks.iter().any(|n| n.key == "default")
+        {
+            networks.push(DesiredResource {
+                key: "default".into(),
+                name: format!("{}_default", loaded.name),
+                external: false,
             });
         }
         Ok(DesiredProject {
             name: loaded.name.clone(),
             services,
             disabled_services: loaded.disabled_services.keys().cloned().collect(),
-            networks: resources(&loaded.tree, "networks"),
+            networks,
             volumes: resources(&loaded.tree, "volumes"),
         })
     }
@@ -163,6 +184,20 @@ impl DesiredProject {
     pub fn service(&self, name: &str) -> Option<&DesiredService> {
         self.services.iter().find(|s| s.name == name)
     }
+}
+
+/// Keys of the networks a service joins, in order: `network_mode: bridge` (Docker's default
+/// bridge, where services reach each other by links) is the project's default network here.
+pub fn service_networks(svc: &berth_compose::model::ServiceConfig) -> Vec<String> {
+    let listed: Vec<String> = svc
+        .networks_ordered()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    if listed.is_empty() && svc.network_mode.as_deref() == Some("bridge") {
+        return vec!["default".to_string()];
+    }
+    listed
 }
 
 /// Keys of the named volumes a service mounts (`type: volume` with a source).
@@ -284,6 +319,7 @@ impl DesiredProject {
                     container_name: None,
                     networks: Vec::new(),
                     volumes: Vec::new(),
+                    volumes_from: Vec::new(),
                 })
                 .collect(),
             disabled_services: Vec::new(),

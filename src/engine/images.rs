@@ -110,7 +110,15 @@ pub fn plan_pull(
             PullPolicy::Never | PullPolicy::Build => PullStep::Skip("Skipped".to_owned()),
             _ => {
                 let local = local_image(store, &reference)?;
-                match decide(policy, local, false, now) {
+                // `pull` refreshes a `latest` tag even under `missing`, as Compose does: only
+                // a pinned tag that is present counts as up to date.
+                let latest = reference.digest().is_none() && reference.tag() == Some("latest");
+                let decision = if policy == PullPolicy::Missing && latest {
+                    PullAction::Pull
+                } else {
+                    decide(policy, local, false, now)
+                };
+                match decision {
                     PullAction::Pull => match pulling.get(&reference.to_string()) {
                         Some(other) => PullStep::Skip(format!(
                             "Skipped - Image is already being pulled by {other}"

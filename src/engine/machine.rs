@@ -50,12 +50,18 @@ impl Machine {
         })
     }
 
-    /// berth's networks (opened on demand: it checks for nftables and netlink state).
+    /// berth's networks (opened on demand: it checks for nftables and netlink state), with
+    /// the address pools of berth's configuration file.
     pub fn networks(&self) -> anyhow::Result<Networks> {
-        Networks::open(NetworkOptions::new(
-            self.state.networks_dir(),
-            self.state.network_run_dir(),
-        ))
-        .context("cannot open berth's network state")
+        let mut options =
+            NetworkOptions::new(self.state.networks_dir(), self.state.network_run_dir());
+        let config = super::config::EngineConfig::load()?;
+        if !config.pools_v4.is_empty() {
+            options.pools_v4 = config.pools_v4;
+        }
+        if !config.pools_v6.is_empty() {
+            options.pools_v6 = config.pools_v6;
+        }
+        Networks::open(options).context("cannot open berth's network state")
     }
 }

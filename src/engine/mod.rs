@@ -1,7 +1,9 @@
 //! The engine: observe state, reconcile it with the project into a plan, execute the plan.
 
+pub mod config;
 pub mod container;
 pub mod desired;
+pub mod exec;
 pub mod execute;
 pub mod images;
 pub mod labels;
@@ -11,6 +13,7 @@ pub mod observed;
 pub mod oneoff;
 pub mod plan;
 pub mod project_view;
+pub mod readiness;
 pub mod reconcile;
 pub mod resources;
 pub mod state;

@@ -42,6 +42,8 @@ pub struct ObservedContainer {
     pub labels: BTreeMap<String, String>,
     /// Its state.
     pub state: ContainerState,
+    /// The names of the volumes it mounts.
+    pub volumes: Vec<String>,
 }
 
 impl ObservedContainer {

@@ -30,6 +30,8 @@ pub struct OneOffOptions {
     pub volumes: Vec<String>,
     /// `-T` not given and stdin a terminal: allocate a terminal.
     pub tty: bool,
+    /// `-i` (the default): keep its stdin open.
+    pub interactive: bool,
 }
 
 fn service_mut<'a>(tree: &'a mut Value, service: &str) -> anyhow::Result<&'a mut Map> {
@@ -132,6 +134,9 @@ pub fn oneoff_project(
     svc.shift_remove("deploy");
     if opts.tty {
         svc.insert("tty".into(), Value::Bool(true));
+    }
+    if opts.interactive {
+        svc.insert("stdin_open".into(), Value::Bool(true));
     }
     let project = Project::from_tree(&tree)
         .map_err(|e| anyhow::anyhow!("service {service:?}: {}", e.message))?;

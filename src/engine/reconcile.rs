@@ -2,7 +2,7 @@
 //! converging the way Docker Compose does. A second `up` with nothing changed plans nothing.
 
 use super::desired::{DesiredProject, DesiredService, PullPolicy};
-use super::observed::{Observed, ObservedContainer};
+use super::observed::{ContainerState, Observed, ObservedContainer};
 use super::plan::{Operation, Plan, StepId};
 use anyhow::bail;
 use berth_compose::model::DependencyCondition;
@@ -40,6 +40,10 @@ pub struct UpOptions {
     /// `run`: the one-off's service, whose networks, volumes, image and dependencies are
     /// made ready while its own containers are left alone.
     pub run_service: Option<String>,
+    /// `--compatibility`: Compose v1's container names (`project_service_1`).
+    pub compatibility: bool,
+    /// `--all-resources`: every network and volume of the file, used or not.
+    pub all_resources: bool,
 }
 
 /// The flags of `down` that shape the plan.
@@ -51,11 +55,18 @@ pub struct DownOptions {
     pub remove_orphans: bool,
 }
 
-/// The container name of replica `number` of `service`.
-pub fn container_name(project: &str, service: &DesiredService, number: u32) -> String {
+/// The container name of replica `number` of `service`: `project-service-N`, or
+/// `project_service_N` in compatibility mode (Compose v1's names).
+pub fn container_name(
+    project: &str,
+    service: &DesiredService,
+    number: u32,
+    compatibility: bool,
+) -> String {
+    let sep = if compatibility { '_' } else { '-' };
     match &service.container_name {
         Some(n) => n.clone(),
-        None => format!("{project}-{}-{number}", service.name),
+        None => format!("{project}{sep}{}{sep}{number}", service.name),
     }
 }
 
@@ -88,7 +99,6 @@ pub fn plan_up(
     observed: &Observed,
     opts: &UpOptions,
 ) -> anyhow::Result<Plan> {
-    let project = desired.name.as_str();
     let chosen = selected(desired, opts)?;
     let services: Vec<&DesiredService> = desired
         .services
@@ -96,11 +106,12 @@ pub fn plan_up(
         .filter(|s| chosen.contains(&s.name))
         .collect();
     check_container_names(desired, observed, &services, opts)?;
+    check_volumes_from(desired, observed, &services, &chosen)?;
     let mut plan = Plan::default();
 
     let mut network_steps: BTreeMap<&str, StepId> = BTreeMap::new();
     for net in &desired.networks {
-        if !services.iter().any(|s| s.networks.contains(&net.key)) {
+        if !opts.all_resources && !services.iter().any(|s| s.networks.contains(&net.key)) {
             continue;
         }
         if observed.network(&net.name).is_some() {
@@ -122,7 +133,7 @@ pub fn plan_up(
     }
     let mut volume_steps: BTreeMap<&str, StepId> = BTreeMap::new();
     for vol in &desired.volumes {
-        if !services.iter().any(|s| s.volumes.contains(&vol.key)) {
+        if !opts.all_resources && !services.iter().any(|s| s.volumes.contains(&vol.key)) {
             continue;
         }
         if observed.volume(&vol.name).is_some() {
@@ -186,7 +197,7 @@ pub fn plan_up(
         let mut before = |plan: &mut Plan| prereq.resolve(plan, &mut waits);
         let (steps, was_recreated) = plan_service(
             &mut plan,
-            project,
+            desired,
             svc,
             observed,
             opts,
@@ -205,7 +216,9 @@ pub fn plan_up(
 
 /// What a service's new or started containers wait for. Waits for dependency conditions
 /// enter the plan only when the service has something to start, and once per dependency and
-/// condition.
+/// condition. A new container is created without waiting for them (only its start waits),
+/// as Compose creates every container before it starts any: a dependent whose dependency
+/// never gets healthy stays created.
 #[derive(Default)]
 struct Prerequisites {
     steps: Vec<StepId>,
@@ -217,8 +230,11 @@ impl Prerequisites {
         &self,
         plan: &mut Plan,
         added: &mut BTreeMap<(String, DependencyCondition), StepId>,
-    ) -> Vec<StepId> {
-        let mut out = self.steps.clone();
+    ) -> Prior {
+        let mut out = Prior {
+            steps: self.steps.clone(),
+            waits: Vec::new(),
+        };
         for (service, condition, after) in &self.waits {
             let id = *added
                 .entry((service.clone(), *condition))
@@ -231,10 +247,44 @@ impl Prerequisites {
                         after.iter().copied(),
                     )
                 });
-            out.push(id);
+            out.waits.push(id);
         }
         out
     }
+}
+
+/// The steps a service's containers come after: `steps` for their creation, `steps` and
+/// `waits` for their start.
+struct Prior {
+    steps: Vec<StepId>,
+    waits: Vec<StepId>,
+}
+
+impl Prior {
+    fn all(self) -> Vec<StepId> {
+        let mut v = self.steps;
+        v.extend(self.waits);
+        v
+    }
+}
+
+/// A service that mounts the volumes of another service needs a container of it: one that
+/// exists, or one this plan creates.
+fn check_volumes_from(
+    desired: &DesiredProject,
+    observed: &Observed,
+    services: &[&DesiredService],
+    chosen: &BTreeSet<String>,
+) -> anyhow::Result<()> {
+    for svc in services {
+        for donor in &svc.volumes_from {
+            let exists = !observed.service_containers(&desired.name, donor).is_empty();
+            if !exists && !chosen.contains(donor) {
+                bail!("cannot share volume with service {donor}: container missing");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Pulls and builds, one step per image.
@@ -315,19 +365,32 @@ fn image_present(observed: &Observed, image: &str) -> bool {
 /// any was recreated.
 fn plan_service(
     plan: &mut Plan,
-    project: &str,
+    desired: &DesiredProject,
     svc: &DesiredService,
     observed: &Observed,
     opts: &UpOptions,
-    before: &mut dyn FnMut(&mut Plan) -> Vec<StepId>,
+    before: &mut dyn FnMut(&mut Plan) -> Prior,
     dependency_recreated: bool,
 ) -> (Vec<StepId>, bool) {
+    let project = desired.name.as_str();
     let expected = opts.scale.get(&svc.name).copied().unwrap_or(svc.replicas);
     let existing = observed.service_containers(project, &svc.name);
+    // The volumes it should mount, by name: a service whose `volumes:` entry now names
+    // another volume (an external one switched, say) keeps its config hash.
+    let wanted: Vec<&str> = svc
+        .volumes
+        .iter()
+        .filter_map(|key| desired.volumes.iter().find(|v| &v.key == key))
+        .map(|v| v.name.as_str())
+        .collect();
     let must_recreate = |c: &ObservedContainer| match opts.recreate {
         Recreate::Force => true,
         Recreate::Never => false,
-        Recreate::Diverged => dependency_recreated || c.config_hash() != Some(svc.hash.as_str()),
+        Recreate::Diverged => {
+            dependency_recreated
+                || c.config_hash() != Some(svc.hash.as_str())
+                || wanted.iter().any(|w| !c.volumes.iter().any(|v| v == w))
+        }
     };
 
     // Scaling down removes outdated containers first, then the highest numbers.
@@ -365,12 +428,12 @@ fn plan_service(
         let number = c.number();
         if must_recreate(c) {
             recreated = true;
-            let after = before(plan);
+            let after = before(plan).all();
             let id = plan.add(
                 Operation::RecreateContainer {
                     service: svc.name.clone(),
                     number,
-                    name: container_name(project, svc, number),
+                    name: container_name(project, svc, number, opts.compatibility),
                     old_id: c.id.clone(),
                 },
                 after,
@@ -379,11 +442,12 @@ fn plan_service(
                 plan,
                 opts,
                 svc,
-                container_name(project, svc, number),
+                container_name(project, svc, number, opts.compatibility),
                 id,
+                Vec::new(),
             ));
         } else if !c.state.is_up() && !opts.no_start {
-            let after = before(plan);
+            let after = before(plan).all();
             up_steps.push(plan.add(
                 Operation::StartContainer {
                     service: svc.name.clone(),
@@ -402,17 +466,17 @@ fn plan_service(
         while used.contains(&number) {
             number += 1;
         }
-        let name = container_name(project, svc, number);
-        let after = before(plan);
+        let name = container_name(project, svc, number, opts.compatibility);
+        let Prior { steps, waits } = before(plan);
         let id = plan.add(
             Operation::CreateContainer {
                 service: svc.name.clone(),
                 number,
                 name: name.clone(),
             },
-            after,
+            steps,
         );
-        up_steps.push(start_unless(plan, opts, svc, name, id));
+        up_steps.push(start_unless(plan, opts, svc, name, id, waits));
     }
     (up_steps, recreated)
 }
@@ -424,6 +488,7 @@ fn start_unless(
     svc: &DesiredService,
     name: String,
     created: StepId,
+    waits: Vec<StepId>,
 ) -> StepId {
     if opts.no_start {
         return created;
@@ -433,7 +498,7 @@ fn start_unless(
             service: svc.name.clone(),
             name,
         },
-        [created],
+        std::iter::once(created).chain(waits),
     )
 }
 
@@ -489,11 +554,19 @@ fn plan_orphans(plan: &mut Plan, desired: &DesiredProject, observed: &Observed, 
         .map(|s| s.name.as_str())
         .chain(desired.disabled_services.iter().map(String::as_str))
         .collect();
+    // As in Compose: containers of services the file no longer has, and one-off containers
+    // that have finished.
     let orphans: Vec<&ObservedContainer> = observed
         .containers
         .iter()
-        .filter(|c| c.project() == Some(desired.name.as_str()) && !c.is_oneoff())
-        .filter(|c| c.service().is_none_or(|s| !known.contains(s)))
+        .filter(|c| c.project() == Some(desired.name.as_str()))
+        .filter(|c| {
+            if c.is_oneoff() {
+                matches!(c.state, ContainerState::Exited(_) | ContainerState::Dead)
+            } else {
+                c.service().is_none_or(|s| !known.contains(s))
+            }
+        })
         .collect();
     if orphans.is_empty() {
         return;

@@ -58,6 +58,9 @@ fn adopt(sup: &Arc<Supervisor>, record: ContainerRecord, container: Container) {
     } else {
         RecordedState::Running
     };
+    if record.healthcheck.is_some() && entry.status.health.is_none() {
+        entry.status.health = Some(Default::default());
+    }
     match LogPumps::start(&sup.state.container_paths(&id), record.log.clone()) {
         Ok(p) => entry.logs = Some(p),
         Err(e) => tracing::warn!("cannot capture the logs of {}: {e}", record.name),

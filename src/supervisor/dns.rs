@@ -127,6 +127,7 @@ impl ProjectDns {
                     Some(IpAddr::V6(a)) => Some(a),
                     _ => None,
                 },
+                links: e.links.clone(),
                 ..Endpoint::default()
             };
             self.server.add_endpoint(&e.network, endpoint);

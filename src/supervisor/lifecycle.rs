@@ -109,6 +109,11 @@ impl Supervisor {
                         // restart_count counts the policy's restarts, not the user's starts.
                         status.restart_count = entry.status.restart_count;
                     }
+                    // Every run starts `starting` when the container has a health check.
+                    status.health = record
+                        .healthcheck
+                        .as_ref()
+                        .map(|_| status.health.take().unwrap_or_default());
                     entry.status = status;
                     entry.ports = held;
                     entry.phase = Phase::Running {
@@ -125,8 +130,6 @@ impl Supervisor {
                     self.emit(&record, Action::Restart, &[]);
                 }
                 self.emit(&record, Action::Start, &[("pid", pid.to_string())]);
-                // Health probes (not written yet) start here, beside the monitor: a task per
-                // running container that execs its test and reports Action::HealthStatus.
                 self.watch(id.to_string(), container);
                 Ok(())
             }
@@ -179,6 +182,14 @@ impl Supervisor {
             .with_context(|| format!("cannot start {}", record.name))?;
         let (stdout, stderr) = logpump::container_fds(&paths)
             .with_context(|| format!("cannot open the log FIFOs of {}", record.name))?;
+        let stdin = if record.stdin_open {
+            Some(
+                logpump::open_stdin(&paths)
+                    .with_context(|| format!("cannot open the stdin of {}", record.name))?,
+            )
+        } else {
+            None
+        };
         let runtime = self.runtime.clone();
         let init = record.init;
         let name = record.name.clone();
@@ -186,7 +197,7 @@ impl Supervisor {
             remove_stale(&runtime, &id);
             let opts = CreateOptions {
                 stdio: Stdio::Fds {
-                    stdin: None,
+                    stdin,
                     stdout,
                     stderr,
                 },
@@ -206,8 +217,10 @@ impl Supervisor {
         Ok((Arc::new(container), held))
     }
 
-    /// Watches `container`'s process and handles its exit.
+    /// Watches `container`'s process and handles its exit; probes its health meanwhile when
+    /// it has a health check.
     pub fn watch(self: &Arc<Self>, id: String, container: Arc<Container>) {
+        self.probe_health(id.clone(), container.clone());
         let sup = self.clone();
         tokio::spawn(async move {
             let c = container.clone();

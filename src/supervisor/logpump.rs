@@ -41,14 +41,25 @@ fn ensure_fifo(path: &Path) -> io::Result<()> {
     }
 }
 
+/// A FIFO opened read-write: neither end ever sees the other go away.
+fn open_fifo(p: &Path) -> io::Result<OwnedFd> {
+    ensure_fifo(p)?;
+    let f = std::fs::OpenOptions::new().read(true).write(true).open(p)?;
+    Ok(OwnedFd::from(f))
+}
+
 /// The container's ends: stdout and stderr opened read-write (see the module docs).
 pub fn container_fds(paths: &ContainerPaths) -> io::Result<(OwnedFd, OwnedFd)> {
-    let open = |p: &Path| -> io::Result<OwnedFd> {
-        ensure_fifo(p)?;
-        let f = std::fs::OpenOptions::new().read(true).write(true).open(p)?;
-        Ok(OwnedFd::from(f))
-    };
-    Ok((open(&paths.stdout_fifo())?, open(&paths.stderr_fifo())?))
+    Ok((
+        open_fifo(&paths.stdout_fifo())?,
+        open_fifo(&paths.stderr_fifo())?,
+    ))
+}
+
+/// A stdin that stays open and never delivers anything (`stdin_open`, `run -i` detached):
+/// the container's own read-write end of a FIFO nobody writes to.
+pub fn open_stdin(paths: &ContainerPaths) -> io::Result<OwnedFd> {
+    open_fifo(&paths.stdin_fifo())
 }
 
 impl LogPumps {

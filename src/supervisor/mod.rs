@@ -8,14 +8,15 @@
 //! namespace, firewall rules); the supervisor runs and watches processes. When it dies, the
 //! containers keep running and the next supervisor takes them over ([`adopt`]).
 //!
-//! Health checks belong here too (a probe task per running container beside its monitor,
-//! reporting `health_status` events); they are not written yet.
+//! Health checks run here too ([`health`]): a probe task per running container with a check,
+//! beside its monitor, recording its health and reporting `health_status` events.
 
 pub mod adopt;
 pub mod client;
 pub mod containers;
 pub mod control;
 pub mod dns;
+pub mod health;
 pub mod lifecycle;
 pub mod logpump;
 pub mod ports;

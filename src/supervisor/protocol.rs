@@ -149,7 +149,7 @@ pub enum Action {
     Restart,
     /// The OOM killer struck.
     Oom,
-    /// Its health changed (attribute `health_status`); health checks are not run yet.
+    /// Its health changed (attribute `healthStatus`); see [`super::health`].
     HealthStatus,
 }
 

@@ -58,6 +58,7 @@ impl Stack {
             run: tempfile::tempdir().expect("temp dir"),
         };
         stack.write("compose.yaml", compose);
+        stack.write("berth-config.toml", "");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/make-busybox-image.sh");
         let mut cmd = Command::new("sh");
         let out = stack
@@ -87,10 +88,7 @@ impl Stack {
     fn env<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {
         cmd.env("BERTH_ROOT", self.root.path())
             .env("BERTH_RUN", self.run.path())
-            .env(
-                "BERTH_CONFIG",
-                self.dir.path().join("no-such-berth-config.toml"),
-            )
+            .env("BERTH_CONFIG", self.dir.path().join("berth-config.toml"))
             // The DNS server never forwards to the machine's resolver in tests.
             .env("BERTH_DNS_UPSTREAMS", "127.0.0.1:9")
             .env_remove("COMPOSE_PROJECT_NAME")

@@ -212,17 +212,29 @@ pub fn build_image(
     architecture: &str,
     cmd: &[&str],
 ) -> TestImage {
+    let run_config = serde_json::json!({
+        "Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
+        "Cmd": cmd,
+        "WorkingDir": "/",
+        "Labels": {"org.berth.test": "yes"}
+    });
+    build_image_with_config(layers, format, architecture, run_config)
+}
+
+/// Assembles an image for `architecture` whose configuration's `config` section (Env, Cmd,
+/// Entrypoint, ExposedPorts, StopSignal, ...) is `run_config`.
+pub fn build_image_with_config(
+    layers: Vec<Layer>,
+    format: Format,
+    architecture: &str,
+    run_config: serde_json::Value,
+) -> TestImage {
     let diff_ids: Vec<&str> = layers.iter().map(|l| l.diff_id.as_str()).collect();
     let config = serde_json::json!({
         "created": "2024-01-01T00:00:00Z",
         "architecture": architecture,
         "os": "linux",
-        "config": {
-            "Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
-            "Cmd": cmd,
-            "WorkingDir": "/",
-            "Labels": {"org.berth.test": "yes"}
-        },
+        "config": run_config,
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
         "history": layers.iter().map(|_| serde_json::json!({"created_by": "berth test harness"})).collect::<Vec<_>>()
     });

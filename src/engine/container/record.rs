@@ -2,11 +2,14 @@
 //! signal and grace period, log rotation, the command `ps` shows, `init`, and the ports to
 //! publish (the executor picks random host ports and records them as `PortRecord`s).
 //! `expose` is informational (containers of a network reach each other's ports anyway).
+//! The health check is the service's `healthcheck` over the image's `HEALTHCHECK`, with
+//! Docker's defaults for what neither sets.
 
 use super::{ContainerInput, at, process, refuse};
-use crate::engine::state::{LogOptions, PortRecord};
+use crate::engine::state::{HealthCheck, LogOptions, PortRecord};
 use anyhow::Context;
 use berth_compose::model::{Restart, ServiceConfig};
+use berth_runtime::image::store::oci::ContainerConfig;
 use std::net::IpAddr;
 use std::str::FromStr;
 
@@ -70,6 +73,8 @@ pub struct RecordFields {
     pub tty: bool,
     /// Keep stdin open (`stdin_open`): the executor gives the container a stdin.
     pub stdin_open: bool,
+    /// The health check, if any.
+    pub healthcheck: Option<HealthCheck>,
 }
 
 /// The restart policy in Compose's spelling.
@@ -266,6 +271,87 @@ pub fn ports(service: &str, svc: &ServiceConfig) -> anyhow::Result<Vec<PortReque
     Ok(out)
 }
 
+/// The health check: the service's `healthcheck` over the image's, each value falling back to
+/// the image's and then to Docker's default (a zero duration or retry count means "unset", as
+/// in Docker). `disable: true` or a `NONE` test turns any check off; no test means no check.
+pub fn healthcheck(
+    service: &str,
+    svc: &ServiceConfig,
+    image: &ContainerConfig,
+) -> anyhow::Result<Option<HealthCheck>> {
+    use crate::engine::state::health as d;
+    use std::time::Duration;
+    let own = svc.healthcheck.as_ref();
+    if own.is_some_and(|h| h.is_disabled()) {
+        return Ok(None);
+    }
+    let from_image = image.healthcheck.as_ref();
+    let nanos = |v: Option<i64>| v.filter(|n| *n > 0).map(|n| Duration::from_nanos(n as u64));
+    let pick = |own: Option<Duration>, image: Option<i64>, default: Duration| {
+        own.filter(|d| !d.is_zero())
+            .or_else(|| nanos(image))
+            .unwrap_or(default)
+    };
+    let test = own
+        .and_then(|h| h.test.clone())
+        .filter(|t| !t.is_empty())
+        .or_else(|| from_image.and_then(|h| h.test.clone()))
+        .unwrap_or_default();
+    match test.first().map(String::as_str) {
+        None | Some("NONE") => return Ok(None),
+        Some("CMD" | "CMD-SHELL") if test.len() > 1 => {}
+        Some("CMD" | "CMD-SHELL") => {
+            return Err(refuse(
+                service,
+                "healthcheck.test",
+                "the test has no command",
+            ));
+        }
+        Some(other) => {
+            return Err(refuse(
+                service,
+                "healthcheck.test",
+                format!("must start with \"CMD\", \"CMD-SHELL\" or \"NONE\", not {other:?}"),
+            ));
+        }
+    }
+    let retries = own
+        .and_then(|h| h.retries)
+        .filter(|n| *n > 0)
+        .or_else(|| {
+            from_image
+                .and_then(|h| h.retries)
+                .filter(|n| *n > 0)
+                .map(|n| n as u64)
+        })
+        .map_or(d::DEFAULT_RETRIES, |n| u32::try_from(n).unwrap_or(u32::MAX));
+    let dur = |f: fn(&berth_compose::model::HealthCheckConfig) -> Option<Duration>| own.and_then(f);
+    Ok(Some(HealthCheck {
+        test,
+        interval: pick(
+            dur(|h| h.interval.map(|d| d.get())),
+            from_image.and_then(|h| h.interval),
+            d::DEFAULT_INTERVAL,
+        ),
+        timeout: pick(
+            dur(|h| h.timeout.map(|d| d.get())),
+            from_image.and_then(|h| h.timeout),
+            d::DEFAULT_TIMEOUT,
+        ),
+        start_period: pick(
+            dur(|h| h.start_period.map(|d| d.get())),
+            from_image.and_then(|h| h.start_period),
+            Duration::ZERO,
+        ),
+        start_interval: pick(
+            dur(|h| h.start_interval.map(|d| d.get())),
+            from_image.and_then(|h| h.start_interval),
+            d::DEFAULT_START_INTERVAL,
+        ),
+        retries,
+    }))
+}
+
 /// The record fields of the container of `input`.
 pub fn record_fields(input: &ContainerInput) -> anyhow::Result<RecordFields> {
     let svc = input.config()?;
@@ -281,6 +367,7 @@ pub fn record_fields(input: &ContainerInput) -> anyhow::Result<RecordFields> {
         ports: ports(service, svc)?,
         tty: svc.tty == Some(true),
         stdin_open: svc.stdin_open == Some(true),
+        healthcheck: healthcheck(service, svc, image)?,
     })
 }
 
@@ -394,6 +481,48 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn health_checks() {
+        use berth_runtime::image::store::oci::HealthConfig;
+        use std::time::Duration;
+        let none = ContainerConfig::default();
+        let h = |body: &str, image: &ContainerConfig| {
+            healthcheck("s", &service(&format!("image: x\n{body}")), image)
+        };
+        assert_eq!(h("", &none).unwrap(), None);
+        let c = h("healthcheck: {test: 'pg_isready', interval: 1s}", &none)
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.test, ["CMD-SHELL", "pg_isready"]);
+        assert_eq!(c.interval, Duration::from_secs(1));
+        assert_eq!(c.timeout, Duration::from_secs(30));
+        assert_eq!(c.start_interval, Duration::from_secs(5));
+        assert_eq!(c.start_period, Duration::ZERO);
+        assert_eq!(c.retries, 3);
+        let image = ContainerConfig {
+            healthcheck: Some(HealthConfig {
+                test: Some(vec!["CMD".into(), "/ok".into()]),
+                interval: Some(2_000_000_000),
+                retries: Some(7),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let c = h("", &image).unwrap().unwrap();
+        assert_eq!((c.test[1].as_str(), c.retries), ("/ok", 7));
+        assert_eq!(c.interval, Duration::from_secs(2));
+        // The service's values win; what it leaves out comes from the image.
+        let c = h("healthcheck: {retries: 1, timeout: 3s}", &image)
+            .unwrap()
+            .unwrap();
+        assert_eq!((c.test[1].as_str(), c.retries), ("/ok", 1));
+        assert_eq!(c.timeout, Duration::from_secs(3));
+        assert_eq!(c.interval, Duration::from_secs(2));
+        assert_eq!(h("healthcheck: {disable: true}", &image).unwrap(), None);
+        assert_eq!(h("healthcheck: {test: [NONE]}", &image).unwrap(), None);
+        assert!(h("healthcheck: {test: [CMD]}", &none).is_err());
     }
 
     #[test]

@@ -90,6 +90,18 @@ fn aliases(service: &str, config: &ServiceConfig, network: &str) -> Vec<String> 
     out
 }
 
+/// `links` entries as (alias, target): `db` is (db, db), `db:database` is (database, db).
+fn links(config: &ServiceConfig) -> Vec<(String, String)> {
+    config
+        .links
+        .iter()
+        .map(|l| match l.split_once(':') {
+            Some((target, alias)) => (alias.to_string(), target.to_string()),
+            None => (l.clone(), l.clone()),
+        })
+        .collect()
+}
+
 fn parse_mac(service: &str, text: &str) -> anyhow::Result<[u8; 6]> {
     let parts: Vec<&str> = text.split(':').collect();
     let mut mac = [0u8; 6];
@@ -127,7 +139,11 @@ pub async fn connect(
         return Ok(());
     }
     let loaded = ctx.project.loaded()?;
-    for (index, net_key) in config.networks_ordered().into_iter().enumerate() {
+    for (index, net_key) in crate::engine::desired::service_networks(config)
+        .iter()
+        .map(String::as_str)
+        .enumerate()
+    {
         let def = loaded.project.networks.get(net_key);
         let name = def
             .and_then(|d| d.name.clone())
@@ -174,6 +190,7 @@ pub async fn connect(
             ipv4: info.addresses.iter().map(|a| a.0).find(IpAddr::is_ipv4),
             ipv6: info.addresses.iter().map(|a| a.0).find(IpAddr::is_ipv6),
             mac: mac_text,
+            links: links(config),
         });
     }
     Ok(())

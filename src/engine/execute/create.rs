@@ -113,10 +113,12 @@ fn new_record(
         mounts: Vec::new(),
         rootfs: None,
         init: false,
+        stdin_open: false,
         command: Vec::new(),
         netns: None,
         ports: Vec::new(),
         log: Default::default(),
+        healthcheck: None,
         status: Default::default(),
     })
 }
@@ -168,6 +170,7 @@ async fn build(
     attach::write_files(&networks, service, config, &hostname, &mode, record, &paths)?;
 
     // The mounts.
+    let image_mounts = std::cell::Cell::new(0u32);
     let plan = container::mounts::plan(loaded, service, &image_config)?;
     let resolved = container::mounts::resolve(
         &plan,
@@ -178,6 +181,7 @@ async fn build(
             rootfs: &paths.rootfs(),
             files_dir: &paths.files(),
             volumes_from: &|source| volumes_from(ctx, source),
+            image_root: &|reference| mount_image(ctx, &paths, reference, &image_mounts),
         },
     )?;
     record.mounts = resolved.records.clone();
@@ -215,6 +219,8 @@ async fn build(
     record.log = fields.log.clone();
     record.command = fields.command.clone();
     record.init = fields.init;
+    record.healthcheck = fields.healthcheck.clone();
+    record.stdin_open = fields.stdin_open;
     let data = serde_json::to_vec_pretty(&spec).context("cannot serialize the OCI spec")?;
     write_file(&paths.spec(), &data, Durability::Durable)?;
     record.spec_path = Some(paths.spec());
@@ -237,14 +243,49 @@ async fn build(
     Ok(())
 }
 
+/// Mounts the root filesystem of image `reference` under the container's directory for a
+/// `type: image` mount (the container sees it read-only); returns where.
+fn mount_image(
+    ctx: &Context,
+    paths: &crate::engine::state::ContainerPaths,
+    reference: &str,
+    count: &std::cell::Cell<u32>,
+) -> anyhow::Result<std::path::PathBuf> {
+    let n = count.get() + 1;
+    count.set(n);
+    let dirs = RootfsDirs {
+        upper: paths.image_mount(n).with_extension("upper"),
+        work: paths.image_mount(n).with_extension("work"),
+        target: paths.image_mount(n),
+    };
+    mount_rootfs(&ctx.machine.images, reference, &dirs, MountMethod::Auto)
+        .with_context(|| format!("cannot mount image {reference}"))?;
+    Ok(dirs.target)
+}
+
 /// Host ports for the requested ones: fixed ports must be free now (the supervisor holds
-/// them while the container runs), free ones are picked for the others.
+/// them while the container runs), free ones are picked for the others, never one that a
+/// recorded container or another container of this command has taken already.
 fn choose_ports(
     ctx: &Context,
     service: &str,
     requests: &[container::PortRequest],
 ) -> anyhow::Result<Vec<PortRecord>> {
     let owner_of = |protocol: Protocol, port: u16| owner_of(ctx, protocol, port);
+    let mut claimed = ctx.claimed_ports.lock().unwrap_or_else(|p| p.into_inner());
+    let recorded: Vec<(String, u16)> = ctx
+        .machine
+        .state
+        .containers()?
+        .records
+        .iter()
+        .flat_map(|r| r.ports.iter().map(|p| (p.protocol.clone(), p.host_port)))
+        .collect();
+    let taken =
+        |claimed: &std::collections::BTreeSet<(String, u16)>, protocol: Protocol, port: u16| {
+            let key = (protocol.as_str().to_string(), port);
+            claimed.contains(&key) || recorded.contains(&key)
+        };
     let mut out = Vec::new();
     for r in requests {
         let protocol = if r.protocol == "udp" {
@@ -252,29 +293,33 @@ fn choose_ports(
         } else {
             Protocol::Tcp
         };
-        let host_port = match &r.host_port {
+        let host_port = match r.host_port {
             container::HostPort::Fixed(p) => {
-                ports::check_free(protocol, r.host_ip, *p, &owner_of)
+                ports::check_free(protocol, r.host_ip, p, &owner_of)
                     .with_context(|| format!("service {service:?}"))?;
-                *p
+                p
             }
             container::HostPort::Range(low, high) => {
-                let held = ports::reserve_in_range(protocol, r.host_ip, *low..=*high, &owner_of)
-                    .with_context(|| format!("service {service:?}"))?;
-                held.port
+                let free = (low..=high)
+                    .filter(|p| !taken(&claimed, protocol, *p))
+                    .find(|p| ports::check_free(protocol, r.host_ip, *p, &owner_of).is_ok());
+                free.with_context(|| {
+                    format!(
+                        "service {service:?}: no free {protocol} port in {low}-{high} for container port {}",
+                        r.container_port
+                    )
+                })?
             }
-            container::HostPort::Any => {
+            container::HostPort::Any => loop {
                 let held = ports::reserve_random(protocol, r.host_ip)
                     .with_context(|| format!("service {service:?}"))?;
-                held.port
-            }
+                if !taken(&claimed, protocol, held.port) {
+                    break held.port;
+                }
+            },
         };
-        out.push(PortRecord {
-            host_ip: r.host_ip,
-            host_port,
-            container_port: r.container_port,
-            protocol: protocol.as_str().to_string(),
-        });
+        claimed.insert((protocol.as_str().to_string(), host_port));
+        out.push(r.record(host_port));
     }
     Ok(out)
 }

@@ -4,6 +4,7 @@
 
 mod attach;
 mod create;
+mod hooks;
 mod network;
 mod ops;
 mod pull;

@@ -101,12 +101,18 @@ pub fn network_request(
 /// Creates network `name` of the project.
 pub async fn create(ctx: &Context, name: &str) -> anyhow::Result<()> {
     let loaded = ctx.project.loaded()?;
-    let (key, def) = loaded
+    let implied_default = NetworkConfig::default();
+    let (key, def) = match loaded
         .project
         .networks
         .iter()
         .find(|(key, def)| def.name.as_deref().unwrap_or(key) == name)
-        .with_context(|| format!("network {name} is not in the project"))?;
+    {
+        Some((key, def)) => (key.as_str(), def),
+        // The default network of `network_mode: bridge` services.
+        None if name == format!("{}_default", loaded.name) => ("default", &implied_default),
+        None => anyhow::bail!("network {name} is not in the project"),
+    };
     let (request, mtu) = network_request(&loaded.name, key, name, def)?;
     let networks = ctx.machine.networks()?;
     networks

@@ -1,11 +1,12 @@
 //! One operation of a plan, carried out: what the machine is told to do and what progress
 //! says about it, in Docker Compose's words.
 
+use super::hooks::Hook;
 use super::{Progress, network, teardown, volume};
 use crate::engine::desired::DesiredProject;
 use crate::engine::machine::Machine;
 use crate::engine::plan::Operation;
-use crate::engine::state::RecordedState;
+use crate::engine::readiness::{self, Condition};
 use anyhow::{Context as _, bail};
 use berth_compose::LoadedProject;
 use berth_compose::model::DependencyCondition;
@@ -47,6 +48,9 @@ pub struct Context {
     pub remove_volumes: bool,
     /// Warnings gathered on the way, printed by the command.
     pub warnings: Mutex<Vec<String>>,
+    /// Host ports given to containers by this command, so that concurrent creations never
+    /// pick the same one.
+    pub(super) claimed_ports: Mutex<std::collections::BTreeSet<(String, u16)>>,
 }
 
 impl Context {
@@ -58,6 +62,7 @@ impl Context {
             stop_timeout: None,
             remove_volumes: false,
             warnings: Mutex::new(Vec::new()),
+            claimed_ports: Mutex::new(Default::default()),
         }
     }
 
@@ -84,10 +89,23 @@ impl Context {
         })
     }
 
-    /// Starts the recorded container `id` (remounting what a reboot took away first).
+    /// Starts the recorded container `id` (remounting what a reboot took away first), then
+    /// runs its `post_start` hooks.
     pub async fn start_container(&self, id: &str) -> anyhow::Result<()> {
         super::create::revive(self, id).await?;
-        super::supervise::start(self, id).await
+        super::supervise::start(self, id).await?;
+        let record = self.machine.state.container(id)?;
+        tokio::task::block_in_place(|| super::hooks::run_hooks(self, &record, Hook::PostStart))
+    }
+
+    /// Stops container `id`: its `pre_stop` hooks first (a failing one is reported once
+    /// the container has stopped anyway), then the stop signal and the grace period.
+    pub async fn stop_container(&self, id: &str, timeout: Option<Duration>) -> anyhow::Result<()> {
+        let record = self.machine.state.container(id)?;
+        let hooks =
+            tokio::task::block_in_place(|| super::hooks::run_hooks(self, &record, Hook::PreStop));
+        super::supervise::stop(self, id, timeout).await?;
+        hooks
     }
 
     /// Removes the stopped container `id` (its anonymous volumes too with
@@ -228,7 +246,7 @@ pub async fn run(
             .await
         }
         Operation::WaitService { service, condition } => {
-            wait_service(ctx, service, *condition).await
+            wait_service(ctx, service, *condition, progress).await
         }
         Operation::StopContainer { name, id, .. } => {
             step(
@@ -236,7 +254,7 @@ pub async fn run(
                 &format!("Container {name}"),
                 "Stopping",
                 "Stopped",
-                super::supervise::stop(ctx, id, ctx.stop_timeout),
+                ctx.stop_container(id, ctx.stop_timeout),
             )
             .await
         }
@@ -297,60 +315,18 @@ pub async fn run(
     }
 }
 
-/// Waits until the containers of `service` meet `condition`.
+/// Waits until the containers of `service` meet `condition` (Compose's `waitDependencies`).
 async fn wait_service(
     ctx: &Context,
     service: &str,
     condition: DependencyCondition,
+    progress: &dyn Progress,
 ) -> anyhow::Result<()> {
-    let project = &ctx.project.name;
-    loop {
-        let containers: Vec<_> = ctx
-            .machine
-            .state
-            .containers_of(project)?
-            .records
-            .into_iter()
-            .filter(|r| r.observed().service() == Some(service) && !r.observed().is_oneoff())
-            .collect();
-        match condition {
-            DependencyCondition::ServiceStarted => return Ok(()),
-            DependencyCondition::ServiceHealthy => {
-                // Until the supervisor probes health, a running container counts as healthy:
-                // nothing could ever say otherwise. An exited one never becomes healthy.
-                let mut all = true;
-                for r in &containers {
-                    match r.status.state {
-                        RecordedState::Running => {}
-                        RecordedState::Exited | RecordedState::Dead => bail!(
-                            "dependency failed to start: container {} exited ({})",
-                            r.name,
-                            r.status.exit_code.unwrap_or(255)
-                        ),
-                        _ => all = false,
-                    }
-                }
-                if all {
-                    return Ok(());
-                }
-            }
-            DependencyCondition::ServiceCompletedSuccessfully => {
-                let mut all = true;
-                for r in &containers {
-                    match (r.status.state, r.status.exit_code) {
-                        (RecordedState::Exited, Some(0)) => {}
-                        (RecordedState::Exited, code) => bail!(
-                            "service {service:?} didn't complete successfully: exit {}",
-                            code.unwrap_or(255)
-                        ),
-                        _ => all = false,
-                    }
-                }
-                if all {
-                    return Ok(());
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let condition = match condition {
+        // Ordering alone: the start of the dependency was enough.
+        DependencyCondition::ServiceStarted => return Ok(()),
+        DependencyCondition::ServiceHealthy => Condition::Healthy,
+        DependencyCondition::ServiceCompletedSuccessfully => Condition::Completed,
+    };
+    readiness::wait(ctx, &[(service.to_string(), condition)], progress, None).await
 }

@@ -98,6 +98,16 @@ pub async fn remove_container(ctx: &Context, id: &str, volumes: bool) -> anyhow:
     {
         fail("unmounting its root filesystem", &e);
     }
+    // The images of `type: image` mounts.
+    let images = ctx.machine.state.container_paths(id).image_mounts();
+    for entry in std::fs::read_dir(&images).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if berth_volumes::local_driver::is_mount_point(&path).unwrap_or(false)
+            && let Err(e) = berth_runtime::image::rootfs::unmount_rootfs(&path)
+        {
+            fail(&format!("unmounting image mount {}", path.display()), &e);
+        }
+    }
     let anonymous = if volumes {
         anonymous_volumes(ctx, &record)
     } else {

@@ -42,6 +42,7 @@
 mod atomic;
 mod containers;
 mod error;
+pub mod health;
 mod lock;
 mod names;
 mod observe;
@@ -52,6 +53,9 @@ mod repair;
 
 pub use atomic::{Durability, write as write_file};
 pub use error::{Result, StateError};
+pub use health::{
+    HealthCheck, HealthState, HealthStatus, MAX_LOG_ENTRIES, ProbeResult, truncate_output,
+};
 pub use lock::{LockGuard, ProjectLock};
 pub use observe::{InMemoryResources, ResourceLister};
 pub use paths::ContainerPaths;

@@ -55,6 +55,16 @@ impl ContainerPaths {
         self.dir.join("hostname")
     }
 
+    /// Where the `n`th image of its `type: image` mounts is mounted (1, 2, ...).
+    pub fn image_mount(&self, n: u32) -> PathBuf {
+        self.dir.join("images").join(n.to_string())
+    }
+
+    /// The directory of its image mounts.
+    pub fn image_mounts(&self) -> PathBuf {
+        self.dir.join("images")
+    }
+
     /// Materialized secrets and configs.
     pub fn files(&self) -> PathBuf {
         self.dir.join("files")
@@ -68,6 +78,11 @@ impl ContainerPaths {
     /// Rotated log file `n` (1 is the newest).
     pub fn rotated_log(&self, n: u32) -> PathBuf {
         self.dir.join(format!("container.log.{n}"))
+    }
+
+    /// The FIFO its stdin is read from, with `stdin_open`.
+    pub fn stdin_fifo(&self) -> PathBuf {
+        self.dir.join("stdin.fifo")
     }
 
     /// The FIFO its stdout is written to (read by the supervisor).

@@ -2,6 +2,7 @@
 //! without its compose file. Serialized as JSON; unknown fields are ignored when reading, so
 //! a newer berth's records stay readable.
 
+use super::health::{HealthCheck, HealthState};
 use crate::engine::labels;
 use crate::engine::observed::{ContainerState, ObservedContainer};
 use serde::{Deserialize, Serialize};
@@ -36,6 +37,10 @@ pub struct Endpoint {
     /// Its MAC address there.
     #[serde(default)]
     pub mac: Option<String>,
+    /// Link aliases (`links: [db:database]`) as (alias, target name): names only this
+    /// container resolves, each like its target.
+    #[serde(default)]
+    pub links: Vec<(String, String)>,
 }
 
 /// What kind of mount.
@@ -104,6 +109,9 @@ pub struct ContainerStatus {
     /// When its process last ended.
     #[serde(default)]
     pub finished_at: Option<SystemTime>,
+    /// Its health, when it has a health check and was started since it got one.
+    #[serde(default)]
+    pub health: Option<HealthState>,
 }
 
 impl ContainerStatus {
@@ -117,6 +125,8 @@ impl ContainerStatus {
             restart_count: self.restart_count + u32::from(restart),
             started_at: Some(at),
             finished_at: self.finished_at,
+            // Every run starts over as `starting` (the probes' log is kept).
+            health: self.health.as_ref().map(HealthState::restarted),
         }
     }
 
@@ -187,6 +197,9 @@ pub struct ContainerRecord {
     /// Run berth's small init as pid 1 (`init: true`).
     #[serde(default)]
     pub init: bool,
+    /// Give it a stdin that stays open (`stdin_open`, `run -i`).
+    #[serde(default)]
+    pub stdin_open: bool,
     /// The process it runs (entrypoint then command), as `ps` shows it.
     #[serde(default)]
     pub command: Vec<String>,
@@ -199,6 +212,9 @@ pub struct ContainerRecord {
     /// Log file rotation (`logging.options` max-size and max-file).
     #[serde(default)]
     pub log: LogOptions,
+    /// Its health check (`None`: none, or disabled).
+    #[serde(default)]
+    pub healthcheck: Option<HealthCheck>,
     /// Its last known state.
     #[serde(default)]
     pub status: ContainerStatus,
@@ -255,6 +271,12 @@ impl ContainerRecord {
             name: self.name.clone(),
             labels: self.labels.clone(),
             state: self.status.observed(),
+            volumes: self
+                .mounts
+                .iter()
+                .filter(|m| m.kind == MountKind::Volume)
+                .map(|m| m.source.clone())
+                .collect(),
         }
     }
 }

@@ -31,8 +31,17 @@ pub struct Endpoint {
 }
 
 /// The endpoints to try for images of `domain`, in order: configured mirrors (for Docker
-/// Hub), then the registry itself.
+/// Hub), then the registry itself. With a default registry, Docker Hub images have that one
+/// endpoint only: nothing else is contacted (or even looked up) for them.
 pub fn endpoints(config: &RegistryConfig, domain: &str) -> Vec<Endpoint> {
+    if let Some(replacement) = config.replacement_for(domain) {
+        // A mirror endpoint: requests name the repository as on Docker Hub.
+        return vec![Endpoint {
+            host: replacement.host.clone(),
+            plain_http: replacement.plain_http || config.is_plain_http(&replacement.host),
+            mirror: true,
+        }];
+    }
     let mut list: Vec<Endpoint> = config
         .mirrors_for(domain)
         .iter()
@@ -436,5 +445,28 @@ mod tests {
         let other = endpoints(&config, "localhost:5000");
         assert_eq!(other.len(), 1);
         assert!(other[0].plain_http);
+    }
+
+    #[test]
+    fn a_default_registry_is_the_only_endpoint_for_docker_hub() {
+        let config = RegistryConfig::from_toml(
+            r#"
+            registry-mirrors = ["https://mirror.example"]
+            default-registry = "http://127.0.0.1:5999"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(
+            endpoints(&config, "docker.io"),
+            vec![Endpoint {
+                host: "127.0.0.1:5999".into(),
+                plain_http: true,
+                mirror: true,
+            }]
+        );
+        let other = endpoints(&config, "ghcr.io");
+        assert_eq!(other.len(), 1);
+        assert_eq!(other[0].host, "ghcr.io");
+        assert!(!other[0].mirror);
     }
 }

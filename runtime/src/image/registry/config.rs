@@ -6,7 +6,13 @@
 //! registry-mirrors = ["https://mirror.example.com", "http://10.0.0.5:5000"]
 //! # Registries spoken to over plain HTTP: host[:port], or a CIDR range of addresses.
 //! insecure-registries = ["registry.lan:5000", "10.0.0.0/8"]
+//! # berth's own key: Docker Hub images (`alpine`, `docker.io/library/alpine`) are served by
+//! # this registry and by nothing else: no mirror, no fallback to Docker Hub.
+//! default-registry = "http://127.0.0.1:5000"
 //! ```
+//!
+//! `default-registry` is for closed networks and tests: with it, no request and no name lookup
+//! for Docker Hub ever happens, and an image missing there is a pull failure.
 //!
 //! Other keys belong to other parts of berth and are ignored here. Registries on loopback
 //! addresses (`localhost`, 127.0.0.0/8, `::1`) may always use plain HTTP, as in Docker.
@@ -51,6 +57,8 @@ struct FileContents {
     registry_mirrors: Vec<String>,
     #[serde(default)]
     insecure_registries: Vec<String>,
+    #[serde(default)]
+    default_registry: Option<String>,
 }
 
 /// A registry mirror: a host and whether it speaks plain HTTP.
@@ -71,22 +79,27 @@ pub struct RegistryConfig {
     pub insecure_hosts: Vec<String>,
     /// Registries reached over plain HTTP: address ranges.
     pub insecure_ranges: Vec<(IpAddr, u8)>,
+    /// The registry that serves Docker Hub's images instead of Docker Hub, exclusively.
+    pub default_registry: Option<Mirror>,
+}
+
+/// berth's configuration file: the one `BERTH_CONFIG` names (which must exist), else
+/// `/etc/berth/config.toml` when it exists, else none. Other parts of berth read their own
+/// keys from the same file.
+pub fn config_file() -> Option<PathBuf> {
+    match std::env::var_os(CONFIG_ENV) {
+        Some(path) if !path.is_empty() => Some(PathBuf::from(path)),
+        _ => Some(PathBuf::from(DEFAULT_CONFIG_PATH)).filter(|p| p.exists()),
+    }
 }
 
 impl RegistryConfig {
     /// Reads the configuration file named by `BERTH_CONFIG`, or `/etc/berth/config.toml`.
     /// A missing default file means no settings; a missing file named explicitly is an error.
     pub fn load() -> Result<RegistryConfig, ConfigError> {
-        match std::env::var_os(CONFIG_ENV) {
-            Some(path) if !path.is_empty() => RegistryConfig::from_file(Path::new(&path)),
-            _ => {
-                let path = Path::new(DEFAULT_CONFIG_PATH);
-                if path.exists() {
-                    RegistryConfig::from_file(path)
-                } else {
-                    Ok(RegistryConfig::default())
-                }
-            }
+        match config_file() {
+            Some(path) => RegistryConfig::from_file(&path),
+            None => Ok(RegistryConfig::default()),
         }
     }
 
@@ -108,7 +121,10 @@ impl RegistryConfig {
             toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))?;
         let mut config = RegistryConfig::default();
         for url in &contents.registry_mirrors {
-            config.mirrors.push(parse_mirror(url)?);
+            config.mirrors.push(parse_mirror("registry-mirrors", url)?);
+        }
+        if let Some(url) = &contents.default_registry {
+            config.default_registry = Some(parse_mirror("default-registry", url)?);
         }
         for entry in &contents.insecure_registries {
             match parse_cidr(entry) {
@@ -152,11 +168,22 @@ impl RegistryConfig {
     }
 
     /// The mirrors to try before `domain`: the configured ones for Docker Hub, none otherwise.
+    /// With a default registry there are none: it replaces Docker Hub and its mirrors.
     pub fn mirrors_for(&self, domain: &str) -> &[Mirror] {
-        if domain == DEFAULT_DOMAIN {
+        if domain == DEFAULT_DOMAIN && self.default_registry.is_none() {
             &self.mirrors
         } else {
             &[]
+        }
+    }
+
+    /// The registry that serves `domain`'s images in its place, exclusively: the default
+    /// registry for Docker Hub, when one is configured.
+    pub fn replacement_for(&self, domain: &str) -> Option<&Mirror> {
+        if domain == DEFAULT_DOMAIN {
+            self.default_registry.as_ref()
+        } else {
+            None
         }
     }
 }
@@ -172,20 +199,20 @@ fn host_of(domain: &str) -> &str {
     }
 }
 
-fn parse_mirror(url: &str) -> Result<Mirror, String> {
+fn parse_mirror(key: &str, url: &str) -> Result<Mirror, String> {
     let (plain_http, rest) = if let Some(rest) = url.strip_prefix("https://") {
         (false, rest)
     } else if let Some(rest) = url.strip_prefix("http://") {
         (true, rest)
     } else {
         return Err(format!(
-            "registry-mirrors: {url:?} must start with https:// or http://"
+            "{key}: {url:?} must start with https:// or http://"
         ));
     };
     let host = rest.trim_end_matches('/');
     if host.is_empty() || host.contains('/') {
         return Err(format!(
-            "registry-mirrors: {url:?} must be a scheme and a host[:port], without a path"
+            "{key}: {url:?} must be a scheme and a host[:port], without a path"
         ));
     }
     Ok(Mirror {
@@ -268,6 +295,40 @@ mod tests {
         for domain in ["docker.io", "128.0.0.1:5000", "localhost.example.com"] {
             assert!(!config.is_plain_http(domain), "{domain}");
         }
+    }
+
+    #[test]
+    fn default_registry_replaces_docker_hub_and_its_mirrors() {
+        let config = RegistryConfig::from_toml(
+            r#"
+            registry-mirrors = ["https://mirror.example.com"]
+            default-registry = "http://127.0.0.1:5000/"
+            "#,
+        )
+        .unwrap();
+        let local = Mirror {
+            host: "127.0.0.1:5000".into(),
+            plain_http: true,
+        };
+        assert_eq!(config.default_registry, Some(local.clone()));
+        assert_eq!(config.replacement_for("docker.io"), Some(&local));
+        assert!(config.mirrors_for("docker.io").is_empty());
+        assert_eq!(config.replacement_for("ghcr.io"), None);
+        assert_eq!(config.replacement_for("127.0.0.1:5000"), None);
+        assert!(
+            RegistryConfig::default()
+                .replacement_for("docker.io")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn refuses_bad_default_registry() {
+        let error =
+            RegistryConfig::from_toml(r#"default-registry = "127.0.0.1:5000""#).unwrap_err();
+        assert!(error.starts_with("default-registry:"), "{error}");
+        assert!(RegistryConfig::from_toml(r#"default-registry = "http://h/v2""#).is_err());
+        assert!(RegistryConfig::from_toml("default-registry = 5000").is_err());
     }
 
     #[test]

@@ -37,6 +37,13 @@ pub enum PlannedSource {
     Tmpfs,
     /// A secret or config file to write.
     File(FileSpec),
+    /// The content of an image (`type: image`), read-only, from `subpath` of it.
+    Image {
+        /// The image reference.
+        reference: String,
+        /// The directory of the image to mount instead of its root.
+        subpath: Option<PathBuf>,
+    },
 }
 
 /// One mount to make.
@@ -214,11 +221,37 @@ fn one_volume(
             planned.source = PlannedSource::Tmpfs;
         }
         MountType::Image => {
-            return Err(refuse(
-                service,
-                &key,
-                "image mounts (type: image) are not supported by berth",
-            ));
+            let Some(reference) = v.source.as_deref().filter(|s| !s.is_empty()) else {
+                return Err(refuse(service, &key, "an image mount needs a source image"));
+            };
+            let subpath = v
+                .image
+                .as_ref()
+                .and_then(|i| i.subpath.as_deref())
+                .map(|s| {
+                    let p = PathBuf::from(s);
+                    if p.components().all(|c| {
+                        matches!(
+                            c,
+                            std::path::Component::Normal(_) | std::path::Component::CurDir
+                        )
+                    }) {
+                        Ok(p)
+                    } else {
+                        Err(refuse(
+                            service,
+                            &key,
+                            format!("image.subpath {s:?} must stay inside the image"),
+                        ))
+                    }
+                })
+                .transpose()?;
+            planned.source = PlannedSource::Image {
+                reference: reference.to_string(),
+                subpath,
+            };
+            // Image content is never written to.
+            planned.mount.read_only = true;
         }
         MountType::Cluster | MountType::Npipe => {
             return Err(refuse(
@@ -526,8 +559,8 @@ configs:
     fn refuses_what_berth_cannot_mount() {
         for (body, what) in [
             (
-                "volumes: [{type: image, source: alpine, target: /i}]",
-                "image mounts",
+                "volumes: [{type: image, source: alpine, target: /i, image: {subpath: ../etc}}]",
+                "must stay inside the image",
             ),
             (
                 "volumes: [{type: bind, source: /a, target: /b, bind: {recursive: readonly}}]",

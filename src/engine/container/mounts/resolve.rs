@@ -28,6 +28,8 @@ pub struct ResolveContext<'a> {
     /// The mounts recorded for the first container of a service or a named container
     /// (`volumes_from`); an error when there is none.
     pub volumes_from: &'a dyn Fn(&Source) -> anyhow::Result<Vec<MountRecord>>,
+    /// Mounts an image's root filesystem for a `type: image` mount and returns where.
+    pub image_root: &'a dyn Fn(&str) -> anyhow::Result<PathBuf>,
 }
 
 /// The mounts of a container, ready for the spec and the record.
@@ -154,6 +156,21 @@ fn resolve_into(
                     .with_context(|| at(ctx.service, &key))?;
             }
             PlannedSource::Tmpfs => {}
+            PlannedSource::Image { reference, subpath } => {
+                let root = (ctx.image_root)(reference).with_context(|| at(ctx.service, &key))?;
+                // Symbolic links in the image resolve inside the image, never on the host.
+                let inside = Path::new("/").join(subpath.as_deref().unwrap_or(Path::new("")));
+                let source = berth_volumes::copy_up::resolve_in_root(&root, &inside)
+                    .with_context(|| at(ctx.service, &key))?;
+                let Some(source) = source else {
+                    anyhow::bail!(
+                        "{}: image {reference} has no {}",
+                        at(ctx.service, &key),
+                        inside.display()
+                    );
+                };
+                m.source = source;
+            }
             PlannedSource::File(spec) => {
                 let made =
                     berth_volumes::files::materialize(ctx.files_dir, spec).with_context(|| {
@@ -260,6 +277,7 @@ mod tests {
             rootfs: &rootfs,
             files_dir: &files,
             volumes_from: &lookup,
+            image_root: &|r| anyhow::bail!("no image {r} in this test"),
         };
         let plan = plan(&p, "s", &image_with_volumes(&["/logs", "/cache"])).unwrap();
         let r = resolve(&plan, &ctx).unwrap();
@@ -344,6 +362,7 @@ mod tests {
             rootfs: dir.path(),
             files_dir: &files,
             volumes_from: &none,
+            image_root: &|r| anyhow::bail!("no image {r} in this test"),
         };
         let plan = plan(&p, "s", &ImageConfig::default()).unwrap();
         let e = resolve(&plan, &ctx).unwrap_err();
