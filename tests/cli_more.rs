@@ -217,10 +217,22 @@ services:
 "#
         ),
     );
-    stack.ok(&["create"]);
+    stack.ok(&["up", "-d"]);
     let mut events = Reaped(spawn(&stack, &["events", "--json"]));
     let event_lines = lines(&mut events.0);
-    stack.ok(&["start"]);
+    // The stream is live once a harmless signal (the shell ignores WINCH) shows up in it.
+    let mut live = false;
+    for _ in 0..50 {
+        stack.ok(&["kill", "-s", "SIGWINCH", "job"]);
+        if let Ok(line) = event_lines.recv_timeout(Duration::from_millis(500)) {
+            live = line.contains("\"kill\"");
+            break;
+        }
+    }
+    assert!(live, "events never showed the signal");
+    // Drain what else the signals produced.
+    while event_lines.recv_timeout(Duration::from_millis(300)).is_ok() {}
+    stack.ok(&["restart", "-t", "5", "job"]);
 
     let mut wait = Reaped(spawn(&stack, &["wait", "job"]));
     let wait_lines = lines(&mut wait.0);
@@ -243,9 +255,10 @@ services:
     assert_eq!(status.code(), Some(3));
 
     let mut seen = Vec::new();
+    // The restart's own die (code 0) comes first; the job's end is the one with code 3.
     while !seen
         .iter()
-        .any(|e: &serde_json::Value| e["action"] == "die")
+        .any(|e: &serde_json::Value| e["action"] == "die" && e["attributes"]["exitCode"] == "3")
     {
         let line = event_lines
             .recv_timeout(Duration::from_secs(30))
