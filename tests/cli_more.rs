@@ -30,10 +30,8 @@ fn spawn(stack: &Stack, args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_berth"))
         .env("BERTH_ROOT", stack.root.path())
         .env("BERTH_RUN", stack.run.path())
-        .env(
-            "BERTH_CONFIG",
-            stack.dir.path().join("no-such-berth-config.toml"),
-        )
+        // As Stack::berth sets them (tests/common/stack.rs).
+        .env("BERTH_CONFIG", stack.dir.path().join("berth-config.toml"))
         .env("BERTH_DNS_UPSTREAMS", "127.0.0.1:9")
         .env_remove("COMPOSE_PROJECT_NAME")
         .env_remove("COMPOSE_FILE")
