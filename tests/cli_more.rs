@@ -178,6 +178,30 @@ fn create_then_start_then_top_stats_and_cp() {
         "from folder\n"
     );
 
+    // `-` is a tar stream: out of one place, back into another.
+    let tar = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .env("BERTH_ROOT", stack.root.path())
+        .env("BERTH_RUN", stack.run.path())
+        .env("BERTH_CONFIG", stack.dir.path().join("berth-config.toml"))
+        .current_dir(host)
+        .args(["-p", &stack.project, "cp", "app:/data/folder", "-"])
+        .output()
+        .unwrap();
+    assert!(tar.status.success(), "{tar:?}");
+    let mut back_in = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .env("BERTH_ROOT", stack.root.path())
+        .env("BERTH_RUN", stack.run.path())
+        .env("BERTH_CONFIG", stack.dir.path().join("berth-config.toml"))
+        .current_dir(host)
+        .args(["-p", &stack.project, "cp", "-", "app:/root"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut back_in.stdin.take().unwrap(), &tar.stdout).unwrap();
+    assert!(back_in.wait().unwrap().success());
+    let out = stack.ok(&["exec", "-T", "app", "cat", "/root/folder/inner.txt"]);
+    assert_eq!(out, "from folder\n");
+
     // A symlink in the container cannot lead a copy out of it.
     stack.ok(&["exec", "-T", "app", "ln", "-s", "/", "/tmp/escape"]);
     let marker = host.join("marker.txt");
