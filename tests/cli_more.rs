@@ -30,10 +30,8 @@ fn spawn(stack: &Stack, args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_berth"))
         .env("BERTH_ROOT", stack.root.path())
         .env("BERTH_RUN", stack.run.path())
-        .env(
-            "BERTH_CONFIG",
-            stack.dir.path().join("no-such-berth-config.toml"),
-        )
+        // As Stack::berth sets them (tests/common/stack.rs).
+        .env("BERTH_CONFIG", stack.dir.path().join("berth-config.toml"))
         .env("BERTH_DNS_UPSTREAMS", "127.0.0.1:9")
         .env_remove("COMPOSE_PROJECT_NAME")
         .env_remove("COMPOSE_FILE")
@@ -180,6 +178,30 @@ fn create_then_start_then_top_stats_and_cp() {
         "from folder\n"
     );
 
+    // `-` is a tar stream: out of one place, back into another.
+    let tar = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .env("BERTH_ROOT", stack.root.path())
+        .env("BERTH_RUN", stack.run.path())
+        .env("BERTH_CONFIG", stack.dir.path().join("berth-config.toml"))
+        .current_dir(host)
+        .args(["-p", &stack.project, "cp", "app:/data/folder", "-"])
+        .output()
+        .unwrap();
+    assert!(tar.status.success(), "{tar:?}");
+    let mut back_in = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .env("BERTH_ROOT", stack.root.path())
+        .env("BERTH_RUN", stack.run.path())
+        .env("BERTH_CONFIG", stack.dir.path().join("berth-config.toml"))
+        .current_dir(host)
+        .args(["-p", &stack.project, "cp", "-", "app:/root"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut back_in.stdin.take().unwrap(), &tar.stdout).unwrap();
+    assert!(back_in.wait().unwrap().success());
+    let out = stack.ok(&["exec", "-T", "app", "cat", "/root/folder/inner.txt"]);
+    assert_eq!(out, "from folder\n");
+
     // A symlink in the container cannot lead a copy out of it.
     stack.ok(&["exec", "-T", "app", "ln", "-s", "/", "/tmp/escape"]);
     let marker = host.join("marker.txt");
@@ -217,10 +239,22 @@ services:
 "#
         ),
     );
-    stack.ok(&["create"]);
+    stack.ok(&["up", "-d"]);
     let mut events = Reaped(spawn(&stack, &["events", "--json"]));
     let event_lines = lines(&mut events.0);
-    stack.ok(&["start"]);
+    // The stream is live once a harmless signal (the shell ignores WINCH) shows up in it.
+    let mut live = false;
+    for _ in 0..50 {
+        stack.ok(&["kill", "-s", "SIGWINCH", "job"]);
+        if let Ok(line) = event_lines.recv_timeout(Duration::from_millis(500)) {
+            live = line.contains("\"kill\"");
+            break;
+        }
+    }
+    assert!(live, "events never showed the signal");
+    // Drain what else the signals produced.
+    while event_lines.recv_timeout(Duration::from_millis(300)).is_ok() {}
+    stack.ok(&["restart", "-t", "5", "job"]);
 
     let mut wait = Reaped(spawn(&stack, &["wait", "job"]));
     let wait_lines = lines(&mut wait.0);
@@ -243,9 +277,10 @@ services:
     assert_eq!(status.code(), Some(3));
 
     let mut seen = Vec::new();
+    // The restart's own die (code 0) comes first; the job's end is the one with code 3.
     while !seen
         .iter()
-        .any(|e: &serde_json::Value| e["action"] == "die")
+        .any(|e: &serde_json::Value| e["action"] == "die" && e["attributes"]["exitCode"] == "3")
     {
         let line = event_lines
             .recv_timeout(Duration::from_secs(30))

@@ -20,6 +20,13 @@ pub struct EventsArgs {
     /// Output events as a stream of json objects
     #[arg(long)]
     pub json: bool,
+    /// Show all events created since timestamp (berth keeps no history: only events from
+    /// now on, and none before this time)
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Stream events until this timestamp
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
     /// Services whose events to show (all when none)
     #[arg(value_name = "SERVICE")]
     pub services: Vec<String>,
@@ -129,6 +136,46 @@ impl Shown {
     }
 }
 
+/// Seconds since the epoch of a `--since`/`--until` value, as Docker reads them: a Unix
+/// timestamp, an RFC 3339 time, or a duration before `now` (`10m`, `1h30m`, `45s`).
+pub fn parse_time(text: &str, now: f64) -> anyhow::Result<f64> {
+    let t = text.trim();
+    if let Ok(v) = t.parse::<f64>() {
+        return Ok(v);
+    }
+    if let Some(v) = super::output::parse_rfc3339(t) {
+        return Ok(v as f64);
+    }
+    let mut total = 0.0;
+    let mut rest = t;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let value: f64 = rest[..digits]
+            .parse()
+            .with_context(|| format!("invalid time {text:?}"))?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => anyhow::bail!(
+                "invalid time {text:?}: give a Unix timestamp, an RFC 3339 time or a duration"
+            ),
+        };
+        total += value * scale;
+        rest = &rest[unit_len..];
+    }
+    Ok(now - total)
+}
+
 /// The record of container `id`, cached once found (a container created later is looked
 /// up when its first event comes).
 fn record<'a>(
@@ -148,6 +195,29 @@ pub fn run(global: &GlobalOptions, args: &EventsArgs) -> anyhow::Result<ExitCode
     let mut session = Session::open(global, false)?;
     session.check_services(&args.services)?;
     session.unlock();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let since = args
+        .since
+        .as_deref()
+        .map(|t| parse_time(t, now))
+        .transpose()?;
+    if let Some(until) = args
+        .until
+        .as_deref()
+        .map(|t| parse_time(t, now))
+        .transpose()?
+    {
+        // The stream blocks on the supervisor: a timer ends the command at `until`.
+        let wait = Duration::from_secs_f64((until - now).max(0.0));
+        std::thread::spawn(move || {
+            std::thread::sleep(wait);
+            // Every line is flushed as written (and the stream holds stdout's lock).
+            std::process::exit(0);
+        });
+    }
     let state = session.ctx.machine.state.clone();
     let project = session.name().to_string();
     // A project with containers has a supervisor (started if need be); an empty one gets
@@ -180,6 +250,12 @@ pub fn run(global: &GlobalOptions, args: &EventsArgs) -> anyhow::Result<ExitCode
         for event in c.events()? {
             let event = event?;
             if !args.services.is_empty() && !args.services.contains(&event.service) {
+                continue;
+            }
+            if let Some(since) = since
+                && super::output::parse_rfc3339(&event.time)
+                    .is_some_and(|t| (t as f64) < since.floor())
+            {
                 continue;
             }
             let Some(s) = shown(&event, record(&state, &mut cache, &event.id)) else {
@@ -229,6 +305,19 @@ mod tests {
             None,
         );
         assert_eq!(h.unwrap().action, "health_status: healthy");
+    }
+
+    #[test]
+    fn since_and_until_read_as_docker_reads_them() {
+        assert_eq!(parse_time("1700000000", 0.0).unwrap(), 1_700_000_000.0);
+        assert_eq!(
+            parse_time("2026-01-01T00:00:00Z", 0.0).unwrap(),
+            1_767_225_600.0
+        );
+        assert_eq!(parse_time("1h30m", 10_000.0).unwrap(), 4_600.0);
+        assert_eq!(parse_time("500ms", 1.0).unwrap(), 0.5);
+        assert!(parse_time("soon", 0.0).is_err());
+        assert!(parse_time("10x", 0.0).is_err());
     }
 
     #[test]
