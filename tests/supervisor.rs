@@ -184,6 +184,14 @@ impl Drop for Project {
         }
         // The run directory's namespace directory is a bind mount of its own.
         let _ = berth_network::netns::release_dir(&self.state.network_run_dir().join("netns"));
+        // The supervisor the pid file names, whether or not this test saw it start.
+        if let Some(pid) = std::fs::read_to_string(self.state.supervisor_pid_file(&self.name))
+            .ok()
+            .and_then(|t| t.trim().parse::<u32>().ok())
+            && !self.supervisors.contains(&pid)
+        {
+            self.supervisors.push(pid);
+        }
         let deadline = Instant::now() + Duration::from_secs(5);
         for pid in &self.supervisors {
             let pid = nix::unistd::Pid::from_raw(*pid as i32);
