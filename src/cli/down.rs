@@ -46,6 +46,7 @@ pub fn run(global: &GlobalOptions, args: &DownArgs) -> anyhow::Result<ExitCode> 
     session.configure(|c| {
         c.stop_timeout = args.timeout.map(Duration::from_secs);
         c.remove_volumes = args.volumes;
+        c.keep_going = true;
     });
     let observed = session.ctx.machine.observe(session.name())?;
     // Without the compose file, the containers' labels tell the order.

@@ -93,7 +93,14 @@ impl Firewall {
     /// Elements already gone are not errors. Every failure is returned, after trying the rest.
     pub fn remove_network(&self, network: &FirewallNetwork) -> Vec<FirewallError> {
         let elements = elements::network_elements(network);
-        self.remove_elements(&elements, &format!("removing bridge {}", network.bridge))
+        let errors =
+            self.remove_elements(&elements, &format!("removing bridge {}", network.bridge));
+        // What matters is that nothing of the network is left: a failure to delete what is
+        // already gone (some nft versions fail such a delete without a word) is no failure.
+        if !errors.is_empty() && matches!(self.mentions(&network.bridge), Ok(false)) {
+            return Vec::new();
+        }
+        errors
     }
 
     /// Publishes ports (DNAT from the host to containers).

@@ -29,11 +29,16 @@ pub trait Progress: Send + Sync {
 }
 
 /// Runs `plan`. Returns the first error, after the steps already running have finished.
+/// With `ctx.keep_going` (teardown: `down`), a failed step does not stop the others: every
+/// step runs, and the errors are reported together, so that nothing is left behind that
+/// could have been removed.
 pub async fn execute(
     plan: &Plan,
     ctx: Arc<Context>,
     progress: Arc<dyn Progress>,
 ) -> anyhow::Result<()> {
+    let keep_going = ctx.keep_going;
+    let mut errors: Vec<anyhow::Error> = Vec::new();
     let steps = plan.steps();
     let mut done: BTreeSet<StepId> = BTreeSet::new();
     let mut started: BTreeSet<StepId> = BTreeSet::new();
@@ -59,6 +64,10 @@ pub async fn execute(
             Ok((id, Ok(()))) => {
                 done.insert(id);
             }
+            Ok((id, Err(e))) if keep_going => {
+                done.insert(id);
+                errors.push(e);
+            }
             Ok((_, Err(e))) => {
                 failure.get_or_insert(e);
             }
@@ -67,8 +76,15 @@ pub async fn execute(
             }
         }
     }
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(()),
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    match errors.len() {
+        0 => Ok(()),
+        1 => Err(errors.remove(0)),
+        n => {
+            let all: Vec<String> = errors.iter().map(|e| format!("{e:#}")).collect();
+            Err(anyhow::anyhow!("{n} steps failed: {}", all.join("; ")))
+        }
     }
 }

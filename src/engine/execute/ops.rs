@@ -48,6 +48,8 @@ pub struct Context {
     pub remove_volumes: bool,
     /// `up -V`: recreated containers get new anonymous volumes.
     pub renew_anonymous_volumes: bool,
+    /// Run every step even when some fail (teardown).
+    pub keep_going: bool,
     /// Warnings gathered on the way, printed by the command.
     pub warnings: Mutex<Vec<String>>,
     /// Host ports given to containers by this command, so that concurrent creations never
@@ -64,6 +66,7 @@ impl Context {
             stop_timeout: None,
             remove_volumes: false,
             renew_anonymous_volumes: false,
+            keep_going: false,
             warnings: Mutex::new(Vec::new()),
             claimed_ports: Mutex::new(Default::default()),
         }
