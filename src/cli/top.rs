@@ -88,26 +88,13 @@ pub fn start_time(start: i64, now: i64) -> String {
     if now - start < 86_400 {
         return format!("{:02}:{:02}", secs / 3600, secs % 3600 / 60);
     }
-    let (year, month, day) = civil(days);
-    let (now_year, _, _) = civil(now.div_euclid(86_400));
+    let (year, month, day) = crate::engine::logs::time::civil_from_days(days);
+    let (now_year, _, _) = crate::engine::logs::time::civil_from_days(now.div_euclid(86_400));
     if year == now_year {
         format!("{}{day:02}", MONTHS[(month - 1) as usize])
     } else {
         year.to_string()
     }
-}
-
-/// The civil date of days since the epoch.
-fn civil(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
 }
 
 /// The host's user names by uid (ps names them from the host's /etc/passwd too).

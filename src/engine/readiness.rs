@@ -208,9 +208,7 @@ pub async fn wait(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::state::{
-        ContainerStatus, HealthCheck, HealthState, ImageRecord, LogOptions,
-    };
+    use crate::engine::state::{ContainerStatus, HealthCheck, HealthState, ImageRecord};
 
     fn record(
         state: RecordedState,
@@ -218,27 +216,6 @@ mod tests {
         health: Option<HealthStatus>,
     ) -> ContainerRecord {
         ContainerRecord {
-            id: "ab".into(),
-            name: "p-db-1".into(),
-            labels: Default::default(),
-            image: ImageRecord {
-                reference: "x".into(),
-                id: "sha256:1".into(),
-            },
-            created: SystemTime::UNIX_EPOCH,
-            spec_path: None,
-            restart_policy: None,
-            stop_signal: None,
-            stop_grace_period: None,
-            endpoints: Vec::new(),
-            mounts: Vec::new(),
-            rootfs: None,
-            init: false,
-            command: Vec::new(),
-            netns: None,
-            ports: Vec::new(),
-            log: LogOptions::default(),
-            stdin_open: false,
             healthcheck: health.map(|_| HealthCheck {
                 test: vec!["CMD".into(), "true".into()],
                 interval: Duration::from_secs(1),
@@ -257,6 +234,14 @@ mod tests {
                 }),
                 ..Default::default()
             },
+            ..ContainerRecord::new(
+                "ab",
+                "p-db-1",
+                ImageRecord {
+                    reference: "x".into(),
+                    id: "sha256:1".into(),
+                },
+            )
         }
     }
 

@@ -16,7 +16,6 @@ use berth_runtime::image::Digest;
 use berth_runtime::image::rootfs::{MountMethod, RootfsDirs, mount_rootfs};
 use std::io::Read;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 /// A new container id: 32 random bytes in hex, as Docker's.
 pub fn new_id() -> anyhow::Result<String> {
@@ -109,31 +108,14 @@ fn new_record(
                 desired.image
             )
         })?;
-    Ok(ContainerRecord {
-        id: id.to_string(),
-        name: name.to_string(),
-        labels: Default::default(),
-        image: ImageRecord {
+    Ok(ContainerRecord::new(
+        id,
+        name,
+        ImageRecord {
             reference: desired.image.clone(),
             id: image.id,
         },
-        created: SystemTime::now(),
-        spec_path: None,
-        restart_policy: None,
-        stop_signal: None,
-        stop_grace_period: None,
-        endpoints: Vec::new(),
-        mounts: Vec::new(),
-        rootfs: None,
-        init: false,
-        stdin_open: false,
-        command: Vec::new(),
-        netns: None,
-        ports: Vec::new(),
-        log: Default::default(),
-        healthcheck: None,
-        status: Default::default(),
-    })
+    ))
 }
 
 async fn build(

@@ -259,6 +259,32 @@ impl Default for LogOptions {
 }
 
 impl ContainerRecord {
+    /// A record of a container just made: created now, with nothing else known yet.
+    pub fn new(id: impl Into<String>, name: impl Into<String>, image: ImageRecord) -> Self {
+        ContainerRecord {
+            id: id.into(),
+            name: name.into(),
+            labels: BTreeMap::new(),
+            image,
+            created: SystemTime::now(),
+            spec_path: None,
+            restart_policy: None,
+            stop_signal: None,
+            stop_grace_period: None,
+            endpoints: Vec::new(),
+            mounts: Vec::new(),
+            rootfs: None,
+            init: false,
+            stdin_open: false,
+            command: Vec::new(),
+            netns: None,
+            ports: Vec::new(),
+            log: LogOptions::default(),
+            healthcheck: None,
+            status: ContainerStatus::default(),
+        }
+    }
+
     /// The project it belongs to (its `com.docker.compose.project` label).
     pub fn project(&self) -> Option<&str> {
         self.labels.get(labels::PROJECT).map(String::as_str)
