@@ -167,7 +167,19 @@ impl Drop for Project {
             let log = std::fs::read_to_string(self.state.supervisor_log(&self.name));
             eprintln!("--- supervisor log\n{}", log.unwrap_or_default());
         }
+        // The supervisor the pid file names, whether or not this test saw it start (read
+        // first: a supervisor that exits removes it).
+        if let Some(pid) = std::fs::read_to_string(self.state.supervisor_pid_file(&self.name))
+            .ok()
+            .and_then(|t| t.trim().parse::<u32>().ok())
+            && !self.supervisors.contains(&pid)
+        {
+            self.supervisors.push(pid);
+        }
         if let Ok(Some(mut c)) = SupervisorClient::connect(&self.state, &self.name) {
+            if !self.supervisors.contains(&c.pid()) {
+                self.supervisors.push(c.pid());
+            }
             for id in &self.ids {
                 let _ = c.stop(id, Some(1));
             }
@@ -183,14 +195,8 @@ impl Drop for Project {
             }
         }
         // The run directory's namespace directory is a bind mount of its own.
-        let _ = berth_network::netns::release_dir(&self.state.network_run_dir().join("netns"));
-        // The supervisor the pid file names, whether or not this test saw it start.
-        if let Some(pid) = std::fs::read_to_string(self.state.supervisor_pid_file(&self.name))
-            .ok()
-            .and_then(|t| t.trim().parse::<u32>().ok())
-            && !self.supervisors.contains(&pid)
-        {
-            self.supervisors.push(pid);
+        for _ in 0..4 {
+            let _ = berth_network::netns::release_dir(&self.state.network_run_dir().join("netns"));
         }
         let deadline = Instant::now() + Duration::from_secs(5);
         for pid in &self.supervisors {

@@ -205,6 +205,10 @@ impl AsRawFd for Netns {
 /// that mount namespaces created meanwhile hold, and the namespace can really go away.
 pub fn prepare_dir(dir: &Path) -> Result<(), NetnsError> {
     fs::create_dir_all(dir).map_err(io_err(dir, "creating the directory"))?;
+    // Two commands preparing it at once would each bind-mount it on itself.
+    let lock_path = dir.with_extension("lock");
+    let _lock = crate::state::lock_exclusive(&lock_path)
+        .map_err(io_err(&lock_path, "locking the namespace directory"))?;
     let shared = MsFlags::MS_SHARED | MsFlags::MS_REC;
     match mount(None::<&str>, dir, None::<&str>, shared, None::<&str>) {
         Ok(()) => return Ok(()),

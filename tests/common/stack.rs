@@ -215,6 +215,9 @@ impl Drop for Stack {
             let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
         }
         // The run directory's namespace directory is a bind mount of its own.
-        let _ = berth_network::netns::release_dir(&self.run.path().join("network/netns"));
+        // (Two commands that started at once may each have mounted it: undo every layer.)
+        for _ in 0..4 {
+            let _ = berth_network::netns::release_dir(&self.run.path().join("network/netns"));
+        }
     }
 }
