@@ -36,6 +36,19 @@ volumes:
     )
 }
 
+/// Whether `web` reaches the API by its service name and it answers with `version`.
+fn api_answers(stack: &Stack, version: &str) -> bool {
+    let out = stack.berth(&[
+        "exec",
+        "-T",
+        "web",
+        "wget",
+        "-qO-",
+        "http://api:8000/cgi-bin/v",
+    ]);
+    String::from_utf8_lossy(&out.stdout).contains(&format!("api {version}"))
+}
+
 fn running(stack: &Stack, service: &str, n: usize) -> bool {
     let states = stack.states(service);
     states.len() == n && states.iter().all(|s| s == "running")
@@ -68,15 +81,7 @@ fn a_three_tier_stack_lives_and_dies_through_the_cli() {
 
     // exec reaches the API by its service name through berth's DNS.
     stack.eventually("web reaches api by name", Duration::from_secs(10), || {
-        let out = stack.berth(&[
-            "exec",
-            "-T",
-            "web",
-            "wget",
-            "-qO-",
-            "http://api:8000/cgi-bin/v",
-        ]);
-        String::from_utf8_lossy(&out.stdout).contains("api 1")
+        api_answers(&stack, "1")
     });
     // exec passes the exit code through.
     let out = stack.berth(&["exec", "-T", "db", "sh", "-c", "exit 7"]);
@@ -97,15 +102,7 @@ fn a_three_tier_stack_lives_and_dies_through_the_cli() {
         "kept\n"
     );
     stack.eventually("the new api answers", Duration::from_secs(10), || {
-        let out = stack.berth(&[
-            "exec",
-            "-T",
-            "web",
-            "wget",
-            "-qO-",
-            "http://api:8000/cgi-bin/v",
-        ]);
-        String::from_utf8_lossy(&out.stdout).contains("api 2")
+        api_answers(&stack, "2")
     });
 
     // A second up with nothing changed changes nothing.
