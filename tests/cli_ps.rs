@@ -143,6 +143,7 @@ fn record(
             ipv6: None,
             mac: None,
             links: Vec::new(),
+            interface: None,
         }],
         mounts: Vec::new(),
         rootfs: None,

@@ -209,3 +209,58 @@ fn networks_take_their_subnets_from_the_configured_address_pools() {
     assert!(addr.contains("10.213."), "{addr}");
     stack.ok(&["down"]);
 }
+
+#[test]
+fn a_container_whose_network_vanished_as_in_a_reboot_starts_again_with_its_address() {
+    if !can_run("a_container_whose_network_vanished_as_in_a_reboot_starts_again_with_its_address") {
+        return;
+    }
+    let stack = Stack::new(
+        "e2eboot",
+        &format!(
+            "services:\n  app:\n    image: {IMAGE}\n    init: true\n    command: [sleep, infinity]\n"
+        ),
+    );
+    // A pool of its own: while its bridge is gone, another test's berth (another state root)
+    // must not take its subnet.
+    stack.write(
+        "berth-config.toml",
+        "default-address-pools = [{ base = \"10.214.0.0/16\", size = 24 }]\n",
+    );
+    stack.ok(&["up", "-d"]);
+    let addr = |stack: &Stack| {
+        stack.ok(&[
+            "exec", "-T", "app", "ip", "-4", "-o", "addr", "show", "eth0",
+        ])
+    };
+    let before = addr(&stack);
+    stack.ok(&["stop"]);
+    // What a reboot takes away: the namespace (its bind mount) and the bridge.
+    let netns = stack
+        .run
+        .path()
+        .join("network/netns")
+        .join(format!("{}-app-1", stack.project));
+    let unmounted = std::process::Command::new("umount")
+        .arg(&netns)
+        .status()
+        .unwrap();
+    assert!(unmounted.success());
+    let bridge = berth_network::bridge::bridge_name(&format!("{}_default", stack.project));
+    let deleted = std::process::Command::new("ip")
+        .args(["link", "del", &bridge])
+        .status()
+        .unwrap();
+    assert!(deleted.success());
+    stack.ok(&["start"]);
+    let after = addr(&stack);
+    let ip = |text: &str| {
+        text.split_whitespace()
+            .skip_while(|w| *w != "inet")
+            .nth(1)
+            .map(str::to_string)
+    };
+    assert!(ip(&before).is_some(), "{before}");
+    assert_eq!(ip(&after), ip(&before), "{before} / {after}");
+    stack.ok(&["down"]);
+}

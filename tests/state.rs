@@ -66,6 +66,7 @@ fn record(project: &str, service: &str, number: u32, hash: &str) -> ContainerRec
             ipv6: None,
             mac: Some("02:42:0a:59:00:02".into()),
             links: Vec::new(),
+            interface: None,
         }],
         mounts: vec![MountRecord {
             kind: MountKind::Volume,

@@ -603,6 +603,7 @@ fn running_containers_answer_to_their_names_on_the_project_network() {
         ipv6: None,
         mac: None,
         links: Vec::new(),
+        interface: None,
     }];
     r.netns = Some(net.networks.netns_path(&r.name));
     p.state.save_container_record(&r).unwrap();

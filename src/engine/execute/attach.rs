@@ -191,6 +191,7 @@ pub async fn connect(
             ipv6: info.addresses.iter().map(|a| a.0).find(IpAddr::is_ipv6),
             mac: mac_text,
             links: links(config),
+            interface: Some(request.ifname.clone()),
         });
     }
     Ok(())
@@ -280,5 +281,87 @@ pub fn write_files(
     write(paths.hosts(), &hosts_text)?;
     write(paths.resolv_conf(), &resolv.render())?;
     write(paths.hostname(), &format!("{hostname}\n"))?;
+    Ok(())
+}
+
+/// The request that makes network `name` again from what IPAM recorded of it (its subnets,
+/// gateways, ranges, bridge), for a network whose bridge and rules a reboot took away.
+fn recorded_request(
+    record: &berth_network::ipam::NetworkRecord,
+) -> berth_network::ipam::NetworkRequest {
+    use berth_network::ipam::{IpamConfig, NetworkRequest};
+    NetworkRequest {
+        name: record.name.clone(),
+        bridge: record.bridge.clone(),
+        internal: record.internal,
+        enable_ipv6: record.enable_ipv6,
+        ipam: record
+            .subnets
+            .iter()
+            .map(|s| IpamConfig {
+                subnet: Some(s.subnet),
+                ip_range: s.ip_range,
+                gateway: Some(s.gateway),
+                aux_addresses: s.aux_addresses.clone(),
+            })
+            .collect(),
+        labels: record.labels.clone(),
+    }
+}
+
+/// Makes a recorded container's network again after its namespace vanished (a reboot): its
+/// networks' bridges and rules, the namespace, and its endpoints with the addresses, MAC and
+/// interface names it had, then its published ports.
+pub async fn reattach(networks: &Networks, record: &ContainerRecord) -> anyhow::Result<()> {
+    for e in &record.endpoints {
+        let recorded = networks
+            .get(&e.network)
+            .with_context(|| format!("network {} of {} is gone", e.network, record.name))?;
+        networks
+            .create(&recorded_request(&recorded), None)
+            .await
+            .with_context(|| format!("cannot make network {} again", e.network))?;
+    }
+    let key = network_key(record).to_string();
+    let _ = networks.remove_netns(&key);
+    networks
+        .create_netns(&key)
+        .await
+        .with_context(|| format!("cannot create the network namespace of {}", record.name))?;
+    let netns = netns_of(networks, &key)?;
+    for (index, e) in record.endpoints.iter().enumerate() {
+        let request = EndpointRequest {
+            container: key.clone(),
+            ifname: e.interface.clone().unwrap_or_else(|| format!("eth{index}")),
+            addresses: LeaseRequest {
+                ipv4: match e.ipv4 {
+                    Some(IpAddr::V4(a)) => Some(a),
+                    _ => None,
+                },
+                ipv6: match e.ipv6 {
+                    Some(IpAddr::V6(a)) => Some(a),
+                    _ => None,
+                },
+            },
+            mac: e
+                .mac
+                .as_deref()
+                .map(|m| parse_mac(&record.name, m))
+                .transpose()?,
+            default_route: index == 0,
+            mtu: None,
+        };
+        networks
+            .connect(&netns, &e.network, &request)
+            .await
+            .with_context(|| format!("cannot connect {} to network {}", record.name, e.network))?;
+    }
+    let mappings = super::teardown::port_mappings(record);
+    if !mappings.is_empty() {
+        networks
+            .firewall()
+            .publish(&mappings)
+            .with_context(|| format!("cannot publish the ports of {}", record.name))?;
+    }
     Ok(())
 }

@@ -8,7 +8,7 @@ use super::ops::Context;
 use super::teardown::{self, port_mappings};
 use crate::engine::container::{self, ContainerInput, NamespaceJoins, ResolveContext};
 use crate::engine::state::{ContainerRecord, Durability, ImageRecord, PortRecord, write_file};
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use berth_compose::LoadedProject;
 use berth_network::firewall::Protocol;
 use berth_network::ports;
@@ -398,13 +398,12 @@ pub async fn revive(ctx: &Context, id: &str) -> anyhow::Result<()> {
         )
         .with_context(|| format!("cannot mount the root filesystem of {}", record.name))?;
     }
+    // After a reboot the namespace file is no namespace any more (/run may be on disk).
     if let Some(netns) = &record.netns
-        && !netns.exists()
+        && !berth_volumes::local_driver::is_mount_point(netns).unwrap_or(false)
     {
-        bail!(
-            "the network namespace of {} is gone (was the machine restarted?); recreate it with `up --force-recreate`",
-            record.name
-        );
+        let networks = ctx.machine.networks()?;
+        attach::reattach(&networks, &record).await?;
     }
     Ok(())
 }

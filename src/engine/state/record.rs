@@ -41,6 +41,9 @@ pub struct Endpoint {
     /// container resolves, each like its target.
     #[serde(default)]
     pub links: Vec<(String, String)>,
+    /// Its interface in the container (`eth0`, or `interface_name`).
+    #[serde(default)]
+    pub interface: Option<String>,
 }
 
 /// What kind of mount.
