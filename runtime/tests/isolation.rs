@@ -353,7 +353,16 @@ fn pids_limit_stops_a_fork_bomb() {
         .get()
         .stop(Signal::SIGKILL, Duration::from_secs(5))
         .unwrap();
-    assert_eq!(stopped.status.exit, Exit::Signal(libc::SIGKILL));
+    // Killed, unless the shell gave up by itself first when a fork was refused (busybox sh
+    // then exits with an error code): either way the container has ended.
+    assert!(
+        matches!(
+            stopped.status.exit,
+            Exit::Signal(libc::SIGKILL) | Exit::Code(1..)
+        ),
+        "{:?}",
+        stopped.status.exit
+    );
 }
 
 fn read_only_root_refuses_writes() {
