@@ -342,6 +342,17 @@ pub fn build_spec(input: &ContainerInput) -> anyhow::Result<Spec> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The spec's mount at `destination`.
+    fn mount_at<'a>(spec: &'a Spec, destination: &str) -> &'a oci_spec::runtime::Mount {
+        spec.mounts()
+            .as_ref()
+            .and_then(|ms| {
+                ms.iter()
+                    .find(|m| m.destination() == Path::new(destination))
+            })
+            .unwrap_or_else(|| panic!("no mount at {destination}"))
+    }
     use crate::engine::container::NamespaceJoins;
     use crate::engine::container::testing::{Fixture, ID, project};
     use berth_volumes::mounts::Mount;
@@ -434,26 +445,14 @@ mod tests {
         assert_eq!(s.hostname().as_deref(), Some("web"));
         assert_eq!(s.domainname().as_deref(), Some("example.org"));
         assert_eq!(s.root().as_ref().unwrap().readonly(), Some(true));
-        let shm = s
-            .mounts()
-            .as_ref()
-            .unwrap()
-            .iter()
-            .find(|m| m.destination() == Path::new("/dev/shm"))
-            .unwrap();
+        let shm = mount_at(&s, "/dev/shm");
         assert!(
             shm.options()
                 .as_ref()
                 .unwrap()
                 .contains(&"size=1048576".to_string())
         );
-        let hosts = s
-            .mounts()
-            .as_ref()
-            .unwrap()
-            .iter()
-            .find(|m| m.destination() == Path::new("/etc/hosts"))
-            .unwrap();
+        let hosts = mount_at(&s, "/etc/hosts");
         assert!(
             hosts
                 .options()
@@ -490,21 +489,9 @@ mod tests {
         let pos = |t: &str| d.iter().position(|x| x == t).unwrap();
         assert!(pos("/data") < pos("/data/inner"));
         assert!(pos("/dev") < pos("/dev/shm"));
-        let hosts = s
-            .mounts()
-            .as_ref()
-            .unwrap()
-            .iter()
-            .find(|m| m.destination() == Path::new("/etc/hosts"))
-            .unwrap();
+        let hosts = mount_at(&s, "/etc/hosts");
         assert_eq!(hosts.source().as_deref(), Some(Path::new("/srv/hosts")));
-        let shm = s
-            .mounts()
-            .as_ref()
-            .unwrap()
-            .iter()
-            .find(|m| m.destination() == Path::new("/dev/shm"))
-            .unwrap();
+        let shm = mount_at(&s, "/dev/shm");
         assert_eq!(shm.typ().as_deref(), Some("tmpfs"));
         assert!(
             shm.options()
@@ -531,13 +518,7 @@ mod tests {
         assert!(
             !ns.contains(&LinuxNamespaceType::Network) && !ns.contains(&LinuxNamespaceType::Uts)
         );
-        let shm = s
-            .mounts()
-            .as_ref()
-            .unwrap()
-            .iter()
-            .find(|m| m.destination() == Path::new("/dev/shm"))
-            .unwrap();
+        let shm = mount_at(&s, "/dev/shm");
         assert_eq!(shm.typ().as_deref(), Some("bind"));
         let host = nix::unistd::gethostname()
             .unwrap()
@@ -596,13 +577,7 @@ mod tests {
             path(LinuxNamespaceType::Pid),
             Some(PathBuf::from("/proc/42/ns/pid"))
         );
-        let shm = s
-            .mounts()
-            .as_ref()
-            .unwrap()
-            .iter()
-            .find(|m| m.destination() == Path::new("/dev/shm"))
-            .unwrap();
+        let shm = mount_at(&s, "/dev/shm");
         assert_eq!(
             shm.source().as_deref(),
             Some(Path::new("/proc/42/root/dev/shm"))
