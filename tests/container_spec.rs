@@ -4,8 +4,6 @@
 //! a secret. Needs root and Debian's busybox-static; fails under BERTH_REQUIRE_PRIVILEGED=1
 //! when it cannot run.
 
-mod common;
-
 use berth::engine::container::{self, ContainerInput, NamespaceJoins, ResolveContext};
 use berth::engine::state::{ContainerPaths, MountRecord};
 use berth_runtime::container::{CreateOptions, Runtime, Stdio};
@@ -14,65 +12,22 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-const BUSYBOX: &str = "/bin/busybox";
+#[path = "../runtime/tests/support/mod.rs"]
+mod support;
+
+#[allow(dead_code, unused_imports)]
+#[path = "../runtime/tests/support/container.rs"]
+mod container_support;
 
 /// Whether the test can run: root and a static busybox.
 fn can_run() -> bool {
-    if !common::require_privileged("container_spec") {
-        return false;
-    }
-    let static_busybox = is_static_elf(Path::new(BUSYBOX));
-    if static_busybox {
-        return true;
-    }
-    if std::env::var("BERTH_REQUIRE_PRIVILEGED").as_deref() == Ok("1") {
-        panic!("container_spec needs a static busybox at {BUSYBOX} (busybox-static)");
-    }
-    eprintln!("skipping container_spec: needs a static busybox at {BUSYBOX}");
-    false
+    container_support::privileged("container_spec", &[])
 }
 
-/// Whether `path` is a 64-bit little-endian ELF without a PT_INTERP program header (no
-/// dynamic loader needed), so that it runs in a rootfs holding nothing else.
-fn is_static_elf(path: &Path) -> bool {
-    let Ok(b) = std::fs::read(path) else {
-        return false;
-    };
-    if b.len() < 64 || !b.starts_with(b"\x7fELF\x02\x01") {
-        return false;
-    }
-    let u16_at = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]) as usize;
-    let Ok(phoff) = <[u8; 8]>::try_from(&b[0x20..0x28]).map(u64::from_le_bytes) else {
-        return false;
-    };
-    let (entry_size, count) = (u16_at(0x36), u16_at(0x38));
-    (0..count).all(|i| {
-        let at = phoff as usize + i * entry_size;
-        b.get(at..at + 4)
-            .is_some_and(|t| t != 3u32.to_le_bytes().as_slice())
-    })
-}
-
-/// A busybox root filesystem with root and a user `app` (1000).
+/// The runtime tests' busybox root filesystem, with the groups this service's user is in:
+/// its own and the `staff` it adds, nothing else.
 fn busybox_rootfs(root: &Path) {
-    for d in ["bin", "etc", "proc", "sys", "dev", "tmp", "home/app"] {
-        std::fs::create_dir_all(root.join(d)).unwrap();
-    }
-    std::fs::copy(BUSYBOX, root.join("bin/busybox")).unwrap();
-    let out = std::process::Command::new(BUSYBOX)
-        .arg("--list")
-        .output()
-        .unwrap();
-    for applet in String::from_utf8_lossy(&out.stdout).lines() {
-        if applet != "busybox" && !applet.is_empty() {
-            let _ = std::os::unix::fs::symlink("busybox", root.join("bin").join(applet));
-        }
-    }
-    std::fs::write(
-        root.join("etc/passwd"),
-        "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n",
-    )
-    .unwrap();
+    container_support::fill_busybox_rootfs(root);
     std::fs::write(
         root.join("etc/group"),
         "root:x:0:\napp:x:1000:\nstaff:x:50:\n",

@@ -73,7 +73,12 @@ pub fn busybox_rootfs() -> Rootfs {
         .prefix("berth-rootfs-")
         .tempdir()
         .expect("temp dir");
-    let root = dir.path().join("rootfs");
+    fill_busybox_rootfs(&dir.path().join("rootfs"));
+    Rootfs { dir }
+}
+
+/// Fills `root` with the busybox root filesystem [`busybox_rootfs`] describes.
+pub fn fill_busybox_rootfs(root: &Path) {
     for d in [
         "bin",
         "etc",
@@ -113,7 +118,6 @@ pub fn busybox_rootfs() -> Rootfs {
     )
     .unwrap();
     std::os::unix::fs::chown(root.join("home/app"), Some(1000), Some(1000)).unwrap();
-    Rootfs { dir }
 }
 
 /// A runtime with its state in a temporary directory; the helper is this test binary.
