@@ -222,6 +222,16 @@ fn targets(
     })
 }
 
+/// The container's root for a copy touching `path`, warning when its volumes are not
+/// visible there (a stopped container).
+fn root_for(runtime: &Runtime, record: &ContainerRecord, path: &str) -> anyhow::Result<File> {
+    let (root, volumes) = container_root(runtime, record)?;
+    if !volumes {
+        warn_hidden_volume(record, path);
+    }
+    Ok(root)
+}
+
 /// Copies host `src` (or a tar stream on standard input) into `dest` of one container.
 fn copy_in(
     runtime: &Runtime,
@@ -230,10 +240,7 @@ fn copy_in(
     dest: &str,
     args: &CpArgs,
 ) -> anyhow::Result<()> {
-    let (root, volumes) = container_root(runtime, record)?;
-    if !volumes {
-        warn_hidden_volume(record, dest);
-    }
+    let root = root_for(runtime, record, dest)?;
     let owner = if args.archive { None } else { Some((0, 0)) };
     if src == "-" {
         let base = tree::open_in_root(root.as_fd(), Path::new(dest), true)
@@ -266,10 +273,7 @@ fn copy_out(
     dest: &str,
     args: &CpArgs,
 ) -> anyhow::Result<()> {
-    let (root, volumes) = container_root(runtime, record)?;
-    if !volumes {
-        warn_hidden_volume(record, src);
-    }
+    let root = root_for(runtime, record, src)?;
     let (name, contents) = source_name(src);
     let follow = args.follow_link || contents || src.ends_with('/');
     let src_path = Path::new(if src.is_empty() { "/" } else { src });
