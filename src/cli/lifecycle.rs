@@ -175,18 +175,10 @@ impl Session {
                 &observed
             }
         };
-        let mut out: Vec<String> = Vec::new();
-        let mut todo: Vec<String> = services.to_vec();
-        while let Some(name) = todo.pop() {
-            if out.contains(&name) {
-                continue;
-            }
-            if let Some(s) = desired.service(&name) {
-                todo.extend(s.depends_on.iter().map(|d| d.service.clone()));
-            }
-            out.push(name);
-        }
-        Ok(out)
+        Ok(desired
+            .with_dependencies(services, false)?
+            .into_iter()
+            .collect())
     }
 
     /// Checks that every named service exists (`no such service: x`).

@@ -184,6 +184,31 @@ impl DesiredProject {
     pub fn service(&self, name: &str) -> Option<&DesiredService> {
         self.services.iter().find(|s| s.name == name)
     }
+
+    /// `names` and, unless `no_deps`, every service they depend on, transitively (optional
+    /// dependencies the project lacks are skipped); `no such service: x` for an unknown name.
+    pub fn with_dependencies(
+        &self,
+        names: &[String],
+        no_deps: bool,
+    ) -> anyhow::Result<std::collections::BTreeSet<String>> {
+        let mut out = std::collections::BTreeSet::new();
+        let mut todo: Vec<String> = names.to_vec();
+        while let Some(name) = todo.pop() {
+            let Some(svc) = self.service(&name) else {
+                anyhow::bail!("no such service: {name}");
+            };
+            if out.insert(name.clone()) && !no_deps {
+                todo.extend(
+                    svc.depends_on
+                        .iter()
+                        .filter(|d| self.service(&d.service).is_some())
+                        .map(|d| d.service.clone()),
+                );
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// Keys of the networks a service joins, in order: `network_mode: bridge` (Docker's default

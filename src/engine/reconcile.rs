@@ -75,22 +75,7 @@ fn selected(desired: &DesiredProject, opts: &UpOptions) -> anyhow::Result<BTreeS
     if opts.services.is_empty() {
         return Ok(desired.services.iter().map(|s| s.name.clone()).collect());
     }
-    let mut out = BTreeSet::new();
-    let mut todo: Vec<String> = opts.services.clone();
-    while let Some(name) = todo.pop() {
-        let Some(svc) = desired.service(&name) else {
-            bail!("no such service: {name}");
-        };
-        if out.insert(name.clone()) && !opts.no_deps {
-            todo.extend(
-                svc.depends_on
-                    .iter()
-                    .filter(|d| desired.service(&d.service).is_some())
-                    .map(|d| d.service.clone()),
-            );
-        }
-    }
-    Ok(out)
+    desired.with_dependencies(&opts.services, opts.no_deps)
 }
 
 /// Plans `up`.
