@@ -157,6 +157,7 @@ pub fn run(state: StateRoot, project: &str) -> Result<()> {
             std::process::id()
         );
         adopt::take_over(&sup).await;
+        tokio::spawn(exit_when_idle(sup.clone()));
         server::serve(sup.clone(), listener).await;
         sup.dns.stop().await;
         let _ = std::fs::remove_file(state.supervisor_socket(project));
@@ -167,6 +168,25 @@ pub fn run(state: StateRoot, project: &str) -> Result<()> {
     // do not wait for them.
     runtime.shutdown_background();
     result
+}
+
+/// Ends the supervisor once its project has no container left (a `down` whose shutdown
+/// request it missed, a supervisor that started after its project was taken down, a state
+/// root that was removed): it would have nothing to supervise.
+async fn exit_when_idle(sup: Arc<Supervisor>) {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        let empty = sup
+            .state
+            .containers_of(&sup.project)
+            .map(|l| l.records.is_empty())
+            .unwrap_or(true);
+        if empty {
+            tracing::info!("project {} has no container left", sup.project);
+            sup.shutdown.notify_one();
+            return;
+        }
+    }
 }
 
 /// Takes the project's supervisor lock (an exclusive lock on its pid file, held for the
