@@ -2,10 +2,15 @@
 //! Pure decisions, Docker's rules: `no`, `always`, `unless-stopped`, `on-failure[:N]`; a
 //! container its user stopped is never restarted; the back-off starts at 100 ms, doubles on
 //! every restart, is capped at one minute and starts over once a run lasted 10 s.
+//!
+//! One difference from Docker, on purpose: the first restart of a series (a container that
+//! had been running well, or had never been restarted) happens at once instead of after
+//! 100 ms, so a service killed once is back as fast as the runtime can start it; the back-off
+//! only begins when it dies again within 10 s.
 
 use std::time::Duration;
 
-/// The first back-off delay.
+/// The first back-off delay (the delay of a series' second restart; its first is immediate).
 pub const INITIAL_DELAY: Duration = Duration::from_millis(100);
 /// The longest back-off delay.
 pub const MAX_DELAY: Duration = Duration::from_secs(60);
@@ -106,12 +111,14 @@ pub fn decide(policy: Policy, ended: &Ended, previous_delay: Option<Duration>) -
     Decision::Restart(next_delay(previous_delay, ended.ran_for))
 }
 
-/// The back-off: 100 ms at first and after a run of 10 s or more, else twice the previous
-/// delay, at most one minute.
+/// The back-off: none at first and after a run of 10 s or more, then 100 ms, then twice the
+/// previous delay, at most one minute.
 pub fn next_delay(previous: Option<Duration>, ran_for: Option<Duration>) -> Duration {
     match previous {
-        Some(p) if ran_for.is_some_and(|r| r < RESET_AFTER) => (p * 2).min(MAX_DELAY),
-        _ => INITIAL_DELAY,
+        Some(p) if ran_for.is_some_and(|r| r < RESET_AFTER) => {
+            (p * 2).clamp(INITIAL_DELAY, MAX_DELAY)
+        }
+        _ => Duration::ZERO,
     }
 }
 
@@ -172,17 +179,17 @@ mod tests {
         assert_eq!(decide(Policy::No, &failed, None), Decision::Stay);
         assert_eq!(
             decide(Policy::Always, &ok, None),
-            Decision::Restart(INITIAL_DELAY)
+            Decision::Restart(Duration::ZERO)
         );
         assert_eq!(
             decide(Policy::UnlessStopped, &failed, None),
-            Decision::Restart(INITIAL_DELAY)
+            Decision::Restart(Duration::ZERO)
         );
         let on_failure = Policy::OnFailure { max: Some(2) };
         assert_eq!(decide(on_failure, &ok, None), Decision::Stay);
         assert_eq!(
             decide(on_failure, &ended(1, false, 1, 50), None),
-            Decision::Restart(INITIAL_DELAY)
+            Decision::Restart(Duration::ZERO)
         );
         assert_eq!(
             decide(on_failure, &ended(1, false, 2, 50), None),
@@ -202,6 +209,8 @@ mod tests {
     fn back_off_doubles_caps_and_resets() {
         let short = Some(Duration::from_millis(50));
         let mut d = next_delay(None, short);
+        assert_eq!(d, Duration::ZERO);
+        d = next_delay(Some(d), short);
         assert_eq!(d, INITIAL_DELAY);
         for _ in 0..20 {
             d = next_delay(Some(d), short);
@@ -213,9 +222,9 @@ mod tests {
         );
         assert_eq!(
             next_delay(Some(MAX_DELAY), Some(RESET_AFTER)),
-            INITIAL_DELAY
+            Duration::ZERO
         );
         // Unknown run time (ended unwatched): start over.
-        assert_eq!(next_delay(Some(MAX_DELAY), None), INITIAL_DELAY);
+        assert_eq!(next_delay(Some(MAX_DELAY), None), Duration::ZERO);
     }
 }
