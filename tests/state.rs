@@ -95,6 +95,7 @@ fn project_record(name: &str) -> ProjectRecord {
         networks: vec![format!("{name}_default")],
         volumes: vec![format!("{name}_data")],
         created: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        autostart: false,
     }
 }
 

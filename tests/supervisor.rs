@@ -68,6 +68,7 @@ impl Project {
                 networks: Vec::new(),
                 volumes: Vec::new(),
                 created: SystemTime::now(),
+                autostart: false,
             })
             .unwrap();
         Project {

@@ -70,7 +70,7 @@ pub fn run(global: &GlobalOptions, args: &CreateArgs) -> anyhow::Result<ExitCode
     let opts = up_options(global, &up)?;
     let session = Session::open_for(global, true, &args.services)?;
     let desired = session.desired()?;
-    let observed = session.ctx.machine.observe(session.name())?;
+    let observed = session.observe()?;
     let plan = plan_up(desired, &observed, &opts)?;
     if global.dry_run {
         print!("{plan}");

@@ -48,7 +48,7 @@ pub fn run(global: &GlobalOptions, args: &DownArgs) -> anyhow::Result<ExitCode> 
         c.remove_volumes = args.volumes;
         c.keep_going = true;
     });
-    let observed = session.ctx.machine.observe(session.name())?;
+    let observed = session.observe()?;
     // Without the compose file, the containers' labels tell the order.
     let from_state;
     let desired = match &session.ctx.project.desired {

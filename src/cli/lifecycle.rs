@@ -5,12 +5,16 @@ use super::progress::{Reporter, Wording};
 use super::project::{ProjectTarget, target_services};
 use super::{GlobalOptions, output};
 use crate::engine::desired::DesiredProject;
+use crate::engine::observed::Observed;
+use crate::engine::startup;
 use crate::engine::execute::{self, Context, Progress, ProjectDefinition};
 use crate::engine::machine::Machine;
 use crate::engine::plan::Plan;
 use crate::engine::state::{ContainerRecord, ProjectLock};
 use crate::engine::unsupported;
 use anyhow::Context as _;
+use std::borrow::Cow;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 impl Progress for Reporter {
@@ -41,10 +45,27 @@ impl Session {
         needs_file: bool,
         services: &[String],
     ) -> anyhow::Result<Session> {
-        let ProjectTarget { name, loaded } = target_services(global, services)?;
-        if needs_file && loaded.is_none() {
+        let target = target_services(global, services)?;
+        if needs_file && target.loaded.is_none() {
             anyhow::bail!(super::project::NO_CONFIGURATION);
         }
+        Session::for_target(global, target)
+    }
+
+    /// A session on project `name` as berth's records know it, whatever compose file the
+    /// working directory holds (`resume`: what was created is what comes back).
+    pub fn open_recorded(global: &GlobalOptions, name: &str) -> anyhow::Result<Session> {
+        Session::for_target(
+            global,
+            ProjectTarget {
+                name: name.to_string(),
+                loaded: None,
+            },
+        )
+    }
+
+    fn for_target(global: &GlobalOptions, target: ProjectTarget) -> anyhow::Result<Session> {
+        let ProjectTarget { name, loaded } = target;
         if let Some(l) = &loaded {
             output::warnings(&unsupported::warnings(&l.tree));
         }
@@ -132,20 +153,35 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 impl Session {
+    /// The project as the compose file defines it, or as its containers' labels record it
+    /// when the command runs without the file.
+    fn project_view(&self) -> anyhow::Result<Cow<'_, DesiredProject>> {
+        if let Some(d) = &self.ctx.project.desired {
+            return Ok(Cow::Borrowed(d));
+        }
+        let observed = self.ctx.machine.observe(&self.ctx.project.name)?;
+        Ok(Cow::Owned(DesiredProject::from_observed(
+            &self.ctx.project.name,
+            &observed,
+        )))
+    }
+
     /// Service names in start order: the compose file's order when there is one, else the
     /// recorded containers' services by name.
     pub fn service_order(&self) -> anyhow::Result<Vec<String>> {
-        if let Some(d) = &self.ctx.project.desired {
-            return Ok(d.services.iter().map(|s| s.name.clone()).collect());
-        }
-        let observed = self.ctx.machine.observe(&self.ctx.project.name)?;
-        Ok(
-            DesiredProject::from_observed(&self.ctx.project.name, &observed)
-                .services
-                .into_iter()
-                .map(|s| s.name)
-                .collect(),
-        )
+        Ok(self
+            .project_view()?
+            .services
+            .iter()
+            .map(|s| s.name.clone())
+            .collect())
+    }
+
+    /// What exists for the project, with records made true first (see
+    /// [`execute::settle`]): every command that decides from the observed state asks here.
+    pub fn observe(&self) -> anyhow::Result<Observed> {
+        execute::settle(&self.ctx.machine, &self.ctx.project.name)?;
+        self.ctx.machine.observe(&self.ctx.project.name)
     }
 
     /// Every recorded container of the project.
@@ -164,21 +200,30 @@ impl Session {
         if services.is_empty() {
             return Ok(Vec::new());
         }
-        let observed;
-        let desired = match &self.ctx.project.desired {
-            Some(d) => d,
-            None => {
-                observed = DesiredProject::from_observed(
-                    &self.ctx.project.name,
-                    &self.ctx.machine.observe(&self.ctx.project.name)?,
-                );
-                &observed
-            }
-        };
-        Ok(desired
+        Ok(self
+            .project_view()?
             .with_dependencies(services, false)?
             .into_iter()
             .collect())
+    }
+
+    /// Starts the containers `records` that are not up, dependencies first, each service
+    /// after what it depends on meets its `depends_on` condition (`start`, `restart`,
+    /// `resume`).
+    pub fn start(&self, global: &GlobalOptions, records: &[ContainerRecord]) -> anyhow::Result<()> {
+        let observed = self.observe()?;
+        let names: BTreeSet<String> = records
+            .iter()
+            .filter(|r| {
+                observed
+                    .containers
+                    .iter()
+                    .any(|c| c.id == r.id && !c.state.is_up())
+            })
+            .map(|r| r.name.clone())
+            .collect();
+        let plan = startup::plan_start(&*self.project_view()?, &observed, &names);
+        self.execute(global, &plan, false)
     }
 
     /// Checks that every named service exists (`no such service: x`).

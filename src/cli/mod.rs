@@ -2,6 +2,7 @@
 //! engine decides.
 
 pub mod attach;
+pub mod autostart;
 pub mod config;
 pub mod container;
 pub mod cp;
@@ -23,6 +24,7 @@ pub mod project;
 pub mod ps;
 pub mod pull;
 pub mod restart;
+pub mod resume;
 pub mod rm;
 pub mod run;
 pub mod scale;
@@ -177,6 +179,10 @@ pub enum Command {
     Stats(stats::StatsArgs),
     /// Show the berth version information
     Version(version::VersionArgs),
+    /// Bring a project back at boot, or not (systemd unit)
+    Autostart(autostart::AutostartArgs),
+    /// Start the always/unless-stopped services of a project (--all: of every autostart project) after a reboot
+    Resume(resume::ResumeArgs),
     /// Run a project's supervisor (started by berth itself)
     #[command(hide = true)]
     Supervise(supervise::SuperviseArgs),
@@ -218,6 +224,8 @@ pub fn run() -> ExitCode {
         Command::Cp(args) => cp::run(&cli.global, args),
         Command::Stats(args) => stats::run(&cli.global, args),
         Command::Version(args) => version::run(args),
+        Command::Autostart(args) => autostart::run(&cli.global, args),
+        Command::Resume(args) => resume::run(&cli.global, args),
         Command::Supervise(args) => supervise::run(&cli.global, args),
     };
     match result {

@@ -1,6 +1,6 @@
 //! `berth restart`: stop then start a project's containers, keeping them.
 
-use super::lifecycle::{Session, runtime};
+use super::lifecycle::Session;
 use super::{GlobalOptions, stop};
 use clap::Args;
 use std::process::ExitCode;
@@ -24,9 +24,6 @@ pub fn run(global: &GlobalOptions, args: &RestartArgs) -> anyhow::Result<ExitCod
     let session = Session::open_for(global, false, &args.services)?;
     let records = session.containers(&args.services, false)?;
     stop::stop_all(global, &session, &records, args.timeout)?;
-    let rt = runtime()?;
-    session.each(global, &records, "Starting", "Started", |r| {
-        rt.block_on(session.ctx.start_container(&r.id))
-    })?;
+    session.start(global, &records)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -102,7 +102,7 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<ExitCode> {
         all_resources: global.all_resources,
         ..UpOptions::default()
     };
-    let observed = session.ctx.machine.observe(session.name())?;
+    let observed = session.observe()?;
     let plan = plan_up(desired, &observed, &opts)?;
     if global.dry_run {
         print!("{plan}");

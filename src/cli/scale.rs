@@ -32,7 +32,7 @@ pub fn run(global: &GlobalOptions, args: &ScaleArgs) -> anyhow::Result<ExitCode>
         all_resources: global.all_resources,
         ..UpOptions::default()
     };
-    let observed = session.ctx.machine.observe(session.name())?;
+    let observed = session.observe()?;
     let plan = plan_up(session.desired()?, &observed, &opts)?;
     if global.dry_run {
         print!("{plan}");

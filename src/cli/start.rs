@@ -1,8 +1,7 @@
 //! `berth start`: start a project's existing containers, dependencies first.
 
 use super::GlobalOptions;
-use super::lifecycle::{Session, runtime};
-use crate::engine::state::RecordedState;
+use super::lifecycle::Session;
 use clap::Args;
 use std::process::ExitCode;
 
@@ -19,19 +18,7 @@ pub fn run(global: &GlobalOptions, args: &StartArgs) -> anyhow::Result<ExitCode>
     let session = Session::open_for(global, false, &args.services)?;
     // As in Compose, a named service's dependencies start too.
     let services = session.with_dependencies(&args.services)?;
-    let records: Vec<_> = session
-        .containers(&services, false)?
-        .into_iter()
-        .filter(|r| {
-            !matches!(
-                r.status.state,
-                RecordedState::Running | RecordedState::Paused
-            )
-        })
-        .collect();
-    let rt = runtime()?;
-    session.each(global, &records, "Starting", "Started", |r| {
-        rt.block_on(session.ctx.start_container(&r.id))
-    })?;
+    let records = session.containers(&services, false)?;
+    session.start(global, &records)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -3,6 +3,7 @@
 
 use super::GlobalOptions;
 use crate::engine::state::{StateRoot, run_dir_from_env};
+use crate::supervisor::adopt::TakeOver;
 use anyhow::Context;
 use clap::Args;
 use std::process::ExitCode;
@@ -12,6 +13,10 @@ use std::process::ExitCode;
 pub struct SuperviseArgs {
     /// The project to supervise
     pub project: String,
+    /// Record the containers found dead as exited, without restarting them: the command
+    /// that starts this supervisor starts them itself
+    #[arg(long)]
+    pub defer_lost: bool,
 }
 
 /// Runs the supervisor until it is shut down. Its diagnostics go to stderr, which the
@@ -26,6 +31,11 @@ pub fn run(global: &GlobalOptions, args: &SuperviseArgs) -> anyhow::Result<ExitC
         .try_init();
     let state =
         StateRoot::open(&global.root, run_dir_from_env()).context("cannot open the state root")?;
-    crate::supervisor::run(state, &args.project)?;
+    let take_over = if args.defer_lost {
+        TakeOver::Defer
+    } else {
+        TakeOver::Restart
+    };
+    crate::supervisor::run(state, &args.project, take_over)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -166,7 +166,7 @@ pub fn run(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<ExitCode> {
     {
         opts.remove_orphans = true;
     }
-    let observed = session.ctx.machine.observe(session.name())?;
+    let observed = session.observe()?;
     let plan = plan_up(desired, &observed, &opts)?;
     if global.dry_run {
         print!("{plan}");
@@ -256,8 +256,9 @@ fn wait_ready(global: &GlobalOptions, session: &Session, args: &UpArgs) -> anyho
 pub fn record_project(session: &Session) -> anyhow::Result<()> {
     let loaded = session.ctx.project.loaded()?;
     let state = &session.ctx.machine.state;
-    let created = state
-        .project(&loaded.name)?
+    let previous = state.project(&loaded.name)?;
+    let created = previous
+        .as_ref()
         .map(|p| p.created)
         .unwrap_or_else(SystemTime::now);
     let record = ProjectRecord {
@@ -268,6 +269,7 @@ pub fn record_project(session: &Session) -> anyhow::Result<()> {
         networks: Vec::new(),
         volumes: Vec::new(),
         created,
+        autostart: previous.is_some_and(|p| p.autostart),
     };
     state.save_project(&record)?;
     Ok(())

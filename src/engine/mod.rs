@@ -1,5 +1,6 @@
 //! The engine: observe state, reconcile it with the project into a plan, execute the plan.
 
+pub mod autostart;
 pub mod config;
 pub mod container;
 pub mod desired;
@@ -15,6 +16,8 @@ pub mod plan;
 pub mod project_view;
 pub mod readiness;
 pub mod reconcile;
+pub mod startup;
 pub mod resources;
+pub mod resume;
 pub mod state;
 pub mod unsupported;

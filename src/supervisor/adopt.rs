@@ -2,6 +2,11 @@
 //! the project's containers that its records say run. A live one is supervised again (its
 //! FIFOs reopened, its pidfd watched); a dead one is recorded exited and its restart policy
 //! applied, which is what brings `always` services back after a supervisor was killed.
+//!
+//! Unless the command that started the supervisor defers that ([`TakeOver::Defer`]): after a
+//! reboot a dead container's root filesystem and network namespace are gone too, and
+//! `resume`/`up`/`start` make them again and start the containers in dependency order with
+//! their health gates, which a restart by policy, one container at a time, would not.
 
 use super::Supervisor;
 use super::containers::{Phase, Supervised};
@@ -13,8 +18,17 @@ use berth_runtime::container::{Container, Status};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+/// What a new supervisor does with the containers it finds dead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TakeOver {
+    /// Record them exited and apply their restart policies.
+    Restart,
+    /// Record them exited; the command that started the supervisor starts them.
+    Defer,
+}
+
 /// Takes over the project's recorded running, paused and restarting containers.
-pub async fn take_over(sup: &Arc<Supervisor>) {
+pub async fn take_over(sup: &Arc<Supervisor>, mode: TakeOver) {
     let listing = match sup.state.containers_of(&sup.project) {
         Ok(l) => l,
         Err(e) => {
@@ -40,9 +54,9 @@ pub async fn take_over(sup: &Arc<Supervisor>) {
             Ok(Ok(c)) => {
                 // Created but never started: its supervisor died in between. Start over.
                 let _ = tokio::task::spawn_blocking(move || c.delete()).await;
-                lost(sup, record).await;
+                lost(sup, record, mode).await;
             }
-            _ => lost(sup, record).await,
+            _ => lost(sup, record, mode).await,
         }
     }
 }
@@ -84,7 +98,7 @@ fn adopt(sup: &Arc<Supervisor>, record: ContainerRecord, container: Container) {
 
 /// A container recorded as running whose process is gone: record it exited (with an unknown
 /// code unless it was waiting to restart) and apply its restart policy.
-async fn lost(sup: &Arc<Supervisor>, record: ContainerRecord) {
+async fn lost(sup: &Arc<Supervisor>, record: ContainerRecord, mode: TakeOver) {
     let id = record.id.clone();
     let runtime = sup.runtime.clone();
     let stale = id.clone();
@@ -115,5 +129,7 @@ async fn lost(sup: &Arc<Supervisor>, record: ContainerRecord) {
     if !was_restarting {
         sup.emit(&record, Action::Die, &[("exitCode", code.to_string())]);
     }
-    sup.apply_policy(&id, code, false, None).await;
+    if mode == TakeOver::Restart {
+        sup.apply_policy(&id, code, false, None).await;
+    }
 }

@@ -1,6 +1,7 @@
 //! The CLI's side of the supervisor: a blocking client, and starting a supervisor when none
 //! answers.
 
+use super::adopt::TakeOver;
 use super::protocol::{self, Event, Request, Response, SupervisorStatus};
 use crate::engine::state::StateRoot;
 use anyhow::{Context, Result, anyhow, bail};
@@ -100,10 +101,30 @@ impl SupervisorClient {
 
     /// As [`SupervisorClient::ensure`], starting `exe supervise` (a `berth` binary).
     pub fn ensure_with(state: &StateRoot, project: &str, exe: &Path) -> Result<SupervisorClient> {
+        Self::ensure_mode(state, project, exe, TakeOver::Restart)
+    }
+
+    /// As [`SupervisorClient::ensure_with`]; a supervisor started here records the containers
+    /// it finds dead as exited without restarting them, leaving their start (in dependency
+    /// order, after their root filesystem and network are made again) to the caller.
+    pub fn ensure_deferring(
+        state: &StateRoot,
+        project: &str,
+        exe: &Path,
+    ) -> Result<SupervisorClient> {
+        Self::ensure_mode(state, project, exe, TakeOver::Defer)
+    }
+
+    fn ensure_mode(
+        state: &StateRoot,
+        project: &str,
+        exe: &Path,
+        mode: TakeOver,
+    ) -> Result<SupervisorClient> {
         if let Some(c) = Self::connect(state, project)? {
             return Ok(c);
         }
-        let child = spawn(state, project, exe)?;
+        let child = spawn(state, project, exe, mode)?;
         let child = std::sync::Arc::new(std::sync::Mutex::new(child));
         let deadline = Instant::now() + START_TIMEOUT;
         let mut delay = Duration::from_millis(5);
@@ -296,7 +317,12 @@ impl Iterator for Events {
 
 /// Starts `exe --root ROOT supervise PROJECT`, detached: its own session, stdin on
 /// /dev/null, stdout and stderr appended to the supervisor's log.
-fn spawn(state: &StateRoot, project: &str, exe: &Path) -> Result<std::process::Child> {
+fn spawn(
+    state: &StateRoot,
+    project: &str,
+    exe: &Path,
+    mode: TakeOver,
+) -> Result<std::process::Child> {
     let log_path = state.supervisor_log(project);
     if let Some(dir) = log_path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -313,6 +339,7 @@ fn spawn(state: &StateRoot, project: &str, exe: &Path) -> Result<std::process::C
         .arg(absolute(state.root()))
         .arg("supervise")
         .arg(project)
+        .args((mode == TakeOver::Defer).then_some("--defer-lost"))
         .env("BERTH_RUN", absolute(state.run()))
         .current_dir("/")
         .stdin(std::process::Stdio::null())

@@ -63,6 +63,7 @@ impl Supervisor {
                     entry.user_stopped = true;
                     entry.phase = Phase::Exited;
                     entry.status.state = RecordedState::Exited;
+                    entry.status.stopped_by_user = true;
                     Then::Done(entry.status.exit_code.unwrap_or(0))
                 }
                 Phase::Starting => bail!("container {} is starting; try again", entry.record.name),

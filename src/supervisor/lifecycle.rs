@@ -254,6 +254,7 @@ impl Supervisor {
             entry.status = entry
                 .status
                 .exited(code, status.oom_killed, SystemTime::now());
+            entry.status.stopped_by_user = entry.user_stopped;
             (
                 entry.record.clone(),
                 entry.user_stopped,

@@ -122,7 +122,7 @@ impl Supervisor {
 
 /// Runs the supervisor of `project` until it is asked to shut down. Returns quietly when
 /// another supervisor of the project runs already (two CLIs raced to start one).
-pub fn run(state: StateRoot, project: &str) -> Result<()> {
+pub fn run(state: StateRoot, project: &str, take_over: adopt::TakeOver) -> Result<()> {
     // First: container inits are grandchildren (the runtime's helper forks them and exits);
     // as a subreaper we become their parent, can reap them and read their exit codes.
     // SAFETY: prctl with integer arguments.
@@ -156,7 +156,7 @@ pub fn run(state: StateRoot, project: &str) -> Result<()> {
             "supervisor of project {project} running, pid {}",
             std::process::id()
         );
-        adopt::take_over(&sup).await;
+        adopt::take_over(&sup, take_over).await;
         tokio::spawn(exit_when_idle(sup.clone()));
         server::serve(sup.clone(), listener).await;
         sup.dns.stop().await;

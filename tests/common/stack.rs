@@ -189,6 +189,74 @@ impl Stack {
         std::fs::read_to_string(path).ok()?.trim().parse().ok()
     }
 
+    /// The host pid of the init of the container whose id starts with `id`, from the
+    /// runtime's state (`<run>/runtime/<id>/state.json`), while it runs.
+    pub fn container_pid(&self, id: &str) -> Option<i32> {
+        let dir = self.run.path().join("runtime");
+        let entry = std::fs::read_dir(dir)
+            .ok()?
+            .flatten()
+            .find(|e| e.file_name().to_string_lossy().starts_with(id))?;
+        let text = std::fs::read_to_string(entry.path().join("state.json")).ok()?;
+        let state: serde_json::Value = serde_json::from_str(&text).ok()?;
+        let pid = i32::try_from(state["pid"].as_i64()?).ok()?;
+        Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
+    }
+
+    /// What a power cut and a boot do to the project, as far as a test may: every process
+    /// of it killed at once (its supervisor and its containers, with SIGKILL), every mount
+    /// under its state root and run directory gone (root filesystems, image mounts, network
+    /// namespaces), its bridges deleted, and the run directory emptied (it is a tmpfs on a
+    /// normal machine). The state root stays, as a disk does.
+    pub fn simulate_reboot(&self, bridges: &[&str]) {
+        let mut victims: Vec<i32> = self.supervisor_pid().into_iter().collect();
+        if let Ok(dir) = std::fs::read_dir(self.run.path().join("runtime")) {
+            for e in dir.flatten() {
+                if let Some(pid) = self.container_pid(&e.file_name().to_string_lossy()) {
+                    victims.push(pid);
+                }
+            }
+        }
+        for pid in &victims {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while victims
+            .iter()
+            .any(|p| Path::new(&format!("/proc/{p}")).exists())
+        {
+            assert!(Instant::now() < deadline, "processes {victims:?} outlived SIGKILL");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Deepest first, so that nested mounts go before their parents.
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let mut points: Vec<String> = mountinfo
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|p| p.starts_with(&*self.root.path().to_string_lossy())
+                || p.starts_with(&*self.run.path().to_string_lossy()))
+            .map(str::to_string)
+            .collect();
+        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        points.dedup();
+        for p in &points {
+            let _ = Command::new("umount").arg("-l").arg(p).status();
+        }
+        for bridge in bridges {
+            let name = berth_network::bridge::bridge_name(bridge);
+            let _ = Command::new("ip").args(["link", "del", &name]).status();
+        }
+        for entry in std::fs::read_dir(self.run.path()).unwrap().flatten() {
+            let path = entry.path();
+            let removed = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            removed.unwrap_or_else(|e| panic!("cannot remove {}: {e}", path.display()));
+        }
+    }
+
     /// The run directory's namespace files left for the project.
     pub fn netns_files(&self) -> Vec<PathBuf> {
         let dir = self.run.path().join("network/netns");

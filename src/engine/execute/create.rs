@@ -166,7 +166,7 @@ async fn build(
     attach::write_files(&networks, service, config, &hostname, &mode, record, &paths)?;
 
     // The mounts.
-    let image_mounts = std::cell::Cell::new(0u32);
+    let image_mounts = std::cell::RefCell::new(Vec::new());
     let mut plan = container::mounts::plan(loaded, service, &image_config)?;
     for planned in &mut plan.mounts {
         if matches!(
@@ -191,6 +191,7 @@ async fn build(
         },
     )?;
     record.mounts = resolved.records.clone();
+    record.image_mounts = image_mounts.into_inner();
 
     // The spec.
     let joins = NamespaceJoins {
@@ -250,22 +251,40 @@ async fn build(
 }
 
 /// Mounts the root filesystem of image `reference` under the container's directory for a
-/// `type: image` mount (the container sees it read-only); returns where.
+/// `type: image` mount (the container sees it read-only), adding its id to `mounted`;
+/// returns where.
 fn mount_image(
     ctx: &Context,
     paths: &crate::engine::state::ContainerPaths,
     reference: &str,
-    count: &std::cell::Cell<u32>,
+    mounted: &std::cell::RefCell<Vec<String>>,
 ) -> anyhow::Result<std::path::PathBuf> {
-    let n = count.get() + 1;
-    count.set(n);
+    let id = ctx
+        .machine
+        .images
+        .resolve(reference)
+        .with_context(|| format!("cannot mount image {reference}"))?
+        .id;
+    let n = mounted.borrow().len() as u32 + 1;
+    let target = mount_image_at(ctx, paths, &id, n)?;
+    mounted.borrow_mut().push(id);
+    Ok(target)
+}
+
+/// Mounts image `id` as the container's `n`-th image mount.
+fn mount_image_at(
+    ctx: &Context,
+    paths: &crate::engine::state::ContainerPaths,
+    id: &str,
+    n: u32,
+) -> anyhow::Result<std::path::PathBuf> {
     let dirs = RootfsDirs {
         upper: paths.image_mount(n).with_extension("upper"),
         work: paths.image_mount(n).with_extension("work"),
         target: paths.image_mount(n),
     };
-    mount_rootfs(&ctx.machine.images, reference, &dirs, MountMethod::Auto)
-        .with_context(|| format!("cannot mount image {reference}"))?;
+    mount_rootfs(&ctx.machine.images, id, &dirs, MountMethod::Auto)
+        .with_context(|| format!("cannot mount image {id}"))?;
     Ok(dirs.target)
 }
 
@@ -377,14 +396,20 @@ fn volumes_from(
     Ok(record.mounts)
 }
 
-/// Makes sure a recorded container can start: its root filesystem mounted and its network
-/// namespace present (both are gone after a reboot).
+/// Makes sure a recorded container can start: its root filesystem and image mounts mounted
+/// and its network namespace present (all gone after a reboot).
 pub async fn revive(ctx: &Context, id: &str) -> anyhow::Result<()> {
     let record = ctx.machine.state.container(id)?;
+    let paths = ctx.machine.state.container_paths(id);
+    for (n, image) in (1u32..).zip(&record.image_mounts) {
+        if !berth_volumes::local_driver::is_mount_point(&paths.image_mount(n)).unwrap_or(false) {
+            mount_image_at(ctx, &paths, image, n)
+                .with_context(|| format!("cannot mount an image volume of {}", record.name))?;
+        }
+    }
     if let Some(rootfs) = &record.rootfs
         && !berth_volumes::local_driver::is_mount_point(rootfs).unwrap_or(false)
     {
-        let paths = ctx.machine.state.container_paths(id);
         let dirs = RootfsDirs {
             upper: paths.upper(),
             work: paths.work(),

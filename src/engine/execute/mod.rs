@@ -14,6 +14,7 @@ mod volume;
 
 pub use create::{NewContainer, create_container, new_id};
 pub use ops::{Context, ProjectDefinition};
+pub use supervise::settle;
 
 use super::plan::{Plan, StepId};
 use std::collections::BTreeSet;

@@ -3,6 +3,7 @@
 //! on tokio's blocking pool.
 
 use super::ops::Context;
+use crate::engine::machine::Machine;
 use crate::engine::state::{ContainerRecord, RecordedState};
 use crate::supervisor::SupervisorClient;
 use anyhow::Context as _;
@@ -52,6 +53,32 @@ pub async fn forget(ctx: &Context, record: &ContainerRecord) -> anyhow::Result<(
             None => Ok(()),
         },
     )
+}
+
+/// Makes the records of `project` true before a command decides from them: when they say
+/// containers run but no supervisor answers (it was killed, or the machine rebooted), a
+/// supervisor is started that takes over the live ones and records the dead ones exited,
+/// without restarting them: the command starts what it should, in dependency order.
+pub fn settle(machine: &Machine, project: &str) -> anyhow::Result<()> {
+    if SupervisorClient::connect(&machine.state, project)?.is_some() {
+        return Ok(());
+    }
+    let claims_running = machine
+        .state
+        .containers_of(project)?
+        .records
+        .iter()
+        .any(|r| {
+            matches!(
+                r.status.state,
+                RecordedState::Running | RecordedState::Paused | RecordedState::Restarting
+            )
+        });
+    if claims_running {
+        SupervisorClient::ensure_deferring(&machine.state, project, &machine.exe)
+            .with_context(|| format!("cannot reach the supervisor of project {project}"))?;
+    }
+    Ok(())
 }
 
 /// Ends the supervisor once the project has no container left.

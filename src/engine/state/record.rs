@@ -115,6 +115,10 @@ pub struct ContainerStatus {
     /// Its health, when it has a health check and was started since it got one.
     #[serde(default)]
     pub health: Option<HealthState>,
+    /// Whether its last run was ended by its user (`stop`, `kill`): an `unless-stopped`
+    /// container stopped so is not brought back by `resume`.
+    #[serde(default)]
+    pub stopped_by_user: bool,
 }
 
 impl ContainerStatus {
@@ -130,6 +134,7 @@ impl ContainerStatus {
             finished_at: self.finished_at,
             // Every run starts over as `starting` (the probes' log is kept).
             health: self.health.as_ref().map(HealthState::restarted),
+            stopped_by_user: false,
         }
     }
 
@@ -218,6 +223,10 @@ pub struct ContainerRecord {
     /// Its health check (`None`: none, or disabled).
     #[serde(default)]
     pub healthcheck: Option<HealthCheck>,
+    /// The images its `type: image` mounts show, by id: the n-th is mounted at
+    /// [`super::ContainerPaths::image_mount`]`(n)` (counting from 1), again after a reboot.
+    #[serde(default)]
+    pub image_mounts: Vec<String>,
     /// Its last known state.
     #[serde(default)]
     pub status: ContainerStatus,
@@ -284,6 +293,7 @@ impl ContainerRecord {
             ports: Vec::new(),
             log: LogOptions::default(),
             healthcheck: None,
+            image_mounts: Vec::new(),
             status: ContainerStatus::default(),
         }
     }
@@ -332,6 +342,9 @@ pub struct ProjectRecord {
     pub volumes: Vec<String>,
     /// When it was first brought up.
     pub created: SystemTime,
+    /// Whether it comes back at boot (`berth autostart enable`; `berth resume --all`).
+    #[serde(default)]
+    pub autostart: bool,
 }
 
 #[cfg(test)]
