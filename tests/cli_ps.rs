@@ -154,6 +154,7 @@ fn record(
         ports: Vec::new(),
         log: Default::default(),
         healthcheck: None,
+        image_mounts: Vec::new(),
         status,
     }
 }

@@ -82,6 +82,8 @@ fn record(project: &str, service: &str, number: u32, hash: &str) -> ContainerRec
         ports: Vec::new(),
         log: Default::default(),
         healthcheck: None,
+        image_mounts: Vec::new(),
+
         status: ContainerStatus::default(),
     }
 }

@@ -119,6 +119,8 @@ impl Project {
             ports: Vec::new(),
             log: LogOptions::default(),
             healthcheck: None,
+            image_mounts: Vec::new(),
+
             status: ContainerStatus::default(),
         };
         self.state.create_container_record(&record).unwrap();

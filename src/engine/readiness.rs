@@ -224,6 +224,7 @@ mod tests {
                 start_interval: Duration::from_secs(1),
                 retries: 3,
             }),
+            image_mounts: Vec::new(),
             status: ContainerStatus {
                 state,
                 exit_code: code,
