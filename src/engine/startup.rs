@@ -69,6 +69,26 @@ pub fn plan_start(desired: &DesiredProject, observed: &Observed, names: &BTreeSe
             .collect();
         started.insert(&svc.name, steps);
     }
+    // Containers of services the project view leaves out (a profile not enabled now): they
+    // exist, so they start, with no dependency known to order them.
+    let planned: BTreeSet<&str> = plan
+        .steps()
+        .iter()
+        .filter_map(|s| match &s.op {
+            Operation::StartContainer { name, .. } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    let rest: Vec<(String, String)> = observed
+        .containers
+        .iter()
+        .filter(|c| names.contains(&c.name) && !planned.contains(c.name.as_str()))
+        .filter(|c| !c.is_oneoff() && c.project() == Some(desired.name.as_str()))
+        .map(|c| (c.service().unwrap_or_default().to_string(), c.name.clone()))
+        .collect();
+    for (service, name) in rest {
+        plan.add(Operation::StartContainer { service, name }, []);
+    }
     plan
 }
 
@@ -177,6 +197,22 @@ mod tests {
 #6 start container p-web-1 after #2 #4 #5
 #7 start container p-web-2 after #2 #4 #5
 "
+        );
+    }
+
+    #[test]
+    fn containers_of_services_outside_the_view_start_too() {
+        let observed = Observed {
+            containers: vec![
+                container("db", 1, ContainerState::Exited(0)),
+                container("extra", 1, ContainerState::Exited(0)),
+            ],
+            ..Default::default()
+        };
+        let plan = plan_start(&project(), &observed, &names(&["p-extra-1", "p-db-1"]));
+        assert_eq!(
+            plan.to_string(),
+            "#1 start container p-db-1\n#2 start container p-extra-1\n"
         );
     }
 
