@@ -69,9 +69,20 @@ fn restart_policies_bring_back_back_off_and_respect_a_stop() {
     let gaps: Vec<f64> = starts.windows(2).map(|w| w[1] - w[0]).collect();
     eprintln!("gaps between the crashing service's runs: {gaps:?} s");
     // /proc/uptime counts in hundredths of a second: allow one on each side.
-    assert!(gaps[1] >= 0.1 - 0.02, "second restart after 100 ms: {gaps:?}");
-    assert!(gaps[2] >= 0.2 - 0.02, "third restart after 200 ms: {gaps:?}");
-    let ps = stack.ok(&["ps", "-a", "--format", "{{.Name}} {{.RunningFor}} {{.Status}}"]);
+    assert!(
+        gaps[1] >= 0.1 - 0.02,
+        "second restart after 100 ms: {gaps:?}"
+    );
+    assert!(
+        gaps[2] >= 0.2 - 0.02,
+        "third restart after 200 ms: {gaps:?}"
+    );
+    let ps = stack.ok(&[
+        "ps",
+        "-a",
+        "--format",
+        "{{.Name}} {{.RunningFor}} {{.Status}}",
+    ]);
     assert!(ps.contains("Exited (1)"), "{ps}");
 
     // always: killed from outside, it comes back.

@@ -133,14 +133,14 @@ fn a_rebooted_project_comes_back_in_order_healthy_with_its_data() {
         )),
         "{text}"
     );
-    let link = units.path().join("multi-user.target.wants").join(&unit_name);
+    let link = units
+        .path()
+        .join("multi-user.target.wants")
+        .join(&unit_name);
     assert_eq!(std::fs::read_link(&link).unwrap(), unit);
     let status_text = autostart("status");
     assert!(status_text.contains("Autostart: enabled"), "{status_text}");
-    assert!(
-        status_text.contains("Services:  db, web"),
-        "{status_text}"
-    );
+    assert!(status_text.contains("Services:  db, web"), "{status_text}");
 
     stack.simulate_reboot(&[&format!("{}_default", stack.project)]);
     assert!(stack.supervisor_pid().is_none());
@@ -183,7 +183,11 @@ fn a_rebooted_project_comes_back_in_order_healthy_with_its_data() {
     assert!(!unit.exists() && link.symlink_metadata().is_err());
     stack.simulate_reboot(&[&format!("{}_default", stack.project)]);
     stack.ok(&["resume", "--all"]);
-    assert!(stack.supervisor_pid().is_none_or(|p| !Path::new(&format!("/proc/{p}")).exists()));
+    assert!(
+        stack
+            .supervisor_pid()
+            .is_none_or(|p| !Path::new(&format!("/proc/{p}")).exists())
+    );
     // Until resumed by name (`up` would do as well).
     stack.ok(&["resume"]);
     stack.eventually("db running", Duration::from_secs(30), || {

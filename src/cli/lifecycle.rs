@@ -5,11 +5,11 @@ use super::progress::{Reporter, Wording};
 use super::project::{ProjectTarget, target_services};
 use super::{GlobalOptions, output};
 use crate::engine::desired::DesiredProject;
-use crate::engine::observed::Observed;
-use crate::engine::startup;
 use crate::engine::execute::{self, Context, Progress, ProjectDefinition};
 use crate::engine::machine::Machine;
+use crate::engine::observed::Observed;
 use crate::engine::plan::Plan;
+use crate::engine::startup;
 use crate::engine::state::{ContainerRecord, ProjectLock};
 use crate::engine::unsupported;
 use anyhow::Context as _;
@@ -180,7 +180,8 @@ impl Session {
     /// What exists for the project, with records made true first (see
     /// [`execute::settle`]): every command that decides from the observed state asks here.
     pub fn observe(&self) -> anyhow::Result<Observed> {
-        execute::settle(&self.ctx.machine, &self.ctx.project.name)?;
+        let machine = &self.ctx.machine;
+        execute::settle(&machine.state, &self.ctx.project.name, &machine.exe)?;
         self.ctx.machine.observe(&self.ctx.project.name)
     }
 

@@ -144,7 +144,10 @@ pub fn reload_systemd() -> anyhow::Result<()> {
         .arg("daemon-reload")
         .status()
         .context("cannot run systemctl daemon-reload")?;
-    anyhow::ensure!(status.success(), "systemctl daemon-reload failed ({status})");
+    anyhow::ensure!(
+        status.success(),
+        "systemctl daemon-reload failed ({status})"
+    );
     Ok(())
 }
 
@@ -186,7 +189,9 @@ mod tests {
         let text = render_unit("shop", &command());
         let path = install(dir.path(), "shop", &text).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
-        let link = dir.path().join("multi-user.target.wants/berth-shop.service");
+        let link = dir
+            .path()
+            .join("multi-user.target.wants/berth-shop.service");
         assert_eq!(std::fs::read_link(&link).unwrap(), path);
         let st = status(dir.path(), "shop");
         assert!(st.installed && st.enabled);

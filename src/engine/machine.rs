@@ -8,6 +8,14 @@ use berth_runtime::image::Store;
 use berth_volumes::store::VolumeStore;
 use std::path::{Path, PathBuf};
 
+/// The berth executable that runs supervisors: the running binary unless a test points
+/// elsewhere with `BERTH_EXE`.
+pub fn berth_exe() -> PathBuf {
+    std::env::var_os("BERTH_EXE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/proc/self/exe"))
+}
+
 /// The opened stores.
 #[derive(Debug, Clone)]
 pub struct Machine {
@@ -39,14 +47,11 @@ impl Machine {
                 state.volumes_dir().display()
             )
         })?;
-        let exe = std::env::var_os("BERTH_EXE")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("/proc/self/exe"));
         Ok(Machine {
             state,
             images,
             volumes,
-            exe,
+            exe: berth_exe(),
         })
     }
 

@@ -29,7 +29,10 @@ pub fn plan_start(desired: &DesiredProject, observed: &Observed, names: &BTreeSe
         }
         let mut after = Vec::new();
         for dep in &svc.depends_on {
-            let dep_steps = started.get(dep.service.as_str()).cloned().unwrap_or_default();
+            let dep_steps = started
+                .get(dep.service.as_str())
+                .cloned()
+                .unwrap_or_default();
             let runs = observed
                 .service_containers(&desired.name, &dep.service)
                 .iter()

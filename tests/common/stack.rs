@@ -225,7 +225,10 @@ impl Stack {
             .iter()
             .any(|p| Path::new(&format!("/proc/{p}")).exists())
         {
-            assert!(Instant::now() < deadline, "processes {victims:?} outlived SIGKILL");
+            assert!(
+                Instant::now() < deadline,
+                "processes {victims:?} outlived SIGKILL"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         // Deepest first, so that nested mounts go before their parents.
@@ -233,8 +236,10 @@ impl Stack {
         let mut points: Vec<String> = mountinfo
             .lines()
             .filter_map(|l| l.split(' ').nth(4))
-            .filter(|p| p.starts_with(&*self.root.path().to_string_lossy())
-                || p.starts_with(&*self.run.path().to_string_lossy()))
+            .filter(|p| {
+                p.starts_with(&*self.root.path().to_string_lossy())
+                    || p.starts_with(&*self.run.path().to_string_lossy())
+            })
             .map(str::to_string)
             .collect();
         points.sort_by_key(|p| std::cmp::Reverse(p.len()));

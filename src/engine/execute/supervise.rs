@@ -3,10 +3,11 @@
 //! on tokio's blocking pool.
 
 use super::ops::Context;
-use crate::engine::machine::Machine;
+use crate::engine::state::StateRoot;
 use crate::engine::state::{ContainerRecord, RecordedState};
 use crate::supervisor::SupervisorClient;
 use anyhow::Context as _;
+use std::path::Path;
 use std::time::Duration;
 
 /// A connection to the project's supervisor, starting it when none runs.
@@ -59,23 +60,18 @@ pub async fn forget(ctx: &Context, record: &ContainerRecord) -> anyhow::Result<(
 /// containers run but no supervisor answers (it was killed, or the machine rebooted), a
 /// supervisor is started that takes over the live ones and records the dead ones exited,
 /// without restarting them: the command starts what it should, in dependency order.
-pub fn settle(machine: &Machine, project: &str) -> anyhow::Result<()> {
-    if SupervisorClient::connect(&machine.state, project)?.is_some() {
+pub fn settle(state: &StateRoot, project: &str, exe: &Path) -> anyhow::Result<()> {
+    if SupervisorClient::connect(state, project)?.is_some() {
         return Ok(());
     }
-    let claims_running = machine
-        .state
-        .containers_of(project)?
-        .records
-        .iter()
-        .any(|r| {
-            matches!(
-                r.status.state,
-                RecordedState::Running | RecordedState::Paused | RecordedState::Restarting
-            )
-        });
+    let claims_running = state.containers_of(project)?.records.iter().any(|r| {
+        matches!(
+            r.status.state,
+            RecordedState::Running | RecordedState::Paused | RecordedState::Restarting
+        )
+    });
     if claims_running {
-        SupervisorClient::ensure_deferring(&machine.state, project, &machine.exe)
+        SupervisorClient::ensure_deferring(state, project, exe)
             .with_context(|| format!("cannot reach the supervisor of project {project}"))?;
     }
     Ok(())

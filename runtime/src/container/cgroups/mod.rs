@@ -286,10 +286,16 @@ impl Cgroup {
             .or_else(|| self.v1_dir("memory"))
             .or_else(|| self.dirs().into_iter().next());
         let Some(dir) = dir else { return Ok(vec![]) };
-        Ok(read_file(&dir, "cgroup.procs")?
-            .lines()
-            .filter_map(|l| l.trim().parse().ok())
-            .collect())
+        match read_file(&dir, "cgroup.procs") {
+            Ok(text) => Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect()),
+            // Removed, by whoever saw the last process end first: nothing is left in it.
+            Err(CgroupError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound && !dir.exists() =>
+            {
+                Ok(vec![])
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Freezes every process of the cgroup and waits until the kernel says it is frozen.
@@ -327,6 +333,10 @@ impl Cgroup {
                 )
             }
         };
+        if !frozen && !dir.exists() {
+            // A removed cgroup holds no process that could stay frozen.
+            return Ok(());
+        }
         write_file(&dir, file, value, if frozen { "pause" } else { "unpause" })?;
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
