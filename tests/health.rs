@@ -126,6 +126,14 @@ fn a_dependency_holds_its_dependent_until_healthy() {
     assert_eq!(ps_of(&stack, "web")["Health"], "", "web has no check");
     let table = String::from_utf8_lossy(&stack.berth_elsewhere(&["ps"]).stdout).into_owned();
     assert!(table.contains("(healthy)"), "{table}");
+    // inspect shows the health with the probes' last outputs and exit codes.
+    let inspected: Value =
+        serde_json::from_str(&stack.ok(&["inspect", &format!("{}-db-1", stack.project)])).unwrap();
+    let health = &inspected[0]["State"]["Health"];
+    assert_eq!(health["Status"], "healthy", "{inspected}");
+    let log = health["Log"].as_array().expect("probe log");
+    assert!(log.iter().any(|p| p["ExitCode"] == 1), "{inspected}");
+    assert_eq!(log.last().unwrap()["ExitCode"], 0, "{inspected}");
 
     // A restart starts over as `starting`, then gets healthy again (the file is in the
     // container's writable layer, so it stays).

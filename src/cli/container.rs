@@ -22,6 +22,8 @@ enum ContainerCommand {
     /// Remove one or more containers
     #[command(visible_alias = "remove")]
     Rm(RmArgs),
+    /// Display detailed information on one or more containers
+    Inspect(super::inspect::InspectArgs),
 }
 
 /// Flags of `berth container rm`, as in `docker container rm`.
@@ -75,6 +77,7 @@ pub fn run(global: &GlobalOptions, args: &ContainerArgs) -> anyhow::Result<ExitC
     match &args.command {
         ContainerCommand::Ls(ls) => list(global, ls),
         ContainerCommand::Rm(rm) => remove(global, rm),
+        ContainerCommand::Inspect(args) => super::inspect::run(global, args),
     }
 }
 

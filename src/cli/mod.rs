@@ -12,6 +12,7 @@ pub mod events;
 pub mod exec;
 pub mod image;
 pub mod images;
+pub mod inspect;
 pub mod kill;
 pub mod lifecycle;
 pub mod logs;
@@ -137,6 +138,8 @@ pub enum Command {
     Images(images::ImagesArgs),
     /// Manage containers
     Container(container::ContainerArgs),
+    /// Display detailed information on containers (as docker inspect)
+    Inspect(inspect::InspectArgs),
     /// Manage images
     Image(image::ImageArgs),
     /// Manage volumes
@@ -202,6 +205,7 @@ pub fn run() -> ExitCode {
         Command::Port(args) => port::run(&cli.global, args),
         Command::Ls(args) => ls::run(&cli.global, args),
         Command::Container(args) => container::run(&cli.global, args),
+        Command::Inspect(args) => inspect::run(&cli.global, args),
         Command::Images(args) => images::run(&cli.global, args),
         Command::Image(args) => image::run(&cli.global, args),
         Command::Volume(args) => volume::run(&cli.global, args),
