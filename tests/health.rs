@@ -169,7 +169,7 @@ services:
     init: true
     command: ["sleep", "3600"]
     healthcheck:
-      test: "false"
+      test: ["CMD-SHELL", "echo db not ready; false"]
       interval: 1s
       retries: 2
   needy:
@@ -197,7 +197,7 @@ fn a_service_that_never_gets_healthy_fails_up() {
     assert!(!out.status.success(), "up -d succeeded:\n{stderr}");
     assert!(
         stderr.contains(&format!(
-            "dependency failed to start: container {sick} is unhealthy"
+            "dependency failed to start: container {sick} is unhealthy (last check: exit 1: db not ready)"
         )),
         "{stderr}"
     );

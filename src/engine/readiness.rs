@@ -80,9 +80,7 @@ pub fn check(record: &ContainerRecord, service: &str, condition: Condition) -> R
             }
             match health() {
                 HealthStatus::Healthy if running => Readiness::Ready("Healthy"),
-                HealthStatus::Unhealthy if running => {
-                    failed(format!("container {} is unhealthy", record.name))
-                }
+                HealthStatus::Unhealthy if running => failed(unhealthy(record)),
                 _ => Readiness::Waiting,
             }
         }
@@ -102,12 +100,37 @@ pub fn check(record: &ContainerRecord, service: &str, condition: Condition) -> R
             }
             match health() {
                 HealthStatus::Healthy => Readiness::Ready("Healthy"),
-                HealthStatus::Unhealthy => {
-                    Readiness::Failed(format!("container {} is unhealthy", record.name))
-                }
+                HealthStatus::Unhealthy => Readiness::Failed(unhealthy(record)),
                 HealthStatus::Starting => Readiness::Waiting,
             }
         }
+    }
+}
+
+/// Compose's words for an unhealthy container, with what its last failed probe said, so
+/// that the reason is in front of the user without a trip to `inspect`.
+fn unhealthy(record: &ContainerRecord) -> String {
+    let last = record
+        .status
+        .health
+        .as_ref()
+        .and_then(|h| h.log.iter().rev().find(|p| p.exit_code != 0));
+    match last {
+        Some(p) => {
+            let output: String = p.output.trim().chars().take(200).collect();
+            if output.is_empty() {
+                format!(
+                    "container {} is unhealthy (last check: exit {})",
+                    record.name, p.exit_code
+                )
+            } else {
+                format!(
+                    "container {} is unhealthy (last check: exit {}: {output})",
+                    record.name, p.exit_code
+                )
+            }
+        }
+        None => format!("container {} is unhealthy", record.name),
     }
 }
 
@@ -224,7 +247,6 @@ mod tests {
                 start_interval: Duration::from_secs(1),
                 retries: 3,
             }),
-            image_mounts: Vec::new(),
             status: ContainerStatus {
                 state,
                 exit_code: code,
@@ -244,6 +266,27 @@ mod tests {
                 },
             )
         }
+    }
+
+    #[test]
+    fn an_unhealthy_dependency_is_reported_with_its_last_failed_probe() {
+        let mut r = record(RecordedState::Running, None, Some(HealthStatus::Unhealthy));
+        let probe = |exit_code, output: &str| crate::engine::state::ProbeResult {
+            start: SystemTime::UNIX_EPOCH,
+            end: SystemTime::UNIX_EPOCH,
+            exit_code,
+            output: output.into(),
+        };
+        if let Some(h) = r.status.health.as_mut() {
+            h.log = vec![probe(1, "db not ready\n"), probe(0, "ok")];
+        }
+        assert_eq!(
+            check(&r, "db", Condition::Healthy),
+            Readiness::Failed(
+                "dependency failed to start: container p-db-1 is unhealthy (last check: exit 1: db not ready)"
+                    .into()
+            )
+        );
     }
 
     #[test]
