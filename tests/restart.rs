@@ -22,6 +22,16 @@ services:
     image: {IMAGE}
     restart: on-failure:3
     command: ["sh", "-c", "cat /proc/uptime; exit 1"]
+  paced:
+    image: {IMAGE}
+    command: ["sh", "-c", "cat /proc/uptime; exit 1"]
+    deploy:
+      restart_policy: {{condition: on-failure, max_attempts: 2, delay: 400ms}}
+  windowed:
+    image: {IMAGE}
+    command: ["sh", "-c", "sleep 1.2; exit 1"]
+    deploy:
+      restart_policy: {{condition: on-failure, max_attempts: 1, window: 1s}}
 "#
     )
 }
@@ -40,10 +50,10 @@ fn restart_count(stack: &Stack, service: &str) -> u64 {
     0
 }
 
-/// The uptimes (seconds) at which the crashing service's runs began, from its log.
-fn run_starts(stack: &Stack) -> Vec<f64> {
+/// The uptimes (seconds) at which `service`'s runs began, from its log.
+fn run_starts(stack: &Stack, service: &str) -> Vec<f64> {
     stack
-        .ok(&["logs", "--no-log-prefix", "crash"])
+        .ok(&["logs", "--no-log-prefix", service])
         .lines()
         .filter_map(|l| l.split_whitespace().next()?.parse().ok())
         .collect()
@@ -64,7 +74,7 @@ fn restart_policies_bring_back_back_off_and_respect_a_stop() {
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(stack.states("crash"), ["exited"]);
     assert_eq!(restart_count(&stack, "crash"), 3);
-    let starts = run_starts(&stack);
+    let starts = run_starts(&stack, "crash");
     assert_eq!(starts.len(), 4, "one run and three restarts: {starts:?}");
     let gaps: Vec<f64> = starts.windows(2).map(|w| w[1] - w[0]).collect();
     eprintln!("gaps between the crashing service's runs: {gaps:?} s");
@@ -84,6 +94,22 @@ fn restart_policies_bring_back_back_off_and_respect_a_stop() {
         "{{.Name}} {{.RunningFor}} {{.Status}}",
     ]);
     assert!(ps.contains("Exited (1)"), "{ps}");
+
+    // deploy.restart_policy: a fixed delay between attempts, and max_attempts.
+    stack.eventually("paced gives up", Duration::from_secs(30), || {
+        stack.states("paced") == ["exited"] && restart_count(&stack, "paced") == 2
+    });
+    let starts = run_starts(&stack, "paced");
+    assert_eq!(starts.len(), 3, "{starts:?}");
+    assert!(
+        starts.windows(2).all(|w| w[1] - w[0] >= 0.4 - 0.02),
+        "400 ms between attempts: {starts:?}"
+    );
+    // A window: runs that last it do not count against max_attempts (1 here).
+    stack.eventually("windowed restarted twice", Duration::from_secs(30), || {
+        restart_count(&stack, "windowed") >= 2
+    });
+    stack.ok(&["stop", "windowed"]);
 
     // always: killed from outside, it comes back.
     let id = stack.ids("worker").remove(0);

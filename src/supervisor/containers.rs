@@ -57,6 +57,9 @@ pub struct Supervised {
     pub logs: Option<LogPumps>,
     /// The back-off delay of the latest restart in the current series.
     pub last_delay: Option<Duration>,
+    /// Restarts since the last run that lasted `deploy.restart_policy.window` (with a
+    /// window, these count against the policy's most attempts).
+    pub window_restarts: u32,
 }
 
 impl Supervised {
@@ -71,6 +74,7 @@ impl Supervised {
             waiters: Vec::new(),
             logs: None,
             last_delay: None,
+            window_restarts: 0,
         }
     }
 

@@ -68,6 +68,7 @@ impl Supervisor {
             entry.phase = Phase::Starting;
             entry.user_stopped = false;
             entry.last_delay = None;
+            entry.window_restarts = 0;
         }
         self.launch(id, record, false).await
     }
@@ -308,7 +309,7 @@ impl Supervisor {
         by_user: bool,
         ran_for: Option<Duration>,
     ) {
-        let (record, decision, cancel) = {
+        let (record, delay, cancel) = {
             let mut table = self.table();
             let Some(entry) = table.get_mut(id) else {
                 return;
@@ -318,17 +319,29 @@ impl Supervisor {
                     tracing::warn!("container {}: {e}; not restarting", entry.record.name);
                     Policy::No
                 });
+            // With a window, only the restarts since a run that lasted it count.
+            let counted = match entry.record.restart_window {
+                Some(window) => {
+                    if ran_for.is_some_and(|r| r >= window) {
+                        entry.window_restarts = 0;
+                    }
+                    entry.window_restarts
+                }
+                None => entry.status.restart_count,
+            };
             let ended = Ended {
                 code,
                 by_user,
-                restart_count: entry.status.restart_count,
+                restart_count: counted,
                 ran_for,
             };
             let decision = restart::decide(policy, &ended, entry.last_delay);
-            let Decision::Restart(delay) = decision else {
+            let Decision::Restart(backoff) = decision else {
                 return;
             };
-            entry.last_delay = Some(delay);
+            entry.last_delay = Some(backoff);
+            entry.window_restarts += 1;
+            let delay = entry.record.restart_delay.unwrap_or(backoff);
             let cancel = Arc::new(tokio::sync::Notify::new());
             entry.phase = Phase::Restarting {
                 cancel: cancel.clone(),
@@ -337,12 +350,12 @@ impl Supervisor {
             (entry.record.clone(), delay, cancel)
         };
         self.save_status(id);
-        tracing::info!("restarting {} in {:?}", record.name, decision);
+        tracing::info!("restarting {} in {:?}", record.name, delay);
         let sup = self.clone();
         let id = id.to_string();
         tokio::spawn(async move {
             tokio::select! {
-                _ = tokio::time::sleep(decision) => {}
+                _ = tokio::time::sleep(delay) => {}
                 _ = cancel.notified() => return,
             }
             if let Err(e) = sup.restart(&id).await {

@@ -57,6 +57,8 @@ impl PortRequest {
 pub struct RecordFields {
     /// `no`, `always`, `on-failure`, `on-failure:N` or `unless-stopped`.
     pub restart_policy: String,
+    /// `deploy.restart_policy.delay` and `.window`.
+    pub restart_timing: (Option<std::time::Duration>, Option<std::time::Duration>),
     /// The stop signal, as `SIGNAME`.
     pub stop_signal: String,
     /// Seconds between the stop signal and SIGKILL.
@@ -359,6 +361,13 @@ pub fn record_fields(input: &ContainerInput) -> anyhow::Result<RecordFields> {
     let image = input.defaults();
     Ok(RecordFields {
         restart_policy: restart_policy(service, svc)?,
+        restart_timing: svc
+            .deploy
+            .as_ref()
+            .and_then(|d| d.restart_policy.as_ref())
+            .map_or((None, None), |p| {
+                (p.delay.map(|d| d.get()), p.window.map(|d| d.get()))
+            }),
         stop_signal: stop_signal(service, svc, image.stop_signal.as_deref())?,
         stop_grace_period: stop_grace_period(svc),
         log: log_options(service, svc)?,

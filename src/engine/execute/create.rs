@@ -221,6 +221,7 @@ async fn build(
     let fields = container::record_fields(&input)?;
     record.labels = container::labels(&input)?;
     record.restart_policy = Some(fields.restart_policy.clone());
+    (record.restart_delay, record.restart_window) = fields.restart_timing;
     record.stop_signal = Some(fields.stop_signal.clone());
     record.stop_grace_period = Some(fields.stop_grace_period);
     record.log = fields.log.clone();

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// The image a container was created from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -186,6 +186,14 @@ pub struct ContainerRecord {
     /// Its restart policy, in Compose's spelling (`no`, `always`, `on-failure:3`, ...).
     #[serde(default)]
     pub restart_policy: Option<String>,
+    /// `deploy.restart_policy.delay`: a fixed wait before each restart instead of the
+    /// back-off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_delay: Option<Duration>,
+    /// `deploy.restart_policy.window`: a run at least this long does not count against the
+    /// policy's most attempts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_window: Option<Duration>,
     /// The signal that stops it (`SIGTERM` unless `stop_signal` says otherwise).
     #[serde(default)]
     pub stop_signal: Option<String>,
@@ -281,6 +289,8 @@ impl ContainerRecord {
             created: SystemTime::now(),
             spec_path: None,
             restart_policy: None,
+            restart_delay: None,
+            restart_window: None,
             stop_signal: None,
             stop_grace_period: None,
             endpoints: Vec::new(),
