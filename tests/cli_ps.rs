@@ -134,6 +134,8 @@ fn record(
         created,
         spec_path: None,
         restart_policy: None,
+        restart_delay: None,
+        restart_window: None,
         stop_signal: None,
         stop_grace_period: None,
         endpoints: vec![Endpoint {

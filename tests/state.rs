@@ -57,6 +57,8 @@ fn record(project: &str, service: &str, number: u32, hash: &str) -> ContainerRec
             "/var/lib/berth/containers/x/bundle/config.json",
         )),
         restart_policy: Some("unless-stopped".into()),
+        restart_delay: None,
+        restart_window: None,
         stop_signal: None,
         stop_grace_period: Some(10),
         endpoints: vec![Endpoint {

@@ -107,6 +107,8 @@ impl Project {
             created: SystemTime::now(),
             spec_path: None,
             restart_policy: restart.map(str::to_string),
+            restart_delay: None,
+            restart_window: None,
             stop_signal: None,
             stop_grace_period: Some(10),
             endpoints: Vec::new(),
