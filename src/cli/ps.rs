@@ -4,8 +4,6 @@
 use super::project::{self, ProjectTarget};
 use super::template::{self, Format};
 use super::{GlobalOptions, output, summary};
-use crate::engine::execute;
-use crate::engine::machine::berth_exe;
 use crate::engine::state::{ContainerRecord, RecordedState};
 use anyhow::bail;
 use clap::{ArgAction, Args};
@@ -87,8 +85,6 @@ pub fn run(global: &GlobalOptions, args: &PsArgs) -> anyhow::Result<ExitCode> {
     let target = project::target(global)?;
     let services = selected_services(&target, &args.service_names, args.orphans)?;
     let state = project::open_state(global)?;
-    // After a crash or a reboot the records may say "running" for containers that are gone.
-    execute::settle(&state, &target.name, &berth_exe())?;
     let containers = state.containers_of(&target.name)?.records;
     let all = args.all || !statuses.is_empty();
     let mut shown: Vec<ContainerRecord> = containers
