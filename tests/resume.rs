@@ -193,4 +193,11 @@ fn a_rebooted_project_comes_back_in_order_healthy_with_its_data() {
     stack.eventually("db running", Duration::from_secs(30), || {
         stack.states("db") == ["running"]
     });
+
+    // A project taken down after a reboot, before anything resumed it: down finds what the
+    // reboot left and removes it all.
+    stack.simulate_reboot(&[&format!("{}_default", stack.project)]);
+    stack.ok(&["down", "-v"]);
+    assert!(stack.ps().is_empty(), "{:?}", stack.ps());
+    assert!(stack.netns_files().is_empty(), "{:?}", stack.netns_files());
 }
