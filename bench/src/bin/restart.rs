@@ -392,8 +392,8 @@ fn report(config: &Config, slots: &[Slot], notes: &[String], load_before: &str) 
     }
     println!();
     println!(
-        "{:<7} {:>34}  {:<44} {}",
-        "tool", "first restart min/median/max (ms)", "quick kills in a row (ms)", "crash loop"
+        "{:<7} {:>34}  {:<44} crash loop",
+        "tool", "first restart min/median/max (ms)", "quick kills in a row (ms)"
     );
     for s in slots {
         let f = &s.figures;
@@ -436,16 +436,24 @@ fn report(config: &Config, slots: &[Slot], notes: &[String], load_before: &str) 
             println!("FAILED {}: {e}", s.engine.name());
         }
     }
-    let berth = slots.iter().find(|s| s.engine.name() == "berth");
-    if let Some(b) = berth.and_then(|b| median(&b.figures.spaced)) {
-        for other in slots.iter().filter(|s| s.engine.name() != "berth") {
-            if let Some(o) = median(&other.figures.spaced) {
-                println!(
-                    "median first restart berth / {}: {:.2}x",
-                    other.engine.name(),
-                    b.as_secs_f64() / o.as_secs_f64()
-                );
-            }
+    let Some(berth) = slots.iter().find(|s| s.engine.name() == "berth") else {
+        return;
+    };
+    for other in slots.iter().filter(|s| s.engine.name() != "berth") {
+        let name = other.engine.name();
+        if let (Some(b), Some(o)) = (median(&berth.figures.spaced), median(&other.figures.spaced)) {
+            println!(
+                "median first restart berth / {name}: {:.2}x",
+                b.as_secs_f64() / o.as_secs_f64()
+            );
+        }
+        let (b, o) = (&berth.figures.starts, &other.figures.starts);
+        if !b.is_empty() && !o.is_empty() {
+            println!(
+                "crash-loop restarts berth / {name}: {} / {}",
+                b.len() - 1,
+                o.len() - 1
+            );
         }
     }
 }

@@ -41,6 +41,8 @@ impl Docker {
             .arg(dir.join("dockerd.pid"))
             .arg("-H")
             .arg(format!("unix://{}", dir.join("docker.sock").display()))
+            // A cgroup parent of its own, removed at the end (dockerd leaves its parent).
+            .arg(format!("--cgroup-parent=/{}", cgroup_parent()))
             .args([
                 "--iptables=false",
                 "--ip6tables=false",
@@ -179,5 +181,28 @@ impl Drop for Docker {
         }
         let _ = output(self.cmd().args(["rmi", "-f", IMAGE]), "docker rmi");
         self.stop_daemon();
+        remove_cgroup_parent();
+    }
+}
+
+fn cgroup_parent() -> String {
+    format!("berth-bench-restart-{}", std::process::id())
+}
+
+/// Removes the (by now empty) cgroup parent from every hierarchy.
+fn remove_cgroup_parent() {
+    let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") else {
+        return;
+    };
+    for e in entries.flatten() {
+        let dir = e.path().join(cgroup_parent());
+        if dir.is_dir()
+            && let Err(err) = std::fs::remove_dir(&dir)
+        {
+            // Co-mounted controllers (cpu,cpuacct) show one directory under two names.
+            if dir.is_dir() {
+                eprintln!("restart: cannot remove the cgroup {}: {err}", dir.display());
+            }
+        }
     }
 }

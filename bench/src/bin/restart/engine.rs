@@ -125,8 +125,11 @@ pub fn unmount_under(dir: &Path) {
         let Ok(c) = std::ffi::CString::new(p.clone()) else {
             continue;
         };
+        // berth keeps its namespace directory mounted (as `ip netns` does): not a leak.
         // SAFETY: c is a valid NUL-terminated path.
-        if unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) } == 0 {
+        if unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) } == 0
+            && !p.ends_with("/run/network/netns")
+        {
             eprintln!("restart: unmounted a leftover mount {p}");
         }
     }
