@@ -35,12 +35,12 @@ mod marks;
 mod podman;
 
 use anyhow::{Context, Result, bail};
-use engine::Engine;
+use engine::{Engine, Phases};
 use marks::Marks;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Run time between spaced kills: more than the 10 s after which the back-off starts over.
 const SPACING: Duration = Duration::from_secs(11);
@@ -104,6 +104,8 @@ struct Figures {
     quick: Vec<Duration>,
     /// Crash loop: each start's time after the first.
     starts: Vec<Duration>,
+    /// Where the time of each spaced kill went, when the tool tells.
+    phases: Vec<Phases>,
     failed: Option<String>,
 }
 
@@ -160,17 +162,20 @@ impl Slot {
         }
     }
 
-    /// Kills the steady container's process 1; the time until its next run started.
-    fn kill_once(&mut self) -> Result<Duration> {
+    /// Kills the steady container's process 1; the time until its next run started, and
+    /// where it went when the tool tells.
+    fn kill_once(&mut self) -> Result<(Duration, Option<Phases>)> {
         let pid = self.wait_pid("steady")?;
         let marks = self.steady.as_ref().context("no steady container")?;
         marks.drain();
+        let wall = SystemTime::now();
         let t0 = Instant::now();
         engine::signal(pid, libc::SIGKILL)?;
         self.last_pid = Some(pid);
         let t = marks.next_within(START_TIMEOUT, "restart after kill -9")?;
         self.last_start = t;
-        Ok(t - t0)
+        let took = t - t0;
+        Ok((took, self.engine.phases("steady", wall, wall + took)))
     }
 }
 
@@ -262,7 +267,10 @@ fn bench(config: &Config, work: &Path) -> Result<()> {
             }
             sleep_until(slot.last_start + SPACING)?;
             match slot.kill_once() {
-                Ok(d) => slot.figures.spaced.push(d),
+                Ok((d, phases)) => {
+                    slot.figures.spaced.push(d);
+                    slot.figures.phases.extend(phases);
+                }
                 Err(e) => slot.fail(e)?,
             }
         }
@@ -276,7 +284,7 @@ fn bench(config: &Config, work: &Path) -> Result<()> {
         sleep_until(slot.last_start + SPACING)?;
         for _ in 0..config.quick_kills {
             match slot.kill_once() {
-                Ok(d) => slot.figures.quick.push(d),
+                Ok((d, _)) => slot.figures.quick.push(d),
                 Err(e) => {
                     slot.fail(e)?;
                     break;
@@ -430,6 +438,24 @@ fn report(config: &Config, slots: &[Slot], notes: &[String], load_before: &str) 
     println!("crash loop, gaps between consecutive starts (ms):");
     for s in slots {
         println!("  {:<7} {}", s.engine.name(), gaps(&s.figures.starts));
+    }
+    for s in slots.iter().filter(|s| !s.figures.phases.is_empty()) {
+        println!(
+            "where {}'s first restart goes (median of {} spaced kills, from its log):",
+            s.engine.name(),
+            s.figures.phases.len()
+        );
+        for (i, (phase, _)) in s.figures.phases[0].iter().enumerate() {
+            let times: Vec<Duration> = s
+                .figures
+                .phases
+                .iter()
+                .filter_map(|p| p.get(i).map(|x| x.1))
+                .collect();
+            if let Some(m) = median(&times) {
+                println!("  {phase:<28} {} ms", ms(m));
+            }
+        }
     }
     for s in slots {
         if let Some(e) = &s.figures.failed {

@@ -1,11 +1,11 @@
 //! berth under test: the release binary beside this one, a state root and run directory of
 //! its own, one compose project per container (`berth up -d`, `berth down -v`).
 
-use crate::engine::{self, Engine, IMAGE, output};
+use crate::engine::{self, Engine, IMAGE, Phases, output};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The berth tool.
 pub struct Berth {
@@ -150,6 +150,58 @@ impl Engine for Berth {
         self.live.retain(|(n, _)| n != name);
         self.down(name)
     }
+
+    /// From the supervisor's log: the `Die` event (exit seen, cgroup and state cleaned up)
+    /// and the restart decision, between the kill and the marker.
+    fn phases(&self, name: &str, killed: SystemTime, started: SystemTime) -> Option<Phases> {
+        let project = self.project(name);
+        let log = std::fs::read_to_string(
+            self.dir
+                .join("root/projects")
+                .join(&project)
+                .join("supervisor.log"),
+        )
+        .ok()?;
+        let container = format!("container={project}-svc-1");
+        let kill = day_seconds(killed);
+        // The log's lines carry the wall clock's time of day, UTC, in microseconds.
+        let after_kill = |line: &&str| {
+            line_time(line).is_some_and(|t| (t - kill).rem_euclid(86_400.0) < 3_600.0)
+        };
+        let mut lines = log.lines().filter(after_kill);
+        let die = lines
+            .by_ref()
+            .find(|l| l.contains(" Die ") && l.contains(&container))?;
+        let decided = lines.find(|l| l.contains("restarting ") && l.contains(" in 0ns"))?;
+        let (die, decided) = (line_time(die)?, line_time(decided)?);
+        let secs = |a: f64, b: f64| Duration::from_secs_f64((b - a).rem_euclid(86_400.0));
+        Some(vec![
+            ("kill -> die event", secs(kill, die)),
+            ("die -> restart decided", secs(die, decided)),
+            (
+                "decided -> new run's marker",
+                secs(decided, day_seconds(started)),
+            ),
+        ])
+    }
+}
+
+/// Seconds since midnight UTC.
+fn day_seconds(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() % 86_400.0)
+        .unwrap_or(0.0)
+}
+
+/// The time of day of a log line (`2026-11-22T22:29:20.944875Z  INFO ...`).
+fn line_time(line: &str) -> Option<f64> {
+    let (_, rest) = line.split_once('T')?;
+    let clock = rest.get(..rest.find('Z')?)?;
+    let mut parts = clock.splitn(3, ':');
+    let h: f64 = parts.next()?.parse().ok()?;
+    let m: f64 = parts.next()?.parse().ok()?;
+    let s: f64 = parts.next()?.parse().ok()?;
+    Some(h * 3600.0 + m * 60.0 + s)
 }
 
 impl Drop for Berth {

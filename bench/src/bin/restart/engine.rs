@@ -4,7 +4,7 @@
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// The image reference under which every tool gets the same busybox root filesystem.
 pub const IMAGE: &str = "berth-bench/busybox:1";
@@ -21,7 +21,15 @@ pub trait Engine {
     fn pid(&self, name: &str) -> Option<i32>;
     /// Removes container `name`, stopping it first.
     fn remove(&mut self, name: &str) -> Result<()>;
+    /// Where the time between a kill at `killed` and the next run's start at `started` went,
+    /// as consecutive phases, when the tool tells.
+    fn phases(&self, _name: &str, _killed: SystemTime, _started: SystemTime) -> Option<Phases> {
+        None
+    }
 }
+
+/// Named consecutive durations.
+pub type Phases = Vec<(&'static str, Duration)>;
 
 /// Runs `cmd` with no input; its stdout when it succeeds, else an error with its stderr.
 pub fn output(cmd: &mut Command, what: &str) -> Result<String> {
