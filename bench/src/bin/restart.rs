@@ -3,7 +3,7 @@
 //!
 //! Run as root, after building berth:
 //! `cargo build --release -p berth && cargo run --release -p berth-bench --bin restart`
-//! (`-- --quick` for a smoke run of about a minute; BERTH_BENCH_KILLS, BERTH_BENCH_LOOP_SECS
+//! (`-- --quick` for a smoke run of a minute and a half; BERTH_BENCH_KILLS, BERTH_BENCH_LOOP_SECS
 //! and BERTH_BENCH_TOOLS=berth,docker,podman adjust it; BERTH_BIN names another berth).
 //! Debian packages: busybox-static, podman, docker.io (dockerd and its containerd and runc;
 //! the bench starts a dockerd of its own in a temporary directory, without iptables or a
@@ -33,10 +33,13 @@ mod engine;
 mod marks;
 #[path = "restart/podman.rs"]
 mod podman;
+#[path = "restart/report.rs"]
+mod report;
 
 use anyhow::{Context, Result, bail};
 use engine::{Engine, Phases};
 use marks::Marks;
+use report::Figures;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -95,18 +98,6 @@ impl Config {
                 .collect(),
         }
     }
-}
-
-/// One tool's figures.
-#[derive(Default)]
-struct Figures {
-    spaced: Vec<Duration>,
-    quick: Vec<Duration>,
-    /// Crash loop: each start's time after the first.
-    starts: Vec<Duration>,
-    /// Where the time of each spaced kill went, when the tool tells.
-    phases: Vec<Phases>,
-    failed: Option<String>,
 }
 
 /// A tool and what the bench knows of it.
@@ -211,7 +202,7 @@ fn run(config: &Config) -> Result<()> {
 }
 
 fn bench(config: &Config, work: &Path) -> Result<()> {
-    let load_before = load();
+    let load_before = report::load();
     let tar = engine::busybox_tar(work)?;
     let mut slots = Vec::new();
     let mut notes = Vec::new();
@@ -316,7 +307,24 @@ fn bench(config: &Config, work: &Path) -> Result<()> {
         }
     }
 
-    report(config, &slots, &notes, &load_before);
+    let rows: Vec<report::Row> = slots
+        .iter()
+        .map(|s| report::Row {
+            name: s.engine.name(),
+            figures: &s.figures,
+        })
+        .collect();
+    report::print(
+        &report::Setup {
+            kills: config.kills,
+            quick_kills: config.quick_kills,
+            loop_for: config.loop_for,
+            spacing: SPACING,
+        },
+        &rows,
+        &notes,
+        &load_before,
+    );
     Ok(())
 }
 
@@ -347,140 +355,6 @@ fn sleep_until(when: Instant) -> Result<()> {
             return Ok(());
         }
         std::thread::sleep((when - now).min(Duration::from_millis(100)));
-    }
-}
-
-fn load() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".into())
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1}", d.as_secs_f64() * 1000.0)
-}
-
-fn median(v: &[Duration]) -> Option<Duration> {
-    let mut s = v.to_vec();
-    s.sort();
-    match s.len() {
-        0 => None,
-        n if n % 2 == 1 => Some(s[n / 2]),
-        n => Some((s[n / 2 - 1] + s[n / 2]) / 2),
-    }
-}
-
-fn list(v: &[Duration]) -> String {
-    v.iter().map(|d| ms(*d)).collect::<Vec<_>>().join(" ")
-}
-
-/// The gaps between consecutive starts: the first ten and the last four.
-fn gaps(starts: &[Duration]) -> String {
-    let g: Vec<Duration> = starts.windows(2).map(|w| w[1] - w[0]).collect();
-    if g.len() <= 14 {
-        return list(&g);
-    }
-    format!("{} ... {}", list(&g[..10]), list(&g[g.len() - 4..]))
-}
-
-fn report(config: &Config, slots: &[Slot], notes: &[String], load_before: &str) {
-    println!();
-    println!("restart benchmark: kill -9 of a `restart: always` container's pid 1 -> its next run");
-    println!(
-        "load average before {load_before}, after {}; {} spaced kills per tool ({} s of run \
-         between them), {} quick kills in a row, crash loop over {} s",
-        load(),
-        config.kills,
-        SPACING.as_secs(),
-        config.quick_kills,
-        config.loop_for.as_secs()
-    );
-    for n in notes {
-        println!("note: {n}");
-    }
-    println!();
-    println!(
-        "{:<7} {:>34}  {:<44} crash loop",
-        "tool", "first restart min/median/max (ms)", "quick kills in a row (ms)"
-    );
-    for s in slots {
-        let f = &s.figures;
-        let first = match (
-            f.spaced.iter().min(),
-            median(&f.spaced),
-            f.spaced.iter().max(),
-        ) {
-            (Some(a), Some(b), Some(c)) => format!("{} / {} / {}", ms(*a), ms(b), ms(*c)),
-            _ => "-".into(),
-        };
-        let crash = if f.starts.is_empty() {
-            "-".into()
-        } else {
-            format!(
-                "{} restarts in {} s",
-                f.starts.len() - 1,
-                config.loop_for.as_secs()
-            )
-        };
-        println!(
-            "{:<7} {:>34}  {:<44} {}",
-            s.engine.name(),
-            first,
-            list(&f.quick),
-            crash
-        );
-    }
-    println!();
-    println!("each spaced kill (ms):");
-    for s in slots {
-        println!("  {:<7} {}", s.engine.name(), list(&s.figures.spaced));
-    }
-    println!("crash loop, gaps between consecutive starts (ms):");
-    for s in slots {
-        println!("  {:<7} {}", s.engine.name(), gaps(&s.figures.starts));
-    }
-    for s in slots.iter().filter(|s| !s.figures.phases.is_empty()) {
-        println!(
-            "where {}'s first restart goes (median of {} spaced kills, from its log):",
-            s.engine.name(),
-            s.figures.phases.len()
-        );
-        for (i, (phase, _)) in s.figures.phases[0].iter().enumerate() {
-            let times: Vec<Duration> = s
-                .figures
-                .phases
-                .iter()
-                .filter_map(|p| p.get(i).map(|x| x.1))
-                .collect();
-            if let Some(m) = median(&times) {
-                println!("  {phase:<28} {} ms", ms(m));
-            }
-        }
-    }
-    for s in slots {
-        if let Some(e) = &s.figures.failed {
-            println!("FAILED {}: {e}", s.engine.name());
-        }
-    }
-    let Some(berth) = slots.iter().find(|s| s.engine.name() == "berth") else {
-        return;
-    };
-    for other in slots.iter().filter(|s| s.engine.name() != "berth") {
-        let name = other.engine.name();
-        if let (Some(b), Some(o)) = (median(&berth.figures.spaced), median(&other.figures.spaced)) {
-            println!(
-                "median first restart berth / {name}: {:.2}x",
-                b.as_secs_f64() / o.as_secs_f64()
-            );
-        }
-        let (b, o) = (&berth.figures.starts, &other.figures.starts);
-        if !b.is_empty() && !o.is_empty() {
-            println!(
-                "crash-loop restarts berth / {name}: {} / {}",
-                b.len() - 1,
-                o.len() - 1
-            );
-        }
     }
 }
 
