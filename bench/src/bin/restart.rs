@@ -206,7 +206,11 @@ fn bench(config: &Config, work: &Path) -> Result<()> {
     let tar = engine::busybox_tar(work)?;
     let mut slots = Vec::new();
     let mut notes = Vec::new();
-    for tool in &config.tools {
+    let mut tools = config.tools.clone();
+    // Each tool once: its directories and container names are per tool.
+    let mut seen = std::collections::HashSet::new();
+    tools.retain(|t| seen.insert(t.clone()));
+    for tool in &tools {
         let made: Result<Box<dyn Engine>> = match tool.as_str() {
             "berth" => berth::Berth::new(&work.join("berth"), &tar).map(|e| Box::new(e) as _),
             "docker" => docker::Docker::start(&work.join("docker"), &tar).map(|e| Box::new(e) as _),
