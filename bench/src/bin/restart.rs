@@ -1,0 +1,380 @@
+//! How fast a `restart: always` container is back after `kill -9` of its process, and the
+//! rhythm of a crash-looping service: berth against dockerd and podman in the same run.
+//!
+//! Run as root, after building berth:
+//! `cargo build --release -p berth && cargo run --release -p berth-bench --bin restart`
+//! (`-- --quick` for a smoke run of a minute and a half; BERTH_BENCH_KILLS, BERTH_BENCH_LOOP_SECS
+//! and BERTH_BENCH_TOOLS=berth,docker,podman adjust it; BERTH_BIN names another berth).
+//! Debian packages: busybox-static, podman, docker.io (dockerd and its containerd and runc;
+//! the bench starts a dockerd of its own in a temporary directory, without iptables or a
+//! bridge, and stops it at the end). No network: every container runs with network `none`,
+//! and the images are one busybox root filesystem imported into each tool.
+//!
+//! The measure is the same for all three tools. Each run of a container creates a new file in
+//! a bind-mounted host directory, which the bench watches with inotify. The bench asks the
+//! tool for the host pid of the container's process 1, sends it SIGKILL itself, and times
+//! from the kill to the next run's file.
+//!
+//! - Spaced kills: a kill every 11 s of run time, so that every restart is the first of a
+//!   series (Docker and berth reset their back-off after a 10 s run). The tools take turns.
+//! - Quick kills: kills in a row, each as soon as the new run is up: the back-off at work.
+//! - Crash loop: a service whose command exits 1 at once; its starts over 60 s.
+//!
+//! Figures only, never asserted. The bench removes everything it made, also on failure and
+//! on Ctrl-C (containers, images, the dockerd, its temporary directory).
+
+#[path = "restart/berth.rs"]
+mod berth;
+#[path = "restart/docker.rs"]
+mod docker;
+#[path = "restart/engine.rs"]
+mod engine;
+#[path = "restart/marks.rs"]
+mod marks;
+#[path = "restart/podman.rs"]
+mod podman;
+#[path = "restart/report.rs"]
+mod report;
+
+use anyhow::{Context, Result, bail};
+use engine::{Engine, Phases};
+use marks::Marks;
+use report::Figures;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Run time between spaced kills: more than the 10 s after which the back-off starts over.
+const SPACING: Duration = Duration::from_secs(11);
+/// A container that marks its start and then waits, ending at once on SIGTERM.
+const STEADY: &str = "mktemp /mark/start.XXXXXXXX >/dev/null; trap 'exit 0' TERM; while :; do sleep 3600 & wait; done";
+/// A container that marks its start and fails.
+const CRASH: &str = "mktemp /mark/start.XXXXXXXX >/dev/null; exit 1";
+/// The longest wait for a start (Docker's back-off reaches a minute).
+const START_TIMEOUT: Duration = Duration::from_secs(90);
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+}
+
+/// Fails once SIGINT or SIGTERM arrived, so that the bench unwinds through its clean-up.
+pub fn interrupted() -> Result<()> {
+    if STOP.load(Ordering::Relaxed) {
+        bail!("interrupted");
+    }
+    Ok(())
+}
+
+struct Config {
+    kills: usize,
+    quick_kills: usize,
+    loop_for: Duration,
+    tools: Vec<String>,
+}
+
+impl Config {
+    fn from_env() -> Config {
+        let quick = std::env::args().any(|a| a == "--quick");
+        let num = |name: &str, default: u64| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default)
+        };
+        Config {
+            kills: num("BERTH_BENCH_KILLS", if quick { 2 } else { 5 }) as usize,
+            quick_kills: if quick { 4 } else { 6 },
+            loop_for: Duration::from_secs(num(
+                "BERTH_BENCH_LOOP_SECS",
+                if quick { 15 } else { 60 },
+            )),
+            tools: std::env::var("BERTH_BENCH_TOOLS")
+                .unwrap_or_else(|_| "berth,docker,podman".into())
+                .split(',')
+                .map(|t| t.trim().to_string())
+                .collect(),
+        }
+    }
+}
+
+/// A tool and what the bench knows of it.
+struct Slot {
+    engine: Box<dyn Engine>,
+    steady: Option<Marks>,
+    last_start: Instant,
+    last_pid: Option<i32>,
+    figures: Figures,
+}
+
+impl Slot {
+    fn new(engine: Box<dyn Engine>) -> Slot {
+        Slot {
+            engine,
+            steady: None,
+            last_start: Instant::now(),
+            last_pid: None,
+            figures: Figures::default(),
+        }
+    }
+
+    fn ok(&self) -> bool {
+        self.figures.failed.is_none()
+    }
+
+    /// Records a failure of this tool (the others go on), unless the bench is interrupted.
+    fn fail(&mut self, e: anyhow::Error) -> Result<()> {
+        interrupted()?;
+        eprintln!("restart: {} failed: {e:#}", self.engine.name());
+        self.figures.failed = Some(format!("{e:#}"));
+        Ok(())
+    }
+
+    /// Waits for the tool to report the pid of the current run.
+    fn wait_pid(&self, name: &str) -> Result<i32> {
+        let end = Instant::now() + Duration::from_secs(30);
+        loop {
+            interrupted()?;
+            if let Some(pid) = self.engine.pid(name)
+                && Some(pid) != self.last_pid
+                && engine::alive(pid)
+            {
+                return Ok(pid);
+            }
+            if Instant::now() >= end {
+                bail!(
+                    "{} reports no running process for {name}",
+                    self.engine.name()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Kills the steady container's process 1; the time until its next run started, and
+    /// where it went when the tool tells.
+    fn kill_once(&mut self) -> Result<(Duration, Option<Phases>)> {
+        let pid = self.wait_pid("steady")?;
+        let marks = self.steady.as_ref().context("no steady container")?;
+        marks.drain();
+        let wall = SystemTime::now();
+        let t0 = Instant::now();
+        engine::signal(pid, libc::SIGKILL)?;
+        self.last_pid = Some(pid);
+        let t = marks.next_within(START_TIMEOUT, "restart after kill -9")?;
+        self.last_start = t;
+        let took = t - t0;
+        Ok((took, self.engine.phases("steady", wall, wall + took)))
+    }
+}
+
+fn main() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("restart needs root (it runs containers with three tools and a dockerd)");
+        std::process::exit(2);
+    }
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe { libc::signal(sig, on_signal as *const () as libc::sighandler_t) };
+    }
+    let config = Config::from_env();
+    if let Err(e) = run(&config) {
+        eprintln!("restart: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(config: &Config) -> Result<()> {
+    // No container may reach past the machine (DESIGN.md, egress guard).
+    let guard = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.ci/egress-guard");
+    engine::output(Command::new("bash").arg(&guard), "the egress guard")?;
+    ensure_hugetlb_v1();
+    let work = tempfile::Builder::new()
+        .prefix("berth-bench-restart-")
+        .tempdir()
+        .context("temporary directory")?;
+    let result = bench(config, work.path());
+    engine::unmount_under(work.path());
+    result
+}
+
+fn bench(config: &Config, work: &Path) -> Result<()> {
+    let load_before = report::load();
+    let tar = engine::busybox_tar(work)?;
+    let mut slots = Vec::new();
+    let mut notes = Vec::new();
+    let mut tools = config.tools.clone();
+    // Each tool once: its directories and container names are per tool.
+    let mut seen = std::collections::HashSet::new();
+    tools.retain(|t| seen.insert(t.clone()));
+    for tool in &tools {
+        let made: Result<Box<dyn Engine>> = match tool.as_str() {
+            "berth" => berth::Berth::new(&work.join("berth"), &tar).map(|e| Box::new(e) as _),
+            "docker" => docker::Docker::start(&work.join("docker"), &tar).map(|e| Box::new(e) as _),
+            "podman" => podman::Podman::new(&work.join("podman"), &tar).map(|e| Box::new(e) as _),
+            other => Err(anyhow::anyhow!("unknown tool {other:?}")),
+        };
+        match made {
+            Ok(e) => slots.push(Slot::new(e)),
+            Err(e) => {
+                interrupted()?;
+                eprintln!("restart: {tool} not measured: {e:#}");
+                notes.push(format!("{tool}: not measured: {e:#}"));
+            }
+        }
+    }
+    if slots.is_empty() {
+        bail!("no tool to measure");
+    }
+
+    // Steady containers, one per tool, all started before the first kill.
+    for slot in &mut slots {
+        let dir = marks_dir(work, slot.engine.name(), "steady")?;
+        let started = Marks::watch(&dir).and_then(|m| {
+            slot.engine.run("steady", &dir, STEADY)?;
+            let t = m.next_within(START_TIMEOUT, "first start")?;
+            Ok((m, t))
+        });
+        match started {
+            Ok((m, t)) => {
+                slot.steady = Some(m);
+                slot.last_start = t;
+            }
+            Err(e) => slot.fail(e)?,
+        }
+    }
+
+    // Spaced kills, the tools taking turns; one tool restarts at a time.
+    eprintln!(
+        "restart: {} spaced kills per tool, {} s apart",
+        config.kills,
+        SPACING.as_secs()
+    );
+    let n = slots.len();
+    for round in 0..config.kills {
+        for k in 0..n {
+            let slot = &mut slots[(round + k) % n];
+            if !slot.ok() {
+                continue;
+            }
+            sleep_until(slot.last_start + SPACING)?;
+            match slot.kill_once() {
+                Ok((d, phases)) => {
+                    slot.figures.spaced.push(d);
+                    slot.figures.phases.extend(phases);
+                }
+                Err(e) => slot.fail(e)?,
+            }
+        }
+    }
+
+    // Quick kills: a fresh series (after a long run), then kills in a row.
+    for slot in &mut slots {
+        if !slot.ok() {
+            continue;
+        }
+        sleep_until(slot.last_start + SPACING)?;
+        for _ in 0..config.quick_kills {
+            match slot.kill_once() {
+                Ok((d, _)) => slot.figures.quick.push(d),
+                Err(e) => {
+                    slot.fail(e)?;
+                    break;
+                }
+            }
+        }
+        if let Err(e) = slot.engine.remove("steady") {
+            slot.fail(e)?;
+        }
+        slot.steady = None;
+    }
+
+    // Crash loops, one tool at a time.
+    for slot in &mut slots {
+        if !slot.ok() {
+            continue;
+        }
+        eprintln!(
+            "restart: crash loop of {} for {} s",
+            slot.engine.name(),
+            config.loop_for.as_secs()
+        );
+        match crash_loop(slot, work, config.loop_for) {
+            Ok(starts) => slot.figures.starts = starts,
+            Err(e) => slot.fail(e)?,
+        }
+        if let Err(e) = slot.engine.remove("crash") {
+            slot.fail(e)?;
+        }
+    }
+
+    let rows: Vec<report::Row> = slots
+        .iter()
+        .map(|s| report::Row {
+            name: s.engine.name(),
+            figures: &s.figures,
+        })
+        .collect();
+    report::print(
+        &report::Setup {
+            kills: config.kills,
+            quick_kills: config.quick_kills,
+            loop_for: config.loop_for,
+            spacing: SPACING,
+        },
+        &rows,
+        &notes,
+        &load_before,
+    );
+    Ok(())
+}
+
+/// Starts the crash-looping container; its starts during `span` after the first one.
+fn crash_loop(slot: &mut Slot, work: &Path, span: Duration) -> Result<Vec<Duration>> {
+    let dir = marks_dir(work, slot.engine.name(), "crash")?;
+    let marks = Marks::watch(&dir)?;
+    slot.engine.run("crash", &dir, CRASH)?;
+    let first = marks.next_within(START_TIMEOUT, "the crash loop's first start")?;
+    let mut starts = vec![Duration::ZERO];
+    while let Some(t) = marks.next_before(first + span)? {
+        starts.push(t - first);
+    }
+    Ok(starts)
+}
+
+fn marks_dir(work: &Path, tool: &str, kind: &str) -> Result<PathBuf> {
+    let dir = work.join("marks").join(format!("{tool}-{kind}"));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
+}
+
+fn sleep_until(when: Instant) -> Result<()> {
+    loop {
+        interrupted()?;
+        let now = Instant::now();
+        if now >= when {
+            return Ok(());
+        }
+        std::thread::sleep((when - now).min(Duration::from_millis(100)));
+    }
+}
+
+/// crun refuses hybrid cgroups unless hugetlb is a v1 hierarchy (DESIGN.md, facts).
+fn ensure_hugetlb_v1() {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let hybrid = info.lines().any(|l| l.contains(" /sys/fs/cgroup/unified "));
+    let mounted = info
+        .lines()
+        .any(|l| l.contains(" - cgroup ") && l.split(',').any(|o| o.trim() == "hugetlb"));
+    if hybrid && !mounted {
+        let dir = Path::new("/sys/fs/cgroup/hugetlb");
+        let _ = std::fs::create_dir(dir);
+        let _ = Command::new("mount")
+            .args(["-t", "cgroup", "-o", "hugetlb", "cgroup"])
+            .arg(dir)
+            .status();
+    }
+}
