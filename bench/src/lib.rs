@@ -43,3 +43,21 @@ impl Samples {
         )
     }
 }
+
+/// crun refuses hybrid cgroups unless hugetlb is a v1 hierarchy (DESIGN.md, facts of these
+/// machines): mounts it when the machine is hybrid and it is not mounted yet.
+pub fn ensure_hugetlb_v1() {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let hybrid = info.lines().any(|l| l.contains(" /sys/fs/cgroup/unified "));
+    let mounted = info
+        .lines()
+        .any(|l| l.contains(" - cgroup ") && l.split(',').any(|o| o.trim() == "hugetlb"));
+    if hybrid && !mounted {
+        let dir = std::path::Path::new("/sys/fs/cgroup/hugetlb");
+        let _ = std::fs::create_dir(dir);
+        let _ = std::process::Command::new("mount")
+            .args(["-t", "cgroup", "-o", "hugetlb", "cgroup"])
+            .arg(dir)
+            .status();
+    }
+}

@@ -12,7 +12,7 @@
 use berth_bench::Samples;
 use berth_runtime::container::defaults::docker_spec;
 use berth_runtime::container::{CreateOptions, Exit, Runtime, Stdio};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 fn main() {
@@ -34,7 +34,7 @@ fn main() {
     let bundle = work.path().join("bundle");
     let rootfs = bundle.join("rootfs");
     build_rootfs(&rootfs);
-    ensure_hugetlb_v1();
+    berth_bench::ensure_hugetlb_v1();
 
     let mut spec = docker_spec(&["true"]);
     spec.set_hostname(Some("bench".into()));
@@ -201,21 +201,4 @@ fn build_rootfs(root: &Path) {
     }
     std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
     std::fs::write(root.join("etc/group"), "root:x:0:\n").unwrap();
-}
-
-/// crun refuses hybrid cgroups unless hugetlb is a v1 hierarchy (DESIGN.md, facts).
-fn ensure_hugetlb_v1() {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let hybrid = info.lines().any(|l| l.contains(" /sys/fs/cgroup/unified "));
-    let mounted = info
-        .lines()
-        .any(|l| l.contains(" - cgroup ") && l.split(',').any(|o| o.trim() == "hugetlb"));
-    if hybrid && !mounted {
-        let dir = PathBuf::from("/sys/fs/cgroup/hugetlb");
-        let _ = std::fs::create_dir(&dir);
-        let _ = Command::new("mount")
-            .args(["-t", "cgroup", "-o", "hugetlb", "cgroup"])
-            .arg(&dir)
-            .status();
-    }
 }

@@ -191,7 +191,7 @@ fn run(config: &Config) -> Result<()> {
     // No container may reach past the machine (DESIGN.md, egress guard).
     let guard = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.ci/egress-guard");
     engine::output(Command::new("bash").arg(&guard), "the egress guard")?;
-    ensure_hugetlb_v1();
+    berth_bench::ensure_hugetlb_v1();
     let work = tempfile::Builder::new()
         .prefix("berth-bench-restart-")
         .tempdir()
@@ -359,22 +359,5 @@ fn sleep_until(when: Instant) -> Result<()> {
             return Ok(());
         }
         std::thread::sleep((when - now).min(Duration::from_millis(100)));
-    }
-}
-
-/// crun refuses hybrid cgroups unless hugetlb is a v1 hierarchy (DESIGN.md, facts).
-fn ensure_hugetlb_v1() {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let hybrid = info.lines().any(|l| l.contains(" /sys/fs/cgroup/unified "));
-    let mounted = info
-        .lines()
-        .any(|l| l.contains(" - cgroup ") && l.split(',').any(|o| o.trim() == "hugetlb"));
-    if hybrid && !mounted {
-        let dir = Path::new("/sys/fs/cgroup/hugetlb");
-        let _ = std::fs::create_dir(dir);
-        let _ = Command::new("mount")
-            .args(["-t", "cgroup", "-o", "hugetlb", "cgroup"])
-            .arg(dir)
-            .status();
     }
 }
