@@ -308,3 +308,60 @@ services:
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     assert!(stack.ps().is_empty(), "{:?}", stack.ps());
 }
+
+/// A service whose `pre_start` hook writes into its volume, with `exit_code` at the end.
+fn hooked(exit_code: u8) -> String {
+    format!(
+        r#"
+services:
+  app:
+    image: {IMAGE}
+    command: ["sh", "-c", "cat /data/init.txt; trap 'exit 0' TERM; while :; do sleep 1 & wait $$!; done"]
+    environment: {{WHO: service}}
+    volumes:
+      - data:/data
+    pre_start:
+      - command: ["sh", "-c", "echo $$WHO-$$EXTRA >> /data/init.txt; exit {exit_code}"]
+        environment: {{EXTRA: hook}}
+volumes:
+  data:
+"#
+    )
+}
+
+#[test]
+fn pre_start_hooks_run_once_before_the_start_and_a_failing_one_fails_up() {
+    if !can_run("pre_start_hooks_run_once_before_the_start_and_a_failing_one_fails_up") {
+        return;
+    }
+    let stack = Stack::new("prestart", &hooked(0));
+
+    // The hook ran before the service, in the service's volume, with both environments.
+    stack.ok(&["up", "-d"]);
+    assert_eq!(stack.states("app"), ["running"], "{:?}", stack.ps());
+    stack.eventually(
+        "the service read the hook's file",
+        Duration::from_secs(10),
+        || stack.ok(&["logs", "app"]).contains("service-hook"),
+    );
+    // Its container is gone.
+    assert_eq!(stack.ps().len(), 1, "{:?}", stack.ps());
+
+    // A second up with nothing changed runs nothing.
+    stack.ok(&["up", "-d"]);
+    let text = stack.ok(&["exec", "-T", "app", "cat", "/data/init.txt"]);
+    assert_eq!(text.lines().count(), 1, "{text}");
+
+    // A failing hook fails up, naming the hook and its code; the new container stays created.
+    stack.write("compose.yaml", &hooked(3));
+    let out = stack.berth(&["up", "-d"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("service \"app\" pre_start[0] exited with code 3"),
+        "{stderr}"
+    );
+    assert_eq!(stack.states("app"), ["created"], "{:?}", stack.ps());
+    let text = stack.ok(&["run", "--rm", "-T", "app", "cat", "/data/init.txt"]);
+    assert!(text.lines().count() >= 2, "the hook ran again: {text}");
+}

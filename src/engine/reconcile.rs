@@ -153,7 +153,9 @@ pub fn plan_up(
                 .iter()
                 .filter_map(|v| volume_steps.get(v.as_str())),
         );
-        prereq.steps.extend(image_steps.get(&svc.name));
+        prereq
+            .steps
+            .extend(image_steps.get(&svc.name).into_iter().flatten());
         let mut cascade = false;
         for dep in &svc.depends_on {
             if desired.service(&dep.service).is_none() {
@@ -278,7 +280,7 @@ fn plan_images(
     services: &[&DesiredService],
     observed: &Observed,
     opts: &UpOptions,
-) -> anyhow::Result<BTreeMap<String, StepId>> {
+) -> anyhow::Result<BTreeMap<String, Vec<StepId>>> {
     let mut pulls: Vec<(String, Vec<String>)> = Vec::new();
     let mut builds: Vec<(String, String)> = Vec::new();
     for svc in services {
@@ -300,16 +302,35 @@ fn plan_images(
                     false
                 }
             };
+        let mut add_pull = |image: &str| match pulls.iter_mut().find(|(i, _)| i == image) {
+            Some((_, users)) => {
+                if !users.contains(&svc.name) {
+                    users.push(svc.name.clone());
+                }
+            }
+            None => pulls.push((image.to_string(), vec![svc.name.clone()])),
+        };
         if build {
             builds.push((svc.image.clone(), svc.name.clone()));
         } else if pull {
-            match pulls.iter_mut().find(|(i, _)| *i == svc.image) {
-                Some((_, users)) => users.push(svc.name.clone()),
-                None => pulls.push((svc.image.clone(), vec![svc.name.clone()])),
+            add_pull(&svc.image);
+        }
+        // The images of its `pre_start` hooks, under the service's policy (never built:
+        // a hook without an image of its own runs the service's).
+        for hook_image in svc.pre_start.iter().filter(|i| **i != svc.image) {
+            let present = image_present(observed, hook_image);
+            match policy {
+                PullPolicy::Always => add_pull(hook_image),
+                PullPolicy::Never if !present => bail!(
+                    "service {:?}: image {hook_image} of a pre_start hook is not present and pull_policy is never",
+                    svc.name
+                ),
+                _ if !present => add_pull(hook_image),
+                _ => {}
             }
         }
     }
-    let mut steps = BTreeMap::new();
+    let mut steps: BTreeMap<String, Vec<StepId>> = BTreeMap::new();
     for (image, users) in pulls {
         let id = plan.add(
             Operation::PullImage {
@@ -319,7 +340,7 @@ fn plan_images(
             [],
         );
         for u in users {
-            steps.insert(u, id);
+            steps.entry(u).or_default().push(id);
         }
     }
     for (image, service) in builds {
@@ -330,7 +351,7 @@ fn plan_images(
             },
             [],
         );
-        steps.insert(service, id);
+        steps.entry(service).or_default().push(id);
     }
     Ok(steps)
 }
@@ -409,28 +430,28 @@ fn plan_service(
     kept.sort_by_key(|c| c.number());
     let mut up_steps = Vec::new();
     let mut recreated = false;
+    // With `pre_start` hooks, the new containers start only once the hooks have run.
+    let mut hooked = Hooked {
+        pending: (!svc.pre_start.is_empty() && !opts.no_start).then(Vec::new),
+    };
     for c in &kept {
         let number = c.number();
         if must_recreate(c) {
             recreated = true;
             let after = before(plan).all();
+            let name = container_name(project, svc, number, opts.compatibility);
             let id = plan.add(
                 Operation::RecreateContainer {
                     service: svc.name.clone(),
                     number,
-                    name: container_name(project, svc, number, opts.compatibility),
+                    name: name.clone(),
                     old_id: c.id.clone(),
                 },
                 after,
             );
-            up_steps.push(start_unless(
-                plan,
-                opts,
-                svc,
-                container_name(project, svc, number, opts.compatibility),
-                id,
-                Vec::new(),
-            ));
+            if let Some(step) = hooked.start(plan, opts, svc, name, id, Vec::new()) {
+                up_steps.push(step);
+            }
         } else if !c.state.is_up() && !opts.no_start {
             let after = before(plan).all();
             up_steps.push(plan.add(
@@ -461,9 +482,73 @@ fn plan_service(
             },
             steps,
         );
-        up_steps.push(start_unless(plan, opts, svc, name, id, waits));
+        if let Some(step) = hooked.start(plan, opts, svc, name, id, waits) {
+            up_steps.push(step);
+        }
     }
+    up_steps.extend(hooked.finish(plan, svc));
     (up_steps, recreated)
+}
+
+/// The new containers of a service with `pre_start` hooks, whose starts wait for the hooks:
+/// Compose runs them once the service's containers are created, before any starts.
+struct Hooked {
+    /// Name, creation step and dependency waits of each new container; `None` when the
+    /// service has no hooks (or nothing starts), so that its containers start directly.
+    pending: Option<Vec<(String, StepId, Vec<StepId>)>>,
+}
+
+impl Hooked {
+    /// Starts the new container `name` (created by step `created`) now, or notes it for
+    /// after the hooks; returns the start step when it was added.
+    fn start(
+        &mut self,
+        plan: &mut Plan,
+        opts: &UpOptions,
+        svc: &DesiredService,
+        name: String,
+        created: StepId,
+        waits: Vec<StepId>,
+    ) -> Option<StepId> {
+        match &mut self.pending {
+            Some(pending) => {
+                pending.push((name, created, waits));
+                None
+            }
+            None => Some(start_unless(plan, opts, svc, name, created, waits)),
+        }
+    }
+
+    /// The hooks step after every noted creation and wait, then the noted starts after it;
+    /// returns the start steps.
+    fn finish(self, plan: &mut Plan, svc: &DesiredService) -> Vec<StepId> {
+        let Some(pending) = self.pending.filter(|p| !p.is_empty()) else {
+            return Vec::new();
+        };
+        let after: Vec<StepId> = pending
+            .iter()
+            .flat_map(|(_, created, waits)| std::iter::once(*created).chain(waits.clone()))
+            .collect();
+        let hooks = plan.add(
+            Operation::RunPreStartHooks {
+                service: svc.name.clone(),
+                containers: pending.iter().map(|(name, ..)| name.clone()).collect(),
+            },
+            after,
+        );
+        pending
+            .into_iter()
+            .map(|(name, _, _)| {
+                plan.add(
+                    Operation::StartContainer {
+                        service: svc.name.clone(),
+                        name,
+                    },
+                    [hooks],
+                )
+            })
+            .collect()
+    }
 }
 
 /// Adds a start after `created` unless `--no-start`; returns the step the service waits on.

@@ -167,6 +167,7 @@ fn new_container(service: &str, number: u32, name: &str) -> super::NewContainer 
         name: name.to_string(),
         oneoff: None,
         anonymous: Vec::new(),
+        image: None,
     }
 }
 
@@ -253,6 +254,10 @@ pub async fn run(
         )
         .await
         .map(|_| ()),
+        Operation::RunPreStartHooks {
+            service,
+            containers,
+        } => super::prestart::run(ctx, service, containers, progress).await,
         Operation::StartContainer { name, .. } => {
             step(
                 progress,
