@@ -494,7 +494,8 @@ fn pre_start_hooks_load_in_long_form_and_inherit_the_service_image() {
 
 #[test]
 fn pre_start_hooks_need_a_command_and_take_no_service_attributes() {
-    let no_command = load_text("services:\n  web:\n    image: app\n    pre_start:\n      - image: x\n");
+    let no_command =
+        load_text("services:\n  web:\n    image: app\n    pre_start:\n      - image: x\n");
     assert!(no_command.is_err(), "a hook without a command");
     let ports = load_text(
         "services:\n  web:\n    image: app\n    pre_start:\n      - command: [x]\n        ports: ['80']\n",
