@@ -449,7 +449,7 @@ fn plan_service(
                 },
                 after,
             );
-            if let Some(step) = hooked.start(plan, opts, svc, name, id, Vec::new()) {
+            if let Some(step) = hooked.start(plan, opts, svc, (number, name), id, Vec::new()) {
                 up_steps.push(step);
             }
         } else if !c.state.is_up() && !opts.no_start {
@@ -482,7 +482,7 @@ fn plan_service(
             },
             steps,
         );
-        if let Some(step) = hooked.start(plan, opts, svc, name, id, waits) {
+        if let Some(step) = hooked.start(plan, opts, svc, (number, name), id, waits) {
             up_steps.push(step);
         }
     }
@@ -493,38 +493,41 @@ fn plan_service(
 /// The new containers of a service with `pre_start` hooks, whose starts wait for the hooks:
 /// Compose runs them once the service's containers are created, before any starts.
 struct Hooked {
-    /// Name, creation step and dependency waits of each new container; `None` when the
-    /// service has no hooks (or nothing starts), so that its containers start directly.
-    pending: Option<Vec<(String, StepId, Vec<StepId>)>>,
+    /// Number and name, creation step and dependency waits of each new container; `None`
+    /// when the service has no hooks (or nothing starts), so that its containers start
+    /// directly.
+    pending: Option<Vec<((u32, String), StepId, Vec<StepId>)>>,
 }
 
 impl Hooked {
-    /// Starts the new container `name` (created by step `created`) now, or notes it for
-    /// after the hooks; returns the start step when it was added.
+    /// Starts the new container `(number, name)` (created by step `created`) now, or notes
+    /// it for after the hooks; returns the start step when it was added.
     fn start(
         &mut self,
         plan: &mut Plan,
         opts: &UpOptions,
         svc: &DesiredService,
-        name: String,
+        container: (u32, String),
         created: StepId,
         waits: Vec<StepId>,
     ) -> Option<StepId> {
         match &mut self.pending {
             Some(pending) => {
-                pending.push((name, created, waits));
+                pending.push((container, created, waits));
                 None
             }
-            None => Some(start_unless(plan, opts, svc, name, created, waits)),
+            None => Some(start_unless(plan, opts, svc, container.1, created, waits)),
         }
     }
 
     /// The hooks step after every noted creation and wait, then the noted starts after it;
-    /// returns the start steps.
+    /// returns the start steps. The hooks get the containers lowest number first: a hook
+    /// that runs once shares the volumes of the first, as in Compose.
     fn finish(self, plan: &mut Plan, svc: &DesiredService) -> Vec<StepId> {
-        let Some(pending) = self.pending.filter(|p| !p.is_empty()) else {
+        let Some(mut pending) = self.pending.filter(|p| !p.is_empty()) else {
             return Vec::new();
         };
+        pending.sort_by_key(|((number, _), ..)| *number);
         let after: Vec<StepId> = pending
             .iter()
             .flat_map(|(_, created, waits)| std::iter::once(*created).chain(waits.clone()))
@@ -532,13 +535,13 @@ impl Hooked {
         let hooks = plan.add(
             Operation::RunPreStartHooks {
                 service: svc.name.clone(),
-                containers: pending.iter().map(|(name, ..)| name.clone()).collect(),
+                containers: pending.iter().map(|((_, name), ..)| name.clone()).collect(),
             },
             after,
         );
         pending
             .into_iter()
-            .map(|(name, _, _)| {
+            .map(|((_, name), _, _)| {
                 plan.add(
                     Operation::StartContainer {
                         service: svc.name.clone(),
