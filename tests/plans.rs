@@ -293,7 +293,7 @@ fn pre_start_hooks_run_after_the_creations_and_before_the_starts() {
 }
 
 #[test]
-fn pre_start_hooks_run_again_only_when_containers_are_created() {
+fn pre_start_hooks_run_when_a_service_starts_with_none_of_its_containers_running() {
     let d = desired(HOOKED);
     let mut observed = converged(&d);
     observed.images.push(ObservedImage {
@@ -303,7 +303,8 @@ fn pre_start_hooks_run_again_only_when_containers_are_created() {
     // Nothing changed: no hook runs.
     let plan = plan_up(&d, &observed, &UpOptions::default()).unwrap();
     assert!(plan.is_empty(), "{plan}");
-    // A stopped container starts again without its hooks.
+    // Hooks run before a service starts while none of its containers runs: not when one
+    // replica of two starts again...
     for c in &mut observed.containers {
         if c.name == "hk-app-2" {
             c.state = ContainerState::Exited(0);
@@ -311,6 +312,28 @@ fn pre_start_hooks_run_again_only_when_containers_are_created() {
     }
     let plan = plan_up(&d, &observed, &UpOptions::default()).unwrap();
     insta::assert_snapshot!(plan.to_string(), @"#1 start container hk-app-2");
+    // ...but when both do.
+    for c in &mut observed.containers {
+        if c.name == "hk-app-1" {
+            c.state = ContainerState::Exited(0);
+        }
+    }
+    let plan = plan_up(&d, &observed, &UpOptions::default()).unwrap();
+    insta::assert_snapshot!(plan.to_string(), @r"
+    #1 run pre_start hooks of app for hk-app-1, hk-app-2
+    #2 start container hk-app-1 after #1
+    #3 start container hk-app-2 after #1
+    ");
+    // Scaling up a running service adds a replica without running them.
+    let mut running = converged(&d);
+    running.images = observed.images.clone();
+    let mut opts = UpOptions::default();
+    opts.scale.insert("app".into(), 3);
+    let plan = plan_up(&d, &running, &opts).unwrap();
+    insta::assert_snapshot!(plan.to_string(), @r"
+    #1 create container hk-app-3
+    #2 start container hk-app-3 after #1
+    ");
     // Recreated containers run them again, once.
     let opts = UpOptions {
         services: vec!["app".into()],

@@ -34,7 +34,7 @@ pub enum Operation {
     },
     /// Run a service's `pre_start` hooks, in order, each in a container of its own that
     /// shares the volumes of `containers[0]` (a `per_replica` hook: of each of `containers`),
-    /// before those new containers start.
+    /// before those containers start (the service has none running).
     RunPreStartHooks {
         service: String,
         containers: Vec<String>,

@@ -430,9 +430,12 @@ fn plan_service(
     kept.sort_by_key(|c| c.number());
     let mut up_steps = Vec::new();
     let mut recreated = false;
-    // With `pre_start` hooks, the new containers start only once the hooks have run.
+    // With `pre_start` hooks, and none of its containers left running, the service's
+    // containers start only once the hooks have run (Compose runs them when it starts a
+    // service none of whose replicas runs).
+    let stays_up = kept.iter().any(|c| !must_recreate(c) && c.state.is_up());
     let mut hooked = Hooked {
-        pending: (!svc.pre_start.is_empty() && !opts.no_start).then(Vec::new),
+        pending: (!svc.pre_start.is_empty() && !opts.no_start && !stays_up).then(Vec::new),
     };
     for c in &kept {
         let number = c.number();
@@ -449,18 +452,14 @@ fn plan_service(
                 },
                 after,
             );
-            if let Some(step) = hooked.start(plan, opts, svc, (number, name), id, Vec::new()) {
-                up_steps.push(step);
+            if opts.no_start {
+                up_steps.push(id);
+            } else {
+                up_steps.extend(hooked.start(plan, svc, (number, name), vec![id]));
             }
         } else if !c.state.is_up() && !opts.no_start {
             let after = before(plan).all();
-            up_steps.push(plan.add(
-                Operation::StartContainer {
-                    service: svc.name.clone(),
-                    name: c.name.clone(),
-                },
-                after,
-            ));
+            up_steps.extend(hooked.start(plan, svc, (number, c.name.clone()), after));
         }
     }
 
@@ -482,66 +481,73 @@ fn plan_service(
             },
             steps,
         );
-        if let Some(step) = hooked.start(plan, opts, svc, (number, name), id, waits) {
-            up_steps.push(step);
+        if opts.no_start {
+            up_steps.push(id);
+        } else {
+            let after = std::iter::once(id).chain(waits).collect();
+            up_steps.extend(hooked.start(plan, svc, (number, name), after));
         }
     }
     up_steps.extend(hooked.finish(plan, svc));
     (up_steps, recreated)
 }
 
-/// The new containers of a service with `pre_start` hooks, whose starts wait for the hooks:
-/// Compose runs them once the service's containers are created, before any starts.
+/// The containers of a service with `pre_start` hooks that a plan starts, whose starts wait
+/// for the hooks.
 struct Hooked {
-    /// Number and name, creation step and dependency waits of each new container; `None`
-    /// when the service has no hooks (or nothing starts), so that its containers start
-    /// directly.
-    pending: Option<Vec<((u32, String), StepId, Vec<StepId>)>>,
+    /// Number and name of each container to start, and the steps its start waits for
+    /// (its creation, its dependencies); `None` when no hooks run, so that containers start
+    /// as soon as they can.
+    pending: Option<Vec<((u32, String), Vec<StepId>)>>,
 }
 
 impl Hooked {
-    /// Starts the new container `(number, name)` (created by step `created`) now, or notes
-    /// it for after the hooks; returns the start step when it was added.
+    /// Starts container `(number, name)` after `after` now, or notes it for after the hooks;
+    /// returns the start step when it was added.
     fn start(
         &mut self,
         plan: &mut Plan,
-        opts: &UpOptions,
         svc: &DesiredService,
         container: (u32, String),
-        created: StepId,
-        waits: Vec<StepId>,
+        after: Vec<StepId>,
     ) -> Option<StepId> {
         match &mut self.pending {
             Some(pending) => {
-                pending.push((container, created, waits));
+                pending.push((container, after));
                 None
             }
-            None => Some(start_unless(plan, opts, svc, container.1, created, waits)),
+            None => Some(plan.add(
+                Operation::StartContainer {
+                    service: svc.name.clone(),
+                    name: container.1,
+                },
+                after,
+            )),
         }
     }
 
-    /// The hooks step after every noted creation and wait, then the noted starts after it;
-    /// returns the start steps. The hooks get the containers lowest number first: a hook
+    /// The hooks step after everything the noted starts wait for, then the noted starts after
+    /// it; returns the start steps. The hooks get the containers lowest number first: a hook
     /// that runs once shares the volumes of the first, as in Compose.
     fn finish(self, plan: &mut Plan, svc: &DesiredService) -> Vec<StepId> {
         let Some(mut pending) = self.pending.filter(|p| !p.is_empty()) else {
             return Vec::new();
         };
-        pending.sort_by_key(|((number, _), ..)| *number);
+        pending.sort_by_key(|((number, _), _)| *number);
         let after: Vec<StepId> = pending
             .iter()
-            .flat_map(|(_, created, waits)| std::iter::once(*created).chain(waits.clone()))
+            .flat_map(|(_, after)| after.iter().copied())
             .collect();
         let hooks = plan.add(
             Operation::RunPreStartHooks {
                 service: svc.name.clone(),
-                containers: pending.iter().map(|((_, name), ..)| name.clone()).collect(),
+                containers: pending.iter().map(|((_, name), _)| name.clone()).collect(),
             },
             after,
         );
         pending
             .into_iter()
-            .map(|((_, name), _, _)| {
+            .map(|((_, name), _)| {
                 plan.add(
                     Operation::StartContainer {
                         service: svc.name.clone(),
@@ -552,27 +558,6 @@ impl Hooked {
             })
             .collect()
     }
-}
-
-/// Adds a start after `created` unless `--no-start`; returns the step the service waits on.
-fn start_unless(
-    plan: &mut Plan,
-    opts: &UpOptions,
-    svc: &DesiredService,
-    name: String,
-    created: StepId,
-    waits: Vec<StepId>,
-) -> StepId {
-    if opts.no_start {
-        return created;
-    }
-    plan.add(
-        Operation::StartContainer {
-            service: svc.name.clone(),
-            name,
-        },
-        std::iter::once(created).chain(waits),
-    )
 }
 
 /// Two containers may not share a name: within the plan, or with a container of another

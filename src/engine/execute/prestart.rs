@@ -1,7 +1,8 @@
-//! `pre_start` hooks, as Docker Compose runs them: once the containers of a service are
+//! `pre_start` hooks, as Docker Compose runs them: when `up` starts a service none of whose
+//! containers runs (first creation, recreation, a stopped service), after its containers are
 //! created and before any of them starts, each hook in turn runs in a short-lived container
 //! of its own (the hook's image, command and environment over the service's configuration)
-//! that shares the volumes of the service's lowest-numbered new container and joins its
+//! that shares the volumes of the lowest-numbered container to start and joins its
 //! networks. The first hook that exits non-zero fails the step, with Compose's message
 //! (`service "web" pre_start[1] exited with code 17`), so the service's containers stay
 //! created. Hook containers are removed once they have run.
@@ -41,7 +42,8 @@ const DROPPED: [&str; 14] = [
     "expose",
 ];
 
-/// Runs the `pre_start` hooks of `service` for its new `containers` (lowest number first):
+/// Runs the `pre_start` hooks of `service` for the `containers` about to start (lowest
+/// number first):
 /// each hook once, with the volumes of the first container, or, with `per_replica`, once
 /// per container with that container's volumes.
 pub async fn run(
