@@ -495,10 +495,17 @@ fn plan_service(
 /// The containers of a service with `pre_start` hooks that a plan starts, whose starts wait
 /// for the hooks.
 struct Hooked {
-    /// Number and name of each container to start, and the steps its start waits for
-    /// (its creation, its dependencies); `None` when no hooks run, so that containers start
-    /// as soon as they can.
-    pending: Option<Vec<((u32, String), Vec<StepId>)>>,
+    /// The containers to start; `None` when no hooks run, so that containers start as soon
+    /// as they can.
+    pending: Option<Vec<PendingStart>>,
+}
+
+/// A start held back for the hooks.
+struct PendingStart {
+    number: u32,
+    name: String,
+    /// The steps the start waits for (the creation, dependencies).
+    after: Vec<StepId>,
 }
 
 impl Hooked {
@@ -513,7 +520,11 @@ impl Hooked {
     ) -> Option<StepId> {
         match &mut self.pending {
             Some(pending) => {
-                pending.push((container, after));
+                pending.push(PendingStart {
+                    number: container.0,
+                    name: container.1,
+                    after,
+                });
                 None
             }
             None => Some(plan.add(
@@ -533,25 +544,25 @@ impl Hooked {
         let Some(mut pending) = self.pending.filter(|p| !p.is_empty()) else {
             return Vec::new();
         };
-        pending.sort_by_key(|((number, _), _)| *number);
+        pending.sort_by_key(|p| p.number);
         let after: Vec<StepId> = pending
             .iter()
-            .flat_map(|(_, after)| after.iter().copied())
+            .flat_map(|p| p.after.iter().copied())
             .collect();
         let hooks = plan.add(
             Operation::RunPreStartHooks {
                 service: svc.name.clone(),
-                containers: pending.iter().map(|((_, name), _)| name.clone()).collect(),
+                containers: pending.iter().map(|p| p.name.clone()).collect(),
             },
             after,
         );
         pending
             .into_iter()
-            .map(|((_, name), _)| {
+            .map(|p| {
                 plan.add(
                     Operation::StartContainer {
                         service: svc.name.clone(),
-                        name,
+                        name: p.name,
                     },
                     [hooks],
                 )
