@@ -365,3 +365,29 @@ fn pre_start_hooks_run_once_before_the_start_and_a_failing_one_fails_up() {
     let text = stack.ok(&["run", "--rm", "-T", "app", "cat", "/data/init.txt"]);
     assert!(text.lines().count() >= 2, "the hook ran again: {text}");
 }
+
+#[test]
+fn attached_up_shows_what_pre_start_hooks_print() {
+    if !can_run("attached_up_shows_what_pre_start_hooks_print") {
+        return;
+    }
+    let compose = format!(
+        r#"
+services:
+  app:
+    image: {IMAGE}
+    command: ["echo", "from-the-service"]
+    pre_start:
+      - command: ["sh", "-c", "echo from-the-hook; echo to-stderr >&2"]
+"#
+    );
+    let stack = Stack::new("prestart-attached", &compose);
+    let out = stack.ok(&["up"]);
+    assert!(out.contains("app pre_start[0] -> from-the-hook"), "{out}");
+    assert!(out.contains("app pre_start[0] -> to-stderr"), "{out}");
+    assert!(out.contains("from-the-service"), "{out}");
+    // Detached, the hook runs without showing anything.
+    stack.ok(&["down"]);
+    let out = stack.ok(&["up", "-d"]);
+    assert!(!out.contains("pre_start"), "{out}");
+}

@@ -10,7 +10,7 @@
 use super::create::{NewContainer, create_container};
 use super::ops::Context;
 use super::{Progress, supervise, teardown};
-use crate::engine::logs::read::{LogQuery, read};
+use crate::engine::logs::read::{Follower, LogQuery, read};
 use anyhow::Context as _;
 use berth_compose::model::Project;
 use berth_compose::{LoadedProject, Map, Value};
@@ -18,6 +18,9 @@ use std::sync::Arc;
 
 /// How many of a failed hook's last output lines its error quotes.
 const TAIL_LINES: usize = 5;
+
+/// How often an attached `up` looks for new output of a running hook.
+const OUTPUT_POLL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Hook attributes that replace the service's when the hook sets them.
 const OVERRIDES: [&str; 5] = ["command", "entrypoint", "user", "working_dir", "privileged"];
@@ -139,7 +142,7 @@ async fn run_one(
     };
     progress.status(&owner, "Starting", false);
     let outcome = match supervise::start(ctx, &id).await {
-        Ok(()) => tokio::task::block_in_place(|| ctx.supervisor()?.wait(&id)),
+        Ok(()) => wait_exit(ctx, &id, run).await,
         Err(e) => Err(e),
     };
     let tail = output_tail(ctx, &id);
@@ -171,6 +174,37 @@ async fn run_one(
     };
     progress.status(&owner, "Error", true);
     Err(failure)
+}
+
+/// Waits for the hook container `id` to exit; its exit code. With `ctx.hook_output`, its
+/// output is printed meanwhile, each line after `<service> pre_start[<i>] -> ` as Compose
+/// shows it.
+async fn wait_exit(ctx: &Context, id: &str, run: &HookRun<'_>) -> anyhow::Result<i32> {
+    let mut client = tokio::task::block_in_place(|| ctx.supervisor())?;
+    let waited = id.to_string();
+    let waiter = tokio::task::spawn_blocking(move || client.wait(&waited));
+    if ctx.hook_output {
+        let prefix = format!("{} pre_start[{}] -> ", run.service, run.index);
+        let mut follower =
+            Follower::new(ctx.machine.state.container_paths(id), LogQuery::default());
+        loop {
+            let exited = waiter.is_finished();
+            // Output is shown as a courtesy: a log that cannot be read does not fail the hook.
+            for line in follower.poll().unwrap_or_default() {
+                println!("{prefix}{}", line.text);
+            }
+            if exited {
+                for line in follower.finish() {
+                    println!("{prefix}{}", line.text);
+                }
+                break;
+            }
+            tokio::time::sleep(OUTPUT_POLL).await;
+        }
+    }
+    waiter
+        .await
+        .context("waiting for the hook container failed")?
 }
 
 /// The last lines the hook container wrote (stderr and stdout), when it wrote any.
