@@ -5,7 +5,8 @@
 //! that shares the volumes of the lowest-numbered container to start and joins its
 //! networks. The first hook that exits non-zero fails the step, with Compose's message
 //! (`service "web" pre_start[1] exited with code 17`), so the service's containers stay
-//! created. Hook containers are removed once they have run.
+//! created. Hook containers are removed once they have run, a failed one too (Compose keeps
+//! it for inspection): the last lines it printed are quoted in the error instead.
 
 use super::create::{NewContainer, create_container};
 use super::ops::Context;
@@ -46,9 +47,8 @@ const DROPPED: [&str; 14] = [
 ];
 
 /// Runs the `pre_start` hooks of `service` for the `containers` about to start (lowest
-/// number first):
-/// each hook once, with the volumes of the first container, or, with `per_replica`, once
-/// per container with that container's volumes.
+/// number first): each hook once, with the volumes of the first container, or, with
+/// `per_replica`, once per container with that container's volumes.
 pub async fn run(
     ctx: &Arc<Context>,
     service: &str,
