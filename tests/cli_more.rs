@@ -321,7 +321,7 @@ services:
     volumes:
       - data:/data
     pre_start:
-      - command: ["sh", "-c", "echo $$WHO-$$EXTRA >> /data/init.txt; exit {exit_code}"]
+      - command: ["sh", "-c", "echo $$WHO-$$EXTRA >> /data/init.txt; echo bye-{exit_code} >&2; exit {exit_code}"]
         environment: {{EXTRA: hook}}
 volumes:
   data:
@@ -352,6 +352,13 @@ fn pre_start_hooks_run_once_before_the_start_and_a_failing_one_fails_up() {
     let text = stack.ok(&["exec", "-T", "app", "cat", "/data/init.txt"]);
     assert_eq!(text.lines().count(), 1, "{text}");
 
+    // An up that starts the stopped service runs them again (Compose's rule: when none of
+    // the service's containers runs).
+    stack.ok(&["stop"]);
+    stack.ok(&["up", "-d"]);
+    let text = stack.ok(&["exec", "-T", "app", "cat", "/data/init.txt"]);
+    assert_eq!(text.lines().count(), 2, "{text}");
+
     // A failing hook fails up, naming the hook and its code; the new container stays created.
     stack.write("compose.yaml", &hooked(3));
     let out = stack.berth(&["up", "-d"]);
@@ -361,9 +368,13 @@ fn pre_start_hooks_run_once_before_the_start_and_a_failing_one_fails_up() {
         stderr.contains("service \"app\" pre_start[0] exited with code 3"),
         "{stderr}"
     );
+    assert!(
+        stderr.contains("bye-3"),
+        "the error quotes its output: {stderr}"
+    );
     assert_eq!(stack.states("app"), ["created"], "{:?}", stack.ps());
     let text = stack.ok(&["run", "--rm", "-T", "app", "cat", "/data/init.txt"]);
-    assert!(text.lines().count() >= 2, "the hook ran again: {text}");
+    assert_eq!(text.lines().count(), 3, "the hook ran again: {text}");
 }
 
 #[test]
