@@ -402,3 +402,38 @@ services:
     let out = stack.ok(&["up", "-d"]);
     assert!(!out.contains("pre_start"), "{out}");
 }
+
+#[test]
+fn a_per_replica_pre_start_hook_runs_for_each_container() {
+    if !can_run("a_per_replica_pre_start_hook_runs_for_each_container") {
+        return;
+    }
+    let compose = format!(
+        r#"
+services:
+  app:
+    image: {IMAGE}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1 & wait $$!; done"]
+    deploy: {{replicas: 2}}
+    volumes:
+      - data:/data
+    pre_start:
+      - command: ["sh", "-c", "echo once >> /data/log"]
+      - command: ["sh", "-c", "echo each >> /data/log"]
+        per_replica: true
+volumes:
+  data:
+"#
+    );
+    let stack = Stack::new("prestart-replicas", &compose);
+    stack.ok(&["up", "-d"]);
+    assert_eq!(
+        stack.states("app"),
+        ["running", "running"],
+        "{:?}",
+        stack.ps()
+    );
+    let text = stack.ok(&["exec", "-T", "app", "cat", "/data/log"]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines, ["once", "each", "each"], "{text}");
+}
