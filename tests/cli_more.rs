@@ -308,3 +308,132 @@ services:
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     assert!(stack.ps().is_empty(), "{:?}", stack.ps());
 }
+
+/// A service whose `pre_start` hook writes into its volume, with `exit_code` at the end.
+fn hooked(exit_code: u8) -> String {
+    format!(
+        r#"
+services:
+  app:
+    image: {IMAGE}
+    command: ["sh", "-c", "cat /data/init.txt; trap 'exit 0' TERM; while :; do sleep 1 & wait $$!; done"]
+    environment: {{WHO: service}}
+    volumes:
+      - data:/data
+    pre_start:
+      - command: ["sh", "-c", "echo $$WHO-$$EXTRA >> /data/init.txt; echo bye-{exit_code} >&2; exit {exit_code}"]
+        environment: {{EXTRA: hook}}
+volumes:
+  data:
+"#
+    )
+}
+
+#[test]
+fn pre_start_hooks_run_once_before_the_start_and_a_failing_one_fails_up() {
+    if !can_run("pre_start_hooks_run_once_before_the_start_and_a_failing_one_fails_up") {
+        return;
+    }
+    let stack = Stack::new("prestart", &hooked(0));
+
+    // The hook ran before the service, in the service's volume, with both environments.
+    stack.ok(&["up", "-d"]);
+    assert_eq!(stack.states("app"), ["running"], "{:?}", stack.ps());
+    stack.eventually(
+        "the service read the hook's file",
+        Duration::from_secs(10),
+        || stack.ok(&["logs", "app"]).contains("service-hook"),
+    );
+    // Its container is gone.
+    assert_eq!(stack.ps().len(), 1, "{:?}", stack.ps());
+
+    // A second up with nothing changed runs nothing.
+    stack.ok(&["up", "-d"]);
+    let text = stack.ok(&["exec", "-T", "app", "cat", "/data/init.txt"]);
+    assert_eq!(text.lines().count(), 1, "{text}");
+
+    // An up that starts the stopped service runs them again (Compose's rule: when none of
+    // the service's containers runs).
+    stack.ok(&["stop"]);
+    stack.ok(&["up", "-d"]);
+    let text = stack.ok(&["exec", "-T", "app", "cat", "/data/init.txt"]);
+    assert_eq!(text.lines().count(), 2, "{text}");
+
+    // A failing hook fails up, naming the hook and its code; the new container stays created.
+    stack.write("compose.yaml", &hooked(3));
+    let out = stack.berth(&["up", "-d"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("service \"app\" pre_start[0] exited with code 3"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("bye-3"),
+        "the error quotes its output: {stderr}"
+    );
+    assert_eq!(stack.states("app"), ["created"], "{:?}", stack.ps());
+    let text = stack.ok(&["run", "--rm", "-T", "app", "cat", "/data/init.txt"]);
+    assert_eq!(text.lines().count(), 3, "the hook ran again: {text}");
+}
+
+#[test]
+fn attached_up_shows_what_pre_start_hooks_print() {
+    if !can_run("attached_up_shows_what_pre_start_hooks_print") {
+        return;
+    }
+    let compose = format!(
+        r#"
+services:
+  app:
+    image: {IMAGE}
+    command: ["echo", "from-the-service"]
+    pre_start:
+      - command: ["sh", "-c", "echo from-the-hook; echo to-stderr >&2"]
+"#
+    );
+    let stack = Stack::new("prestart-attached", &compose);
+    let out = stack.ok(&["up"]);
+    assert!(out.contains("app pre_start[0] -> from-the-hook"), "{out}");
+    assert!(out.contains("app pre_start[0] -> to-stderr"), "{out}");
+    assert!(out.contains("from-the-service"), "{out}");
+    // Detached, the hook runs without showing anything.
+    stack.ok(&["down"]);
+    let out = stack.ok(&["up", "-d"]);
+    assert!(!out.contains("pre_start"), "{out}");
+}
+
+#[test]
+fn a_per_replica_pre_start_hook_runs_for_each_container() {
+    if !can_run("a_per_replica_pre_start_hook_runs_for_each_container") {
+        return;
+    }
+    let compose = format!(
+        r#"
+services:
+  app:
+    image: {IMAGE}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1 & wait $$!; done"]
+    deploy: {{replicas: 2}}
+    volumes:
+      - data:/data
+    pre_start:
+      - command: ["sh", "-c", "echo once >> /data/log"]
+      - command: ["sh", "-c", "echo each >> /data/log"]
+        per_replica: true
+volumes:
+  data:
+"#
+    );
+    let stack = Stack::new("prestart-replicas", &compose);
+    stack.ok(&["up", "-d"]);
+    assert_eq!(
+        stack.states("app"),
+        ["running", "running"],
+        "{:?}",
+        stack.ps()
+    );
+    let text = stack.ok(&["exec", "-T", "app", "cat", "/data/log"]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines, ["once", "each", "each"], "{text}");
+}

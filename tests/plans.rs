@@ -251,3 +251,112 @@ fn down_removes_dependents_first_then_networks_and_only_with_v_volumes() {
         "{with_volumes}"
     );
 }
+
+/// A service with `pre_start` hooks: one once per service, one in its own image per replica.
+const HOOKED: &str = r#"
+name: hk
+services:
+  db:
+    image: postgres:16
+  app:
+    image: app:1
+    depends_on: [db]
+    deploy: {replicas: 2}
+    volumes: [data:/data]
+    pre_start:
+      - command: init
+      - image: busybox
+        command: check
+        per_replica: true
+volumes:
+  data: {}
+"#;
+
+#[test]
+fn pre_start_hooks_run_after_the_creations_and_before_the_starts() {
+    let d = desired(HOOKED);
+    let plan = plan_up(&d, &Observed::default(), &UpOptions::default()).unwrap();
+    insta::assert_snapshot!(plan.to_string(), @r"
+    #1 create network hk_default
+    #2 create volume hk_data
+    #3 pull image postgres:16 for db
+    #4 pull image app:1 for app
+    #5 pull image busybox for app
+    #6 create container hk-db-1 after #1 #3
+    #7 start container hk-db-1 after #6
+    #8 create container hk-app-1 after #1 #2 #4 #5 #7
+    #9 create container hk-app-2 after #1 #2 #4 #5 #7
+    #10 run pre_start hooks of app for hk-app-1, hk-app-2 after #8 #9
+    #11 start container hk-app-1 after #10
+    #12 start container hk-app-2 after #10
+    ");
+}
+
+#[test]
+fn pre_start_hooks_run_when_a_service_starts_with_none_of_its_containers_running() {
+    let d = desired(HOOKED);
+    let mut observed = converged(&d);
+    observed.images.push(ObservedImage {
+        reference: "busybox".into(),
+        id: "sha256:busybox".into(),
+    });
+    // Nothing changed: no hook runs.
+    let plan = plan_up(&d, &observed, &UpOptions::default()).unwrap();
+    assert!(plan.is_empty(), "{plan}");
+    // Hooks run before a service starts while none of its containers runs: not when one
+    // replica of two starts again...
+    for c in &mut observed.containers {
+        if c.name == "hk-app-2" {
+            c.state = ContainerState::Exited(0);
+        }
+    }
+    let plan = plan_up(&d, &observed, &UpOptions::default()).unwrap();
+    insta::assert_snapshot!(plan.to_string(), @"#1 start container hk-app-2");
+    // ...but when both do.
+    for c in &mut observed.containers {
+        if c.name == "hk-app-1" {
+            c.state = ContainerState::Exited(0);
+        }
+    }
+    let plan = plan_up(&d, &observed, &UpOptions::default()).unwrap();
+    insta::assert_snapshot!(plan.to_string(), @r"
+    #1 run pre_start hooks of app for hk-app-1, hk-app-2
+    #2 start container hk-app-1 after #1
+    #3 start container hk-app-2 after #1
+    ");
+    // Scaling up a running service adds a replica without running them.
+    let mut running = converged(&d);
+    running.images = observed.images.clone();
+    let mut opts = UpOptions::default();
+    opts.scale.insert("app".into(), 3);
+    let plan = plan_up(&d, &running, &opts).unwrap();
+    insta::assert_snapshot!(plan.to_string(), @r"
+    #1 create container hk-app-3
+    #2 start container hk-app-3 after #1
+    ");
+    // Recreated containers run them again, once.
+    let opts = UpOptions {
+        services: vec!["app".into()],
+        no_deps: true,
+        recreate: Recreate::Force,
+        ..Default::default()
+    };
+    let plan = plan_up(&d, &observed, &opts).unwrap();
+    insta::assert_snapshot!(plan.to_string(), @r"
+    #1 recreate container hk-app-1 (replaces app101234567)
+    #2 recreate container hk-app-2 (replaces app201234567)
+    #3 run pre_start hooks of app for hk-app-1, hk-app-2 after #1 #2
+    #4 start container hk-app-1 after #3
+    #5 start container hk-app-2 after #3
+    ");
+    // `--no-start`: nothing starts, so no hook runs.
+    let opts = UpOptions {
+        no_start: true,
+        ..opts
+    };
+    let plan = plan_up(&d, &observed, &opts).unwrap();
+    assert!(
+        !plan.to_string().contains("pre_start"),
+        "no hooks without starts: {plan}"
+    );
+}

@@ -451,3 +451,55 @@ fn short_forms_left_by_earlier_stages_are_accepted() {
     );
     assert!(project.networks["legacy"].is_external());
 }
+
+fn load_text(text: &str) -> berth_compose::Result<berth_compose::LoadedProject> {
+    let mut opts = berth_compose::LoadOptions::new(std::env::temp_dir(), Default::default());
+    opts.files = vec![berth_compose::loader::ConfigSource::stdin(text.to_string())];
+    berth_compose::load(&opts)
+}
+
+#[test]
+fn pre_start_hooks_load_in_long_form_and_inherit_the_service_image() {
+    let loaded = load_text(
+        "name: p\nservices:\n  web:\n    image: app\n    pre_start:\n      - command: echo \"a b\"\n        entrypoint: /bin/sh -c\n        per_replica: \"true\"\n        environment: [A=1]\n        privileged: \"false\"\n      - image: other\n        command: [init]\n        user: root\n        working_dir: /w\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let hooks = &loaded.project.services["web"].pre_start;
+    assert_eq!(hooks.len(), 2);
+    assert_eq!(hooks[0].command, vec!["echo", "a b"]);
+    assert_eq!(
+        hooks[0].entrypoint.as_deref(),
+        Some(&["/bin/sh".to_string(), "-c".to_string()][..])
+    );
+    assert_eq!(hooks[0].image.as_deref(), Some("app"));
+    assert_eq!(hooks[0].per_replica, Some(true));
+    assert_eq!(hooks[0].privileged, Some(false));
+    assert_eq!(hooks[0].environment["A"].as_deref(), Some("1"));
+    assert_eq!(hooks[1].image.as_deref(), Some("other"));
+    assert_eq!(hooks[1].user.as_deref(), Some("root"));
+    assert_eq!(hooks[1].working_dir.as_deref(), Some("/w"));
+    assert_eq!(hooks[1].per_replica, None);
+    // The model prints what it read.
+    let printed = loaded.project.to_tree();
+    let hook = printed
+        .get("services")
+        .and_then(|s| s.get("web"))
+        .and_then(|w| w.get("pre_start"))
+        .and_then(|h| h.as_seq())
+        .and_then(|h| h.first())
+        .expect("pre_start printed");
+    assert_eq!(hook.get("per_replica"), Some(&Value::Bool(true)));
+    assert_eq!(hook.get("image"), Some(&Value::from("app")));
+}
+
+#[test]
+fn pre_start_hooks_need_a_command_and_take_no_service_attributes() {
+    let no_command =
+        load_text("services:\n  web:\n    image: app\n    pre_start:\n      - image: x\n");
+    assert!(no_command.is_err(), "a hook without a command");
+    let ports = load_text(
+        "services:\n  web:\n    image: app\n    pre_start:\n      - command: [x]\n        ports: ['80']\n",
+    );
+    let message = ports.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(message.contains("ports"), "{message}");
+}

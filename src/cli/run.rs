@@ -148,6 +148,7 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<ExitCode> {
             name: name.clone(),
             oneoff: Some(Arc::new(project)),
             anonymous: Vec::new(),
+            image: None,
         },
     ))?;
     rt.block_on(ctx.start_container(&id))?;

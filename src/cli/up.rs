@@ -149,6 +149,8 @@ pub fn run(global: &GlobalOptions, args: &UpArgs) -> anyhow::Result<ExitCode> {
     session.configure(|c| {
         c.stop_timeout = args.timeout.map(Duration::from_secs);
         c.renew_anonymous_volumes = args.renew_anon_volumes;
+        // Attached, Compose shows what `pre_start` hooks print.
+        c.hook_output = !args.detach && !args.wait && !args.no_start;
     });
     let desired = session.desired()?;
     if let Some(svc) = &args.exit_code_from

@@ -75,6 +75,8 @@ pub struct DesiredService {
     pub volumes: Vec<String>,
     /// Services whose containers' volumes it mounts (`volumes_from: [service]`).
     pub volumes_from: Vec<String>,
+    /// The image of each of its `pre_start` hooks, in order.
+    pub pre_start: Vec<String>,
 }
 
 /// A network or volume of the project.
@@ -139,7 +141,6 @@ impl DesiredProject {
                 name: name.clone(),
                 hash: hash::service_hash(tree),
                 replicas: svc.replicas(),
-                image,
                 build,
                 pull_policy,
                 container_name: svc.container_name.clone(),
@@ -155,6 +156,12 @@ impl DesiredProject {
                         v.split(':').next().unwrap_or(v).to_string()
                     })
                     .collect(),
+                pre_start: svc
+                    .pre_start
+                    .iter()
+                    .map(|h| h.image.clone().unwrap_or_else(|| image.clone()))
+                    .collect(),
+                image,
             });
         }
         let mut networks = resources(&loaded.tree, "networks");
@@ -345,6 +352,7 @@ impl DesiredProject {
                     networks: Vec::new(),
                     volumes: Vec::new(),
                     volumes_from: Vec::new(),
+                    pre_start: Vec::new(),
                 })
                 .collect(),
             disabled_services: Vec::new(),

@@ -32,6 +32,13 @@ pub enum Operation {
         name: String,
         old_id: String,
     },
+    /// Run a service's `pre_start` hooks, in order, each in a container of its own that
+    /// shares the volumes of `containers[0]` (a `per_replica` hook: of each of `containers`),
+    /// before those containers start (the service has none running).
+    RunPreStartHooks {
+        service: String,
+        containers: Vec<String>,
+    },
     /// Start a created or stopped container.
     StartContainer { service: String, name: String },
     /// Wait until a service's containers meet a `depends_on` condition.
@@ -78,6 +85,14 @@ impl fmt::Display for Operation {
             Operation::RecreateContainer { name, old_id, .. } => {
                 write!(f, "recreate container {name} (replaces {})", short(old_id))
             }
+            Operation::RunPreStartHooks {
+                service,
+                containers,
+            } => write!(
+                f,
+                "run pre_start hooks of {service} for {}",
+                containers.join(", ")
+            ),
             Operation::StartContainer { name, .. } => write!(f, "start container {name}"),
             Operation::WaitService { service, condition } => {
                 let what = match condition {

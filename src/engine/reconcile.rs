@@ -153,7 +153,9 @@ pub fn plan_up(
                 .iter()
                 .filter_map(|v| volume_steps.get(v.as_str())),
         );
-        prereq.steps.extend(image_steps.get(&svc.name));
+        prereq
+            .steps
+            .extend(image_steps.get(&svc.name).into_iter().flatten());
         let mut cascade = false;
         for dep in &svc.depends_on {
             if desired.service(&dep.service).is_none() {
@@ -278,7 +280,7 @@ fn plan_images(
     services: &[&DesiredService],
     observed: &Observed,
     opts: &UpOptions,
-) -> anyhow::Result<BTreeMap<String, StepId>> {
+) -> anyhow::Result<BTreeMap<String, Vec<StepId>>> {
     let mut pulls: Vec<(String, Vec<String>)> = Vec::new();
     let mut builds: Vec<(String, String)> = Vec::new();
     for svc in services {
@@ -300,16 +302,35 @@ fn plan_images(
                     false
                 }
             };
+        let mut add_pull = |image: &str| match pulls.iter_mut().find(|(i, _)| i == image) {
+            Some((_, users)) => {
+                if !users.contains(&svc.name) {
+                    users.push(svc.name.clone());
+                }
+            }
+            None => pulls.push((image.to_string(), vec![svc.name.clone()])),
+        };
         if build {
             builds.push((svc.image.clone(), svc.name.clone()));
         } else if pull {
-            match pulls.iter_mut().find(|(i, _)| *i == svc.image) {
-                Some((_, users)) => users.push(svc.name.clone()),
-                None => pulls.push((svc.image.clone(), vec![svc.name.clone()])),
+            add_pull(&svc.image);
+        }
+        // The images of its `pre_start` hooks, under the service's policy (never built:
+        // a hook without an image of its own runs the service's).
+        for hook_image in svc.pre_start.iter().filter(|i| **i != svc.image) {
+            let present = image_present(observed, hook_image);
+            match policy {
+                PullPolicy::Always => add_pull(hook_image),
+                PullPolicy::Never if !present => bail!(
+                    "service {:?}: image {hook_image} of a pre_start hook is not present and pull_policy is never",
+                    svc.name
+                ),
+                _ if !present => add_pull(hook_image),
+                _ => {}
             }
         }
     }
-    let mut steps = BTreeMap::new();
+    let mut steps: BTreeMap<String, Vec<StepId>> = BTreeMap::new();
     for (image, users) in pulls {
         let id = plan.add(
             Operation::PullImage {
@@ -319,7 +340,7 @@ fn plan_images(
             [],
         );
         for u in users {
-            steps.insert(u, id);
+            steps.entry(u).or_default().push(id);
         }
     }
     for (image, service) in builds {
@@ -330,7 +351,7 @@ fn plan_images(
             },
             [],
         );
-        steps.insert(service, id);
+        steps.entry(service).or_default().push(id);
     }
     Ok(steps)
 }
@@ -409,37 +430,36 @@ fn plan_service(
     kept.sort_by_key(|c| c.number());
     let mut up_steps = Vec::new();
     let mut recreated = false;
+    // With `pre_start` hooks, and none of its containers left running, the service's
+    // containers start only once the hooks have run (Compose runs them when it starts a
+    // service none of whose replicas runs).
+    let stays_up = kept.iter().any(|c| !must_recreate(c) && c.state.is_up());
+    let mut hooked = Hooked {
+        pending: (!svc.pre_start.is_empty() && !opts.no_start && !stays_up).then(Vec::new),
+    };
     for c in &kept {
         let number = c.number();
         if must_recreate(c) {
             recreated = true;
             let after = before(plan).all();
+            let name = container_name(project, svc, number, opts.compatibility);
             let id = plan.add(
                 Operation::RecreateContainer {
                     service: svc.name.clone(),
                     number,
-                    name: container_name(project, svc, number, opts.compatibility),
+                    name: name.clone(),
                     old_id: c.id.clone(),
                 },
                 after,
             );
-            up_steps.push(start_unless(
-                plan,
-                opts,
-                svc,
-                container_name(project, svc, number, opts.compatibility),
-                id,
-                Vec::new(),
-            ));
+            if opts.no_start {
+                up_steps.push(id);
+            } else {
+                up_steps.extend(hooked.start(plan, svc, (number, name), vec![id]));
+            }
         } else if !c.state.is_up() && !opts.no_start {
             let after = before(plan).all();
-            up_steps.push(plan.add(
-                Operation::StartContainer {
-                    service: svc.name.clone(),
-                    name: c.name.clone(),
-                },
-                after,
-            ));
+            up_steps.extend(hooked.start(plan, svc, (number, c.name.clone()), after));
         }
     }
 
@@ -461,30 +481,94 @@ fn plan_service(
             },
             steps,
         );
-        up_steps.push(start_unless(plan, opts, svc, name, id, waits));
+        if opts.no_start {
+            up_steps.push(id);
+        } else {
+            let after = std::iter::once(id).chain(waits).collect();
+            up_steps.extend(hooked.start(plan, svc, (number, name), after));
+        }
     }
+    up_steps.extend(hooked.finish(plan, svc));
     (up_steps, recreated)
 }
 
-/// Adds a start after `created` unless `--no-start`; returns the step the service waits on.
-fn start_unless(
-    plan: &mut Plan,
-    opts: &UpOptions,
-    svc: &DesiredService,
+/// The containers of a service with `pre_start` hooks that a plan starts, whose starts wait
+/// for the hooks.
+struct Hooked {
+    /// The containers to start; `None` when no hooks run, so that containers start as soon
+    /// as they can.
+    pending: Option<Vec<PendingStart>>,
+}
+
+/// A start held back for the hooks.
+struct PendingStart {
+    number: u32,
     name: String,
-    created: StepId,
-    waits: Vec<StepId>,
-) -> StepId {
-    if opts.no_start {
-        return created;
+    /// The steps the start waits for (the creation, dependencies).
+    after: Vec<StepId>,
+}
+
+impl Hooked {
+    /// Starts container `(number, name)` after `after` now, or notes it for after the hooks;
+    /// returns the start step when it was added.
+    fn start(
+        &mut self,
+        plan: &mut Plan,
+        svc: &DesiredService,
+        container: (u32, String),
+        after: Vec<StepId>,
+    ) -> Option<StepId> {
+        match &mut self.pending {
+            Some(pending) => {
+                pending.push(PendingStart {
+                    number: container.0,
+                    name: container.1,
+                    after,
+                });
+                None
+            }
+            None => Some(plan.add(
+                Operation::StartContainer {
+                    service: svc.name.clone(),
+                    name: container.1,
+                },
+                after,
+            )),
+        }
     }
-    plan.add(
-        Operation::StartContainer {
-            service: svc.name.clone(),
-            name,
-        },
-        std::iter::once(created).chain(waits),
-    )
+
+    /// The hooks step after everything the noted starts wait for, then the noted starts after
+    /// it; returns the start steps. The hooks get the containers lowest number first: a hook
+    /// that runs once shares the volumes of the first, as in Compose.
+    fn finish(self, plan: &mut Plan, svc: &DesiredService) -> Vec<StepId> {
+        let Some(mut pending) = self.pending.filter(|p| !p.is_empty()) else {
+            return Vec::new();
+        };
+        pending.sort_by_key(|p| p.number);
+        let after: Vec<StepId> = pending
+            .iter()
+            .flat_map(|p| p.after.iter().copied())
+            .collect();
+        let hooks = plan.add(
+            Operation::RunPreStartHooks {
+                service: svc.name.clone(),
+                containers: pending.iter().map(|p| p.name.clone()).collect(),
+            },
+            after,
+        );
+        pending
+            .into_iter()
+            .map(|p| {
+                plan.add(
+                    Operation::StartContainer {
+                        service: svc.name.clone(),
+                        name: p.name,
+                    },
+                    [hooks],
+                )
+            })
+            .collect()
+    }
 }
 
 /// Two containers may not share a name: within the plan, or with a container of another

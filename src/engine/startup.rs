@@ -123,6 +123,7 @@ mod tests {
             networks: Vec::new(),
             volumes: Vec::new(),
             volumes_from: Vec::new(),
+            pre_start: Vec::new(),
         }
     }
 

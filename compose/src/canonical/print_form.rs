@@ -82,6 +82,7 @@ const SERVICE_OMIT_ZERO: &[&str] = &[
     "ports",
     "post_start",
     "pre_stop",
+    "pre_start",
     "profiles",
     "secrets",
     "security_opt",

@@ -82,6 +82,7 @@ fn attribute(key: &str, v: &mut Value, p: &Path) -> Res {
         "extends" => extends(v, p),
         "develop" => develop(v, p),
         "post_start" | "pre_stop" => each_item(v, p, hook),
+        "pre_start" => each_item(v, p, pre_start_hook),
         "models" => models(v, p),
         "provider" => provider(v, p),
         "stop_grace_period" => to_duration(v, p),
@@ -216,6 +217,16 @@ fn hook(v: &mut Value, p: &Path) -> Res {
     with_key(h, p, "command", shell_command)?;
     with_key(h, p, "environment", |e, ep| to_mapping(e, ep, Unset::Null))?;
     with_key(h, p, "privileged", to_bool)
+}
+
+/// A `pre_start` hook: a lifecycle hook with an entrypoint and a `per_replica` switch too.
+fn pre_start_hook(v: &mut Value, p: &Path) -> Res {
+    hook(v, p)?;
+    let Value::Map(h) = v else {
+        return Ok(());
+    };
+    with_key(h, p, "entrypoint", shell_command)?;
+    with_key(h, p, "per_replica", to_bool)
 }
 
 /// Service `models`: a list of names becomes a mapping to null.

@@ -1,5 +1,5 @@
-//! What runs around a container's life: `healthcheck`, `post_start`/`pre_stop` hooks and
-//! `develop.watch`.
+//! What runs around a container's life: `healthcheck`, `pre_start`/`post_start`/`pre_stop`
+//! hooks and `develop.watch`.
 
 use super::common::{Duration, Extensions, OptionalStringMap, string_or_list};
 use indexmap::IndexMap;
@@ -63,6 +63,39 @@ pub struct ServiceHook {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub working_dir: Option<String>,
     /// Extra environment.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub environment: OptionalStringMap,
+    /// `x-` keys.
+    #[serde(flatten, skip_serializing_if = "Extensions::is_empty")]
+    pub extensions: Extensions,
+}
+
+/// A `pre_start` hook: a short-lived container that runs to completion before the service's
+/// containers start, with the service's volumes and networks (Compose's `PreStartHook`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PreStartHook {
+    /// The command, in exec form.
+    #[serde(default)]
+    pub command: Vec<String>,
+    /// The entrypoint, in exec form (the service's when unset).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<Vec<String>>,
+    /// The image to run (the normalizer fills in the service's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Run it once per new replica instead of once per service.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_replica: Option<bool>,
+    /// User to run it as.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Run it privileged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub privileged: Option<bool>,
+    /// Working directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+    /// Environment, over the service's.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub environment: OptionalStringMap,
     /// `x-` keys.

@@ -24,7 +24,9 @@ pub use build::{BuildConfig, SshKey};
 pub use common::{
     ByteSize, Duration, Extensions, FileMode, OptionalStringMap, StringMap, UlimitConfig,
 };
-pub use lifecycle::{DevelopConfig, HealthCheckConfig, ServiceHook, WatchAction, WatchTrigger};
+pub use lifecycle::{
+    DevelopConfig, HealthCheckConfig, PreStartHook, ServiceHook, WatchAction, WatchTrigger,
+};
 pub use mounts::{
     DeviceMapping, MountType, ServiceVolumeBind, ServiceVolumeConfig, ServiceVolumeImage,
     ServiceVolumeTmpfs, ServiceVolumeVolume,

@@ -5,7 +5,7 @@ use super::common::{
     ByteSize, Duration, Extensions, OptionalStringMap, StringMap, UlimitConfig, float,
     string_or_list,
 };
-use super::lifecycle::{DevelopConfig, HealthCheckConfig, ServiceHook};
+use super::lifecycle::{DevelopConfig, HealthCheckConfig, PreStartHook, ServiceHook};
 use super::mounts::{DeviceMapping, ServiceVolumeConfig};
 use super::networking::{ServiceNetworkConfig, ServicePortConfig};
 use super::references::{
@@ -321,6 +321,9 @@ pub struct ServiceConfig {
     /// Commands run before a container stops.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pre_stop: Vec<ServiceHook>,
+    /// Containers run to completion before the service's containers start.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pre_start: Vec<PreStartHook>,
     /// `x-` keys.
     #[serde(flatten, skip_serializing_if = "Extensions::is_empty")]
     pub extensions: Extensions,

@@ -41,6 +41,8 @@ pub struct NewContainer {
     /// them again instead of fresh ones, so their data survives a recreate (Compose's
     /// behaviour unless `-V`).
     pub anonymous: Vec<(std::path::PathBuf, String)>,
+    /// An image other than the service's (the container of a `pre_start` hook).
+    pub image: Option<String>,
 }
 
 /// Creates a container; returns its id.
@@ -51,10 +53,11 @@ pub async fn create_container(ctx: Arc<Context>, new: NewContainer) -> anyhow::R
         name,
         oneoff,
         anonymous,
+        image,
     } = new;
     let service = service.as_str();
     let id = new_id()?;
-    let mut record = new_record(&ctx, service, &id, &name)?;
+    let mut record = new_record(&ctx, service, image.as_deref(), &id, &name)?;
     ctx.machine
         .state
         .create_container_record(&record)
@@ -89,6 +92,7 @@ pub async fn create_container(ctx: Arc<Context>, new: NewContainer) -> anyhow::R
 fn new_record(
     ctx: &Context,
     service: &str,
+    image: Option<&str>,
     id: &str,
     name: &str,
 ) -> anyhow::Result<ContainerRecord> {
@@ -98,22 +102,18 @@ fn new_record(
         .as_ref()
         .and_then(|d| d.service(service))
         .with_context(|| format!("no such service: {service}"))?;
-    let image = ctx
+    let reference = image.unwrap_or(&desired.image);
+    let resolved = ctx
         .machine
         .images
-        .resolve(&desired.image)
-        .with_context(|| {
-            format!(
-                "service {service:?}: image {} is not present",
-                desired.image
-            )
-        })?;
+        .resolve(reference)
+        .with_context(|| format!("service {service:?}: image {reference} is not present"))?;
     Ok(ContainerRecord::new(
         id,
         name,
         ImageRecord {
-            reference: desired.image.clone(),
-            id: image.id,
+            reference: reference.to_string(),
+            id: resolved.id,
         },
     ))
 }

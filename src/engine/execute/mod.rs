@@ -7,6 +7,7 @@ mod create;
 mod hooks;
 mod network;
 mod ops;
+mod prestart;
 mod pull;
 mod supervise;
 mod teardown;

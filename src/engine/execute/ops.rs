@@ -50,6 +50,8 @@ pub struct Context {
     pub renew_anonymous_volumes: bool,
     /// Run every step even when some fail (teardown).
     pub keep_going: bool,
+    /// Print the output of `pre_start` hook containers as it comes (attached `up`).
+    pub hook_output: bool,
     /// Warnings gathered on the way, printed by the command.
     pub warnings: Mutex<Vec<String>>,
     /// Host ports given to containers by this command, so that concurrent creations never
@@ -67,6 +69,7 @@ impl Context {
             remove_volumes: false,
             renew_anonymous_volumes: false,
             keep_going: false,
+            hook_output: false,
             warnings: Mutex::new(Vec::new()),
             claimed_ports: Mutex::new(Default::default()),
         }
@@ -167,6 +170,7 @@ fn new_container(service: &str, number: u32, name: &str) -> super::NewContainer 
         name: name.to_string(),
         oneoff: None,
         anonymous: Vec::new(),
+        image: None,
     }
 }
 
@@ -253,6 +257,10 @@ pub async fn run(
         )
         .await
         .map(|_| ()),
+        Operation::RunPreStartHooks {
+            service,
+            containers,
+        } => super::prestart::run(ctx, service, containers, progress).await,
         Operation::StartContainer { name, .. } => {
             step(
                 progress,

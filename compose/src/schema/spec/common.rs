@@ -71,13 +71,16 @@ pub static SERVICE_HOOK: Node = Node {
     ..closed(HOOK_PROPERTIES)
 };
 
-/// A `pre_start` hook: a service hook that may run in another image (compose-go 2.13
-/// accepts `image` there; the normalizer fills it from the service).
+/// A `pre_start` hook: a service hook run in a container of its own, which may use another
+/// image and entrypoint (compose-go 2.13 accepts `image`; the normalizer fills it from the
+/// service) and may run once per replica (`per_replica`).
 pub static PRE_START_HOOK: Node = Node {
     required: &["command"],
     ..closed(&[
         ("command", &COMMAND),
+        ("entrypoint", &COMMAND),
         ("image", &STRING),
+        ("per_replica", &BOOL_OR_STRING),
         ("user", &STRING),
         ("privileged", &BOOL_OR_STRING),
         ("working_dir", &STRING),
