@@ -26,7 +26,10 @@ use hickory_proto::rr::RecordType;
 const NETWORK: &str = "bench_default";
 const FORWARDED: &str = "forwarded.bench.test";
 const QUERIES: usize = 5000;
-const SEND_FOR: Duration = Duration::from_secs(3);
+const HOST_DIRECT: &str = "host -> container (direct)";
+const PUBLISHED_LOOPBACK: &str = "host 127.0.0.1 -> published port";
+const OUTSIDE_DIRECT: &str = "outside -> container (direct)";
+const PUBLISHED_OUTSIDE: &str = "outside -> published port";
 
 fn main() {
     if !testkit::privileged("bench network") {
@@ -183,38 +186,200 @@ async fn bench(networks: &Networks, dns: &DnsServer, outside: &OutsideHost) -> R
         .firewall()
         .publish(&[mapping])
         .map_err(|e| e.to_string())?;
+    // berth drops new connections from outside to a container's own address (only published
+    // ports are reachable); the "outside host -> container" baseline needs them let in. The
+    // rule matches only connection setup, so the packets measured pass the same rules as the
+    // published flow's.
+    allow_outside_direct(networks.firewall().table(), outside.addr, web_ip)?;
     let loopback = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), published.port);
     let outside_target = SocketAddr::new(outside.host_addr.into(), published.port);
-    let cases: [(&str, Option<&Netns>, SocketAddr); 4] = [
-        ("host -> container (direct)", None, sink.addr),
-        (
+    let cases = [
+        Case::new(HOST_DIRECT, None, sink.addr),
+        Case::new(PUBLISHED_LOOPBACK, None, loopback),
+        Case::new(OUTSIDE_DIRECT, Some(&outside.netns), sink.addr),
+        Case::new(PUBLISHED_OUTSIDE, Some(&outside.netns), outside_target),
+        Case::new(
             "container -> container (same bridge)",
             Some(&client),
             sink.addr,
         ),
-        ("host 127.0.0.1 -> published port", None, loopback),
-        (
-            "outside host -> published port",
-            Some(&outside.netns),
-            outside_target,
-        ),
     ];
-    for (label, netns, target) in cases {
-        let (bytes, elapsed) = tokio::task::block_in_place(|| {
-            testkit::in_netns(netns, || send_for(target, SEND_FOR))
-        })?;
-        let rate = bytes as f64 / elapsed.as_secs_f64();
-        println!(
-            "tcp {label:<38} {:>8.1} MiB/s ({:.2} Gbit/s, {} MiB in {:.2} s)",
-            rate / 1048576.0,
-            rate * 8.0 / 1e9,
-            bytes >> 20,
-            elapsed.as_secs_f64()
-        );
-    }
+    // BERTH_BENCH_ONLY=<text> streams only the cases whose label contains it (for profiling
+    // one path with perf).
+    let only = std::env::var("BERTH_BENCH_ONLY").unwrap_or_default();
+    let cases: Vec<Case> = cases
+        .into_iter()
+        .filter(|c| c.label.contains(only.as_str()))
+        .collect();
+    let result = tokio::task::block_in_place(|| throughput(&cases));
     networks.firewall().unpublish(&[mapping]);
     drop(sink);
+    let rounds = result?;
+    report(&cases, &rounds);
     Ok(())
+}
+
+/// One way of reaching the sink.
+struct Case<'a> {
+    label: &'static str,
+    netns: Option<&'a Netns>,
+    target: SocketAddr,
+}
+
+impl<'a> Case<'a> {
+    fn new(label: &'static str, netns: Option<&'a Netns>, target: SocketAddr) -> Case<'a> {
+        Case {
+            label,
+            netns,
+            target,
+        }
+    }
+}
+
+/// One stream of one case.
+#[derive(Clone, Copy)]
+struct Round {
+    /// Bytes per second.
+    rate: f64,
+    /// CPU time of this process (both ends of the stream, and the softirq work the kernel
+    /// charges to them) per GiB moved.
+    cpu_per_gib: Duration,
+}
+
+fn allow_outside_direct(table: &str, from: Ipv4Addr, to: Ipv4Addr) -> Result<(), String> {
+    let rule = format!(
+        "insert rule inet {table} forward ip saddr {from} ip daddr {to} tcp dport 5001 ct state new accept"
+    );
+    let out = std::process::Command::new("nft")
+        .arg(&rule)
+        .output()
+        .map_err(|e| format!("nft: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "nft {rule}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Streams every case once per round, the order reversed every other round (ABBA), so that
+/// drift in the machine's load falls on all cases alike. Returns the rounds of each case.
+fn throughput(cases: &[Case]) -> Result<Vec<Vec<Round>>, String> {
+    let rounds = env_number("BERTH_BENCH_ROUNDS", 7);
+    let secs = env_number("BERTH_BENCH_SECS", 2) as u64;
+    println!(
+        "tcp: {} cases interleaved, {rounds} rounds of {secs} s each (BERTH_BENCH_ROUNDS, BERTH_BENCH_SECS)",
+        cases.len()
+    );
+    for case in cases {
+        testkit::in_netns(case.netns, || {
+            send_for(case.target, Duration::from_millis(300))
+        })?;
+    }
+    let mut results = vec![Vec::with_capacity(rounds); cases.len()];
+    for round in 0..rounds {
+        let order: Vec<usize> = if round % 2 == 0 {
+            (0..cases.len()).collect()
+        } else {
+            (0..cases.len()).rev().collect()
+        };
+        for i in order {
+            let case = &cases[i];
+            let cpu = process_cpu();
+            let (bytes, elapsed) = testkit::in_netns(case.netns, || {
+                send_for(case.target, Duration::from_secs(secs))
+            })?;
+            let cpu = process_cpu().saturating_sub(cpu);
+            let gib = bytes as f64 / GIB;
+            results[i].push(Round {
+                rate: bytes as f64 / elapsed.as_secs_f64(),
+                cpu_per_gib: cpu.div_f64(gib.max(1e-9)),
+            });
+        }
+    }
+    Ok(results)
+}
+
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(default)
+}
+
+/// User and system time of this process so far.
+fn process_cpu() -> Duration {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid pointer to a rusage; RUSAGE_SELF cannot fail.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
+    };
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+fn report(cases: &[Case], rounds: &[Vec<Round>]) {
+    let mib = |r: f64| r / 1048576.0;
+    for (case, rounds) in cases.iter().zip(rounds) {
+        let rates: Vec<f64> = rounds.iter().map(|r| r.rate).collect();
+        let lo = rates.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = rates.iter().copied().fold(0.0, f64::max);
+        let mid = median(rates.clone());
+        let cpu = median(rounds.iter().map(|r| ms(r.cpu_per_gib)).collect());
+        println!(
+            "tcp {:<38} median {:>7.1} MiB/s ({:.2} Gbit/s), min {:>7.1}, max {:>7.1} (spread {:>4.1}%), cpu {:>5.0} ms/GiB",
+            case.label,
+            mib(mid),
+            mid * 8.0 / 1e9,
+            mib(lo),
+            mib(hi),
+            (hi - lo) / mid * 100.0,
+            cpu,
+        );
+    }
+    // Published against direct, from the same side: the ratio of the medians, and the median
+    // of the per-round ratios (each pair streamed back to back, so it suffers less from drift).
+    let index = |label: &str| cases.iter().position(|c| c.label == label);
+    for (published, direct) in [
+        (PUBLISHED_LOOPBACK, HOST_DIRECT),
+        (PUBLISHED_OUTSIDE, OUTSIDE_DIRECT),
+        (PUBLISHED_OUTSIDE, HOST_DIRECT),
+    ] {
+        let (Some(published), Some(direct)) = (index(published), index(direct)) else {
+            continue;
+        };
+        let (p, d) = (&rounds[published], &rounds[direct]);
+        let rate = |v: &[Round]| median(v.iter().map(|r| r.rate).collect());
+        let cpu = |v: &[Round]| median(v.iter().map(|r| ms(r.cpu_per_gib)).collect());
+        let paired: Vec<f64> = p.iter().zip(d).map(|(p, d)| p.rate / d.rate).collect();
+        let lo = paired.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = paired.iter().copied().fold(0.0, f64::max);
+        println!(
+            "ratio {} / {}: medians {:.1}%, per round median {:.1}% (min {:.1}%, max {:.1}%); cpu per GiB {:.1}%",
+            cases[published].label,
+            cases[direct].label,
+            rate(p) / rate(d) * 100.0,
+            median(paired) * 100.0,
+            lo * 100.0,
+            hi * 100.0,
+            cpu(p) / cpu(d) * 100.0,
+        );
+    }
 }
 
 /// Streams to `target` for `duration`, then waits until the server has read everything.
