@@ -1,12 +1,21 @@
 //! berth's networking data path, measured in one run: DNS query latency from a container
 //! namespace (a service name berth answers, a name it forwards to an upstream on loopback), and
-//! TCP throughput to a container directly and through a published port (from 127.0.0.1 and
-//! from another namespace acting as an outside host). Figures only, no asserts.
+//! TCP throughput to a container directly and through a published port, from the host
+//! (127.0.0.1) and from another namespace acting as an outside host. Figures only, no asserts.
+//!
+//! Throughput: every case streams once per round for BERTH_BENCH_SECS (2) seconds, for
+//! BERTH_BENCH_ROUNDS (7) rounds, the order of the cases reversed every other round, so load
+//! from anything else on the machine falls on all cases alike. Each case reports its median,
+//! min, max and spread, and the CPU time this process (both ends of the stream) spent per GiB;
+//! published is set against direct from the same side: "127.0.0.1 -> published" against
+//! "host -> container", "outside -> published" against "outside -> container". The CPU per GiB
+//! says what the path costs; MiB/s also says how busy the machine was.
 //!
 //! Needs root (namespaces, bridges, nftables). All traffic stays on loopback and in the
 //! namespaces it creates; everything is removed at the end.
 //!
 //! Run: `cargo run --release -p berth-bench --bin network`
+//! (`BERTH_BENCH_ONLY=<text>` streams only the cases whose label contains it, to profile one).
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -204,8 +213,7 @@ async fn bench(networks: &Networks, dns: &DnsServer, outside: &OutsideHost) -> R
             sink.addr,
         ),
     ];
-    // BERTH_BENCH_ONLY=<text> streams only the cases whose label contains it (for profiling
-    // one path with perf).
+    // For profiling one path with perf.
     let only = std::env::var("BERTH_BENCH_ONLY").unwrap_or_default();
     let cases: Vec<Case> = cases
         .into_iter()
