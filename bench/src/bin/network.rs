@@ -23,6 +23,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
 use berth_bench::Samples;
+use berth_bench::interleaved::{self, Round, median};
 use berth_network::dns::{DnsConfig, DnsServer, Endpoint};
 use berth_network::firewall::{PortMapping, Protocol};
 use berth_network::ipam::{AddressPool, NetworkRequest};
@@ -244,16 +245,6 @@ impl<'a> Case<'a> {
     }
 }
 
-/// One stream of one case.
-#[derive(Clone, Copy)]
-struct Round {
-    /// Bytes per second.
-    rate: f64,
-    /// CPU time of this process (both ends of the stream, and the softirq work the kernel
-    /// charges to them) per GiB moved.
-    cpu_per_gib: Duration,
-}
-
 fn allow_outside_direct(table: &str, from: Ipv4Addr, to: Ipv4Addr) -> Result<(), String> {
     let rule = format!(
         "insert rule inet {table} forward ip saddr {from} ip daddr {to} tcp dport 5001 ct state new accept"
@@ -272,8 +263,7 @@ fn allow_outside_direct(table: &str, from: Ipv4Addr, to: Ipv4Addr) -> Result<(),
     }
 }
 
-/// Streams every case once per round, the order reversed every other round (ABBA), so that
-/// drift in the machine's load falls on all cases alike. Returns the rounds of each case.
+/// Warms every case up, then streams them in interleaved rounds.
 fn throughput(cases: &[Case]) -> Result<Vec<Vec<Round>>, String> {
     let rounds = env_number("BERTH_BENCH_ROUNDS", 7);
     let secs = env_number("BERTH_BENCH_SECS", 2) as u64;
@@ -286,31 +276,13 @@ fn throughput(cases: &[Case]) -> Result<Vec<Vec<Round>>, String> {
             send_for(case.target, Duration::from_millis(300))
         })?;
     }
-    let mut results = vec![Vec::with_capacity(rounds); cases.len()];
-    for round in 0..rounds {
-        let order: Vec<usize> = if round % 2 == 0 {
-            (0..cases.len()).collect()
-        } else {
-            (0..cases.len()).rev().collect()
-        };
-        for i in order {
-            let case = &cases[i];
-            let cpu = process_cpu();
-            let (bytes, elapsed) = testkit::in_netns(case.netns, || {
-                send_for(case.target, Duration::from_secs(secs))
-            })?;
-            let cpu = process_cpu().saturating_sub(cpu);
-            let gib = bytes as f64 / GIB;
-            results[i].push(Round {
-                rate: bytes as f64 / elapsed.as_secs_f64(),
-                cpu_per_gib: cpu.div_f64(gib.max(1e-9)),
-            });
-        }
-    }
-    Ok(results)
+    interleaved::run(cases.len(), rounds, |i| {
+        let case = &cases[i];
+        testkit::in_netns(case.netns, || {
+            send_for(case.target, Duration::from_secs(secs))
+        })
+    })
 }
-
-const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
 fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -320,67 +292,56 @@ fn env_number(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// User and system time of this process so far.
-fn process_cpu() -> Duration {
-    // SAFETY: getrusage only writes the struct it is given.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: a valid pointer to a rusage; RUSAGE_SELF cannot fail.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    let tv = |t: libc::timeval| {
-        Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
-    };
-    tv(usage.ru_utime) + tv(usage.ru_stime)
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    match values.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => values[n / 2],
-        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
-    }
-}
+/// Rounds in which the rest of the machine used less than this share of its CPU.
+const QUIET: f64 = 0.10;
 
 fn report(cases: &[Case], rounds: &[Vec<Round>]) {
     let mib = |r: f64| r / 1048576.0;
+    let cpu = |v: &[Round]| median(v.iter().map(|r| ms(r.cpu_per_gib)).collect());
+    let rate = |v: &[Round]| median(v.iter().map(|r| r.rate).collect());
     for (case, rounds) in cases.iter().zip(rounds) {
         let rates: Vec<f64> = rounds.iter().map(|r| r.rate).collect();
-        let lo = rates.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = rates.iter().copied().fold(0.0, f64::max);
-        let mid = median(rates.clone());
-        let cpu = median(rounds.iter().map(|r| ms(r.cpu_per_gib)).collect());
+        let (lo, hi) = interleaved::range(&rates);
+        let mid = median(rates);
         println!(
-            "tcp {:<38} median {:>7.1} MiB/s ({:.2} Gbit/s), min {:>7.1}, max {:>7.1} (spread {:>4.1}%), cpu {:>5.0} ms/GiB",
+            "tcp {:<38} median {:>7.1} MiB/s ({:.2} Gbit/s), min {:>7.1}, max {:>7.1} (spread {:>4.1}%), cpu {:>5.0} ms/GiB, other load {:>3.0}%",
             case.label,
             mib(mid),
             mid * 8.0 / 1e9,
             mib(lo),
             mib(hi),
             (hi - lo) / mid * 100.0,
-            cpu,
+            cpu(rounds),
+            median(rounds.iter().map(|r| r.foreign_load * 100.0).collect()),
         );
     }
-    // Published against direct, from the same side: the ratio of the medians, and the median
-    // of the per-round ratios (each pair streamed back to back, so it suffers less from drift).
+    // Published against direct, from the same side: the ratio of the medians; the median of
+    // the per-round ratios (each pair streamed back to back, so it suffers less from drift);
+    // the same over the rounds where the rest of the machine was quiet; CPU per GiB.
     let index = |label: &str| cases.iter().position(|c| c.label == label);
     for (published, direct) in [
         (PUBLISHED_LOOPBACK, HOST_DIRECT),
         (PUBLISHED_OUTSIDE, OUTSIDE_DIRECT),
         (PUBLISHED_OUTSIDE, HOST_DIRECT),
     ] {
-        let (Some(published), Some(direct)) = (index(published), index(direct)) else {
+        let (Some(p), Some(d)) = (index(published), index(direct)) else {
             continue;
         };
-        let (p, d) = (&rounds[published], &rounds[direct]);
-        let rate = |v: &[Round]| median(v.iter().map(|r| r.rate).collect());
-        let cpu = |v: &[Round]| median(v.iter().map(|r| ms(r.cpu_per_gib)).collect());
+        let (p, d) = (&rounds[p], &rounds[d]);
         let paired: Vec<f64> = p.iter().zip(d).map(|(p, d)| p.rate / d.rate).collect();
-        let lo = paired.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = paired.iter().copied().fold(0.0, f64::max);
+        let (lo, hi) = interleaved::range(&paired);
+        let quiet: Vec<f64> = p
+            .iter()
+            .zip(d)
+            .filter(|(p, d)| p.foreign_load < QUIET && d.foreign_load < QUIET)
+            .map(|(p, d)| p.rate / d.rate)
+            .collect();
+        let quiet = match quiet.len() {
+            0 => "none quiet".to_string(),
+            n => format!("{:.1}% over {n} quiet", median(quiet) * 100.0),
+        };
         println!(
-            "ratio {} / {}: medians {:.1}%, per round median {:.1}% (min {:.1}%, max {:.1}%); cpu per GiB {:.1}%",
-            cases[published].label,
-            cases[direct].label,
+            "ratio {published} / {direct}: medians {:.1}%, per round median {:.1}% (min {:.1}%, max {:.1}%; {quiet}); cpu per GiB {:.1}%",
             rate(p) / rate(d) * 100.0,
             median(paired) * 100.0,
             lo * 100.0,
