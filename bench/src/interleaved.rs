@@ -90,6 +90,42 @@ fn foreign(before: (u64, u64), after: (u64, u64), own: Duration) -> f64 {
     ((busy - own.as_secs_f64()) / total).clamp(0.0, 1.0)
 }
 
+/// Restricts the calling thread (and the threads it spawns from now on) to the CPUs in
+/// `cpus`, or to every CPU for an empty slice. Pinning the two ends of a stream to CPUs of
+/// their own takes the scheduler's placement out of the comparison: unpinned, a round where
+/// both ends (and the softirq work) share one CPU is far slower than one where they do not.
+pub fn pin_current_thread(cpus: &[usize]) -> Result<(), String> {
+    // SAFETY: an all-zero cpu_set_t is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let all: Vec<usize> = if cpus.is_empty() {
+        (0..online_cpus()).collect()
+    } else {
+        cpus.to_vec()
+    };
+    for cpu in all {
+        // SAFETY: CPU_SET only writes inside the set; cpu is checked against its size.
+        if cpu < libc::CPU_SETSIZE as usize {
+            unsafe { libc::CPU_SET(cpu, &mut set) };
+        }
+    }
+    // SAFETY: the set is valid for the call; 0 is the calling thread.
+    let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "sched_setaffinity {cpus:?}: {}",
+            std::io::Error::last_os_error()
+        ))
+    }
+}
+
+/// How many CPUs are online.
+pub fn online_cpus() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as usize
+}
+
 /// The median (the mean of the middle two for an even count); 0 for none.
 pub fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);

@@ -177,13 +177,20 @@ async fn bench(networks: &Networks, dns: &DnsServer, outside: &OutsideHost) -> R
         );
     }
 
-    // TCP throughput to a discarding server in the web container.
+    // TCP throughput to a discarding server in the web container. Its threads are spawned
+    // while this one is pinned to the receiving CPU, and inherit that.
+    let pin = pinning();
+    if let Some((_, receiver)) = pin {
+        interleaved::pin_current_thread(&[receiver])?;
+    }
     let sink = Server::tcp(
         Some(&web),
         SocketAddr::new(web_ip.into(), 5001),
         Mode::Discard,
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| e.to_string());
+    interleaved::pin_current_thread(&[])?;
+    let sink = sink?;
     let published = ports::reserve_random(Protocol::Tcp, None).map_err(|e| e.to_string())?;
     let mapping = PortMapping {
         protocol: Protocol::Tcp,
@@ -220,7 +227,7 @@ async fn bench(networks: &Networks, dns: &DnsServer, outside: &OutsideHost) -> R
         .into_iter()
         .filter(|c| c.label.contains(only.as_str()))
         .collect();
-    let result = tokio::task::block_in_place(|| throughput(&cases));
+    let result = tokio::task::block_in_place(|| throughput(&cases, pin.map(|(s, _)| s)));
     networks.firewall().unpublish(&[mapping]);
     drop(sink);
     let rounds = result?;
@@ -263,24 +270,42 @@ fn allow_outside_direct(table: &str, from: Ipv4Addr, to: Ipv4Addr) -> Result<(),
     }
 }
 
-/// Warms every case up, then streams them in interleaved rounds.
-fn throughput(cases: &[Case]) -> Result<Vec<Vec<Round>>, String> {
+/// The CPUs of the sending and the receiving end: 0 and 1 unless BERTH_BENCH_PIN=0 or the
+/// machine has a single CPU.
+fn pinning() -> Option<(usize, usize)> {
+    let wanted = std::env::var("BERTH_BENCH_PIN").as_deref() != Ok("0");
+    (wanted && interleaved::online_cpus() >= 2).then_some((0, 1))
+}
+
+/// Warms every case up, then streams them in interleaved rounds; the sending end runs on
+/// `sender_cpu` when given.
+fn throughput(cases: &[Case], sender_cpu: Option<usize>) -> Result<Vec<Vec<Round>>, String> {
     let rounds = env_number("BERTH_BENCH_ROUNDS", 7);
     let secs = env_number("BERTH_BENCH_SECS", 2) as u64;
     println!(
-        "tcp: {} cases interleaved, {rounds} rounds of {secs} s each (BERTH_BENCH_ROUNDS, BERTH_BENCH_SECS)",
-        cases.len()
+        "tcp: {} cases interleaved, {rounds} rounds of {secs} s each (BERTH_BENCH_ROUNDS, BERTH_BENCH_SECS); {}",
+        cases.len(),
+        match sender_cpu {
+            Some(cpu) => format!(
+                "sender on CPU {cpu}, receiver on CPU {} (BERTH_BENCH_PIN=0: unpinned)",
+                cpu + 1
+            ),
+            None => "unpinned".to_string(),
+        }
     );
-    for case in cases {
+    let stream = |case: &Case, duration: Duration| {
         testkit::in_netns(case.netns, || {
-            send_for(case.target, Duration::from_millis(300))
-        })?;
+            if let Some(cpu) = sender_cpu {
+                interleaved::pin_current_thread(&[cpu])?;
+            }
+            send_for(case.target, duration)
+        })
+    };
+    for case in cases {
+        stream(case, Duration::from_millis(300))?;
     }
     interleaved::run(cases.len(), rounds, |i| {
-        let case = &cases[i];
-        testkit::in_netns(case.netns, || {
-            send_for(case.target, Duration::from_secs(secs))
-        })
+        stream(&cases[i], Duration::from_secs(secs))
     })
 }
 
