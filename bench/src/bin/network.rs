@@ -3,13 +3,16 @@
 //! TCP throughput to a container directly and through a published port, from the host
 //! (127.0.0.1) and from another namespace acting as an outside host. Figures only, no asserts.
 //!
-//! Throughput: every case streams once per round for BERTH_BENCH_SECS (2) seconds, for
-//! BERTH_BENCH_ROUNDS (7) rounds, the order of the cases reversed every other round, so load
-//! from anything else on the machine falls on all cases alike. Each case reports its median,
-//! min, max and spread, and the CPU time this process (both ends of the stream) spent per GiB;
-//! published is set against direct from the same side: "127.0.0.1 -> published" against
-//! "host -> container", "outside -> published" against "outside -> container". The CPU per GiB
-//! says what the path costs; MiB/s also says how busy the machine was.
+//! Throughput: every case streams once per round for BERTH_BENCH_SECS (1) second, for
+//! BERTH_BENCH_ROUNDS (20) rounds, the order of the cases reversed every other round, so load
+//! from anything else on the machine falls on all cases alike; the sending and receiving ends
+//! run on CPUs 0 and 1 (BERTH_BENCH_PIN=0: wherever the scheduler puts them). Each case
+//! reports its median, min, max and spread, the CPU time this process (both ends of the
+//! stream) spent per GiB, and the share of the machine other processes used meanwhile.
+//! Published is set against direct from the same side: "127.0.0.1 -> published" against
+//! "host -> container", "outside -> published" against "outside -> container". On a 2-CPU VM
+//! single 1-2 s streams of one case differ by 20-50% even on a quiet machine, so only medians
+//! over many interleaved rounds say anything; the CPU per GiB says what a path costs.
 //!
 //! Needs root (namespaces, bridges, nftables). All traffic stays on loopback and in the
 //! namespaces it creates; everything is removed at the end.
@@ -280,8 +283,8 @@ fn pinning() -> Option<(usize, usize)> {
 /// Warms every case up, then streams them in interleaved rounds; the sending end runs on
 /// `sender_cpu` when given.
 fn throughput(cases: &[Case], sender_cpu: Option<usize>) -> Result<Vec<Vec<Round>>, String> {
-    let rounds = env_number("BERTH_BENCH_ROUNDS", 7);
-    let secs = env_number("BERTH_BENCH_SECS", 2) as u64;
+    let rounds = env_number("BERTH_BENCH_ROUNDS", 20);
+    let secs = env_number("BERTH_BENCH_SECS", 1) as u64;
     println!(
         "tcp: {} cases interleaved, {rounds} rounds of {secs} s each (BERTH_BENCH_ROUNDS, BERTH_BENCH_SECS); {}",
         cases.len(),
