@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+pub mod interleaved;
+
 /// Timings of repeated runs.
 pub struct Samples(pub Vec<Duration>);
 

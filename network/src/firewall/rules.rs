@@ -14,10 +14,9 @@
 //! map {tcp,udp}{4,6}_ip_addr, _ip_port : host addr . port -> container addr, container port
 //!                                        (published on one host address)
 //!
-//! forward (filter):  same bridge -> accept; from/to internal -> drop;
-//!                    to a bridge, DNATed (published port) -> accept;
-//!                    bridge to another bridge -> drop;
-//!                    to a bridge, established/related -> accept; to a bridge otherwise -> drop
+//! forward (filter):  established/related -> accept; same bridge -> accept;
+//!                    from/to internal -> drop; to a bridge, DNATed (published port) -> accept;
+//!                    bridge to another bridge -> drop; to a bridge otherwise -> drop
 //! prerouting/output (dnat): DNS to a gateway -> no DNAT; addr.port maps, then port maps on
 //!                    local destinations
 //! postrouting (snat): nat subnets leaving by a non-bridge -> masquerade;
@@ -233,6 +232,21 @@ pub fn base_ruleset(table: &str) -> Vec<NfObject<'static>> {
     let accept = || Statement::Accept(None);
     let drop = || Statement::Drop(None);
 
+    // Packets of accepted connections first: they are nearly all the forwarded packets, and
+    // this way each passes one rule instead of up to seven (with their set lookups). No
+    // decision changes: a connection only becomes established once its first packet went
+    // through the rules below (a dropped first packet leaves no conntrack entry).
+    out.push(rule(
+        "forward",
+        vec![
+            matches(
+                ct("state"),
+                Operator::IN,
+                Expression::List(vec![string("established"), string("related")]),
+            ),
+            accept(),
+        ],
+    ));
     out.push(rule(
         "forward",
         vec![
@@ -262,18 +276,6 @@ pub fn base_ruleset(table: &str) -> Vec<NfObject<'static>> {
             is(iif(), set_ref("bridges")),
             is(oif(), set_ref("bridges")),
             drop(),
-        ],
-    ));
-    out.push(rule(
-        "forward",
-        vec![
-            is(oif(), set_ref("bridges")),
-            matches(
-                ct("state"),
-                Operator::IN,
-                Expression::List(vec![string("established"), string("related")]),
-            ),
-            accept(),
         ],
     ));
     out.push(rule("forward", vec![is(oif(), set_ref("bridges")), drop()]));

@@ -93,19 +93,35 @@ fn base_ruleset_declares_table_sets_maps_and_hooked_chains() {
 fn forward_rules_isolate_networks() {
     let rules = rules_of("forward");
     assert_eq!(rules.len(), 7);
+    // Accepted connections first: the per-packet fast path.
     assert_eq!(
         rules[0],
+        json!([
+            {"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}},
+            {"accept": null}
+        ])
+    );
+    assert_eq!(
+        rules[1],
         json!([
             {"match": {"op": "==", "left": {"concat": [{"meta": {"key": "iifname"}}, {"meta": {"key": "oifname"}}]}, "right": "@same_bridge"}},
             {"accept": null}
         ])
     );
     assert_eq!(
-        rules[1],
+        rules[2],
         json!([{"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "@internal"}}, {"drop": null}])
     );
     assert_eq!(
         rules[4],
+        json!([
+            {"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": "@bridges"}},
+            {"match": {"op": "in", "left": {"ct": {"key": "status"}}, "right": "dnat"}},
+            {"accept": null}
+        ])
+    );
+    assert_eq!(
+        rules[5],
         json!([
             {"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "@bridges"}},
             {"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": "@bridges"}},
@@ -113,12 +129,8 @@ fn forward_rules_isolate_networks() {
         ])
     );
     assert_eq!(
-        rules[5],
-        json!([
-            {"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": "@bridges"}},
-            {"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}},
-            {"accept": null}
-        ])
+        rules[6],
+        json!([{"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": "@bridges"}}, {"drop": null}])
     );
 }
 
