@@ -146,6 +146,7 @@ fn remove(global: &GlobalOptions, args: &RmArgs) -> anyhow::Result<ExitCode> {
 fn list(global: &GlobalOptions, args: &LsArgs) -> anyhow::Result<ExitCode> {
     let state = project::open_state(global)?;
     let mut containers = state.containers()?.records;
+    super::ps::as_of_this_boot(&mut containers);
     containers.retain(|c| args.all || ps::is_running(c));
     // Docker lists the newest first.
     containers.sort_by(|a, b| b.created.cmp(&a.created).then(a.name.cmp(&b.name)));

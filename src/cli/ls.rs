@@ -94,8 +94,9 @@ pub fn run(global: &GlobalOptions, args: &LsArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let state = project::open_state(global)?;
-    let listing = state.containers()?;
-    let mut stacks = stacks(&listing.records, args.all);
+    let mut records = state.containers()?.records;
+    super::ps::as_of_this_boot(&mut records);
+    let mut stacks = stacks(&records, args.all);
     // Projects known only from their records get their files from there.
     for s in &mut stacks {
         if s.config_files.is_empty()

@@ -85,7 +85,8 @@ pub fn run(global: &GlobalOptions, args: &PsArgs) -> anyhow::Result<ExitCode> {
     let target = project::target(global)?;
     let services = selected_services(&target, &args.service_names, args.orphans)?;
     let state = project::open_state(global)?;
-    let containers = state.containers_of(&target.name)?.records;
+    let mut containers = state.containers_of(&target.name)?.records;
+    as_of_this_boot(&mut containers);
     let all = args.all || !statuses.is_empty();
     let mut shown: Vec<ContainerRecord> = containers
         .into_iter()
@@ -156,4 +157,13 @@ pub fn selected_services(
         return Ok(named.to_vec());
     }
     Ok(if orphans { Vec::new() } else { known })
+}
+
+/// Records as this boot sees them: after a reboot, before any command settled them, the
+/// containers they say run are shown exited (255), which is what they are.
+pub fn as_of_this_boot(records: &mut [ContainerRecord]) {
+    let boot = crate::engine::state::current_boot_id();
+    for r in records {
+        r.status = r.status.as_of_boot(boot);
+    }
 }

@@ -61,7 +61,7 @@ pub use observe::{InMemoryResources, ResourceLister};
 pub use paths::ContainerPaths;
 pub use record::{
     ContainerRecord, ContainerStatus, Endpoint, ImageRecord, LogOptions, MountKind, MountRecord,
-    PortRecord, ProjectRecord, RecordedState,
+    PortRecord, ProjectRecord, RecordedState, current_boot_id,
 };
 pub use repair::RepairReport;
 

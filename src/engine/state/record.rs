@@ -119,6 +119,22 @@ pub struct ContainerStatus {
     /// container stopped so is not brought back by `resume`.
     #[serde(default)]
     pub stopped_by_user: bool,
+    /// The kernel's boot id when its process last started: a process recorded as running
+    /// under another boot is gone (the machine rebooted since).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_id: Option<String>,
+}
+
+/// This boot's id (`/proc/sys/kernel/random/boot_id`), read once.
+pub fn current_boot_id() -> Option<&'static str> {
+    static BOOT_ID: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    BOOT_ID
+        .get_or_init(|| {
+            std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+                .ok()
+                .map(|s| s.trim().to_string())
+        })
+        .as_deref()
 }
 
 impl ContainerStatus {
@@ -135,6 +151,7 @@ impl ContainerStatus {
             // Every run starts over as `starting` (the probes' log is kept).
             health: self.health.as_ref().map(HealthState::restarted),
             stopped_by_user: false,
+            boot_id: current_boot_id().map(str::to_string),
         }
     }
 
@@ -146,6 +163,24 @@ impl ContainerStatus {
             oom_killed,
             finished_at: Some(at),
             ..self.clone()
+        }
+    }
+
+    /// The status as far as this boot goes: a process recorded as running (or paused, or
+    /// waiting to restart) under another boot ended with the machine, with an unknown code,
+    /// which is what `ps` shows after a reboot before anything settled the records.
+    pub fn as_of_boot(&self, boot: Option<&str>) -> ContainerStatus {
+        let active = matches!(
+            self.state,
+            RecordedState::Running | RecordedState::Paused | RecordedState::Restarting
+        );
+        match (&self.boot_id, boot) {
+            (Some(then), Some(now)) if active && then != now => ContainerStatus {
+                state: RecordedState::Exited,
+                exit_code: Some(255),
+                ..self.clone()
+            },
+            _ => self.clone(),
         }
     }
 
@@ -378,6 +413,32 @@ mod tests {
         assert!(!again.oom_killed);
         assert_eq!(again.exit_code, None);
         assert_eq!(again.finished_at, exited.finished_at);
+    }
+
+    #[test]
+    fn a_process_of_another_boot_reads_as_exited() {
+        let running = ContainerStatus {
+            state: RecordedState::Running,
+            boot_id: Some("boot-a".into()),
+            ..Default::default()
+        };
+        assert_eq!(running.as_of_boot(Some("boot-a")), running);
+        let after = running.as_of_boot(Some("boot-b"));
+        assert_eq!(after.observed(), ContainerState::Exited(255));
+        // Records without a boot id (older ones) are taken as they are.
+        let old = ContainerStatus {
+            state: RecordedState::Running,
+            ..Default::default()
+        };
+        assert_eq!(old.as_of_boot(Some("boot-b")), old);
+        // A start records this boot.
+        assert_eq!(
+            ContainerStatus::default()
+                .started(SystemTime::now())
+                .boot_id
+                .as_deref(),
+            current_boot_id()
+        );
     }
 
     #[test]
