@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 pub mod interleaved;
+pub mod tools;
 
 /// Timings of repeated runs.
 pub struct Samples(pub Vec<Duration>);

@@ -41,8 +41,6 @@ use engine::{Engine, Phases};
 use marks::Marks;
 use report::Figures;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 /// Run time between spaced kills: more than the 10 s after which the back-off starts over.
@@ -54,19 +52,7 @@ const CRASH: &str = "mktemp /mark/start.XXXXXXXX >/dev/null; exit 1";
 /// The longest wait for a start (Docker's back-off reaches a minute).
 const START_TIMEOUT: Duration = Duration::from_secs(90);
 
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    STOP.store(true, Ordering::Relaxed);
-}
-
-/// Fails once SIGINT or SIGTERM arrived, so that the bench unwinds through its clean-up.
-pub fn interrupted() -> Result<()> {
-    if STOP.load(Ordering::Relaxed) {
-        bail!("interrupted");
-    }
-    Ok(())
-}
+pub use berth_bench::tools::interrupted;
 
 struct Config {
     kills: usize,
@@ -171,15 +157,11 @@ impl Slot {
 }
 
 fn main() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !berth_bench::tools::is_root() {
         eprintln!("restart needs root (it runs containers with three tools and a dockerd)");
         std::process::exit(2);
     }
-    for sig in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-        unsafe { libc::signal(sig, on_signal as *const () as libc::sighandler_t) };
-    }
+    berth_bench::tools::catch_interrupts();
     let config = Config::from_env();
     if let Err(e) = run(&config) {
         eprintln!("restart: {e:#}");
@@ -189,8 +171,7 @@ fn main() {
 
 fn run(config: &Config) -> Result<()> {
     // No container may reach past the machine (DESIGN.md, egress guard).
-    let guard = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.ci/egress-guard");
-    engine::output(Command::new("bash").arg(&guard), "the egress guard")?;
+    berth_bench::tools::egress_guard()?;
     berth_bench::ensure_hugetlb_v1();
     let work = tempfile::Builder::new()
         .prefix("berth-bench-restart-")

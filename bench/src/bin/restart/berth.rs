@@ -1,16 +1,16 @@
 //! berth under test: the release binary beside this one, a state root and run directory of
-//! its own, one compose project per container (`berth up -d`, `berth down -v`).
+//! its own (`berth_bench::tools::berth`), one compose project per container (`berth up -d`, `berth down -v`).
 
 use crate::engine::{self, Engine, IMAGE, Phases, output};
-use anyhow::{Context, Result, bail};
-use std::path::{Path, PathBuf};
+use anyhow::Result;
+use berth_bench::tools::berth::Berth as Tool;
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The berth tool.
 pub struct Berth {
-    bin: PathBuf,
-    dir: PathBuf,
+    berth: Tool,
     /// Projects that may still have containers: (container name, project name).
     live: Vec<(String, String)>,
 }
@@ -18,50 +18,10 @@ pub struct Berth {
 impl Berth {
     /// Sets up a state root under `dir` and imports the busybox `tar` as [`IMAGE`].
     pub fn new(dir: &Path, tar: &Path) -> Result<Berth> {
-        let bin = match std::env::var_os("BERTH_BIN") {
-            Some(b) => PathBuf::from(b),
-            None => std::env::current_exe()?
-                .parent()
-                .context("the bench binary has no directory")?
-                .join("berth"),
-        };
-        if !bin.is_file() {
-            bail!(
-                "{} is missing: build berth first (cargo build --release -p berth) or set BERTH_BIN",
-                bin.display()
-            );
-        }
-        for d in ["root", "run", "projects"] {
-            std::fs::create_dir_all(dir.join(d))?;
-        }
-        std::fs::write(dir.join("config.toml"), "")?;
-        let berth = Berth {
-            bin,
-            dir: dir.to_path_buf(),
+        Ok(Berth {
+            berth: Tool::new(dir, tar)?,
             live: Vec::new(),
-        };
-        output(
-            berth
-                .cmd(&berth.dir)
-                .args(["image", "import", "--change", r#"CMD ["sh"]"#])
-                .arg(tar)
-                .arg(IMAGE),
-            "berth image import",
-        )?;
-        Ok(berth)
-    }
-
-    fn cmd(&self, cwd: &Path) -> Command {
-        let mut c = Command::new(&self.bin);
-        c.env("BERTH_ROOT", self.dir.join("root"))
-            .env("BERTH_RUN", self.dir.join("run"))
-            .env("BERTH_CONFIG", self.dir.join("config.toml"))
-            // Nothing is ever forwarded to the machine's resolver.
-            .env("BERTH_DNS_UPSTREAMS", "127.0.0.1:9")
-            .env_remove("COMPOSE_PROJECT_NAME")
-            .env_remove("COMPOSE_FILE")
-            .current_dir(cwd);
-        c
+        })
     }
 
     fn project(&self, name: &str) -> String {
@@ -70,17 +30,15 @@ impl Berth {
 
     fn project_cmd(&self, name: &str) -> Command {
         let project = self.project(name);
-        let mut c = self.cmd(&self.dir.join("projects").join(name));
+        let mut c = self
+            .berth
+            .cmd(&self.berth.dir().join("projects").join(name));
         c.arg("-p").arg(project);
         c
     }
 
     fn supervisor_pid(&self, name: &str) -> Option<i32> {
-        let file = self
-            .dir
-            .join("run/supervisors")
-            .join(format!("{}.pid", self.project(name)));
-        std::fs::read_to_string(file).ok()?.trim().parse().ok()
+        self.berth.supervisor_pid(&self.project(name))
     }
 
     fn down(&self, name: &str) -> Result<()> {
@@ -107,7 +65,7 @@ impl Engine for Berth {
     }
 
     fn run(&mut self, name: &str, mark: &Path, script: &str) -> Result<()> {
-        let dir = self.dir.join("projects").join(name);
+        let dir = self.berth.dir().join("projects").join(name);
         std::fs::create_dir_all(&dir)?;
         let compose = format!(
             "services:\n  svc:\n    image: {IMAGE}\n    network_mode: none\n    restart: always\n    \
@@ -139,9 +97,14 @@ impl Engine for Berth {
         }
         let id = item["ID"].as_str()?;
         // The runtime's record of the current run names its process.
-        let state =
-            std::fs::read_to_string(self.dir.join("run/runtime").join(id).join("state.json"))
-                .ok()?;
+        let state = std::fs::read_to_string(
+            self.berth
+                .dir()
+                .join("run/runtime")
+                .join(id)
+                .join("state.json"),
+        )
+        .ok()?;
         let state: serde_json::Value = serde_json::from_str(&state).ok()?;
         state["pid"].as_i64().and_then(|p| i32::try_from(p).ok())
     }
@@ -156,7 +119,8 @@ impl Engine for Berth {
     fn phases(&self, name: &str, killed: SystemTime, started: SystemTime) -> Option<Phases> {
         let project = self.project(name);
         let log = std::fs::read_to_string(
-            self.dir
+            self.berth
+                .dir()
                 .join("root/projects")
                 .join(&project)
                 .join("supervisor.log"),

@@ -1,52 +1,31 @@
 //! podman under test, with its storage, run state and temporary directory in the bench's
-//! temporary directory. Without systemd, podman's restart policy is carried out by the
+//! temporary directory (`berth_bench::tools::podman`). Without systemd, podman's restart policy is carried out by the
 //! `podman container cleanup` that conmon runs when the container's process ends.
 
-use crate::engine::{self, Engine, IMAGE, output};
+use crate::engine::{Engine, IMAGE, output};
 use anyhow::{Result, bail};
-use std::path::{Path, PathBuf};
+use berth_bench::tools::podman::Podman as Store;
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 /// The podman tool.
 pub struct Podman {
-    dir: PathBuf,
+    store: Store,
     live: Vec<String>,
 }
 
 impl Podman {
     /// Sets up podman's storage under `dir` and imports `tar` as [`IMAGE`].
     pub fn new(dir: &Path, tar: &Path) -> Result<Podman> {
-        if !engine::on_path("podman") {
-            bail!("podman is not installed (apt-get install podman)");
-        }
-        std::fs::create_dir_all(dir)?;
-        let podman = Podman {
-            dir: dir.to_path_buf(),
+        Ok(Podman {
+            store: Store::new(dir, tar)?,
             live: Vec::new(),
-        };
-        output(
-            podman
-                .cmd()
-                .args(["import", "--change", r#"CMD ["sh"]"#])
-                .arg(tar)
-                .arg(IMAGE),
-            "podman import",
-        )?;
-        Ok(podman)
+        })
     }
 
     fn cmd(&self) -> Command {
-        let mut c = Command::new("podman");
-        c.arg("--root")
-            .arg(self.dir.join("root"))
-            .arg("--runroot")
-            .arg(self.dir.join("run"))
-            .arg("--tmpdir")
-            .arg(self.dir.join("tmp"))
-            // No systemd here (DESIGN.md, facts of these machines).
-            .args(["--cgroup-manager", "cgroupfs", "--events-backend", "file"]);
-        c
+        self.store.cmd()
     }
 
     fn rm(&self, name: &str) -> Result<()> {
@@ -127,6 +106,5 @@ impl Drop for Podman {
                 eprintln!("restart: clean-up of podman's {name}: {e:#}");
             }
         }
-        let _ = output(self.cmd().args(["rmi", "-f", IMAGE]), "podman rmi");
     }
 }

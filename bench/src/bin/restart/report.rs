@@ -38,12 +38,7 @@ pub struct Setup {
     pub spacing: Duration,
 }
 
-/// The load average of the machine.
-pub fn load() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".into())
-}
+pub use berth_bench::tools::load;
 
 fn ms(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1000.0)
