@@ -58,7 +58,6 @@ struct Config {
     kills: usize,
     quick_kills: usize,
     loop_for: Duration,
-    tools: Vec<String>,
 }
 
 impl Config {
@@ -77,11 +76,6 @@ impl Config {
                 "BERTH_BENCH_LOOP_SECS",
                 if quick { 15 } else { 60 },
             )),
-            tools: std::env::var("BERTH_BENCH_TOOLS")
-                .unwrap_or_else(|_| "berth,docker,podman".into())
-                .split(',')
-                .map(|t| t.trim().to_string())
-                .collect(),
         }
     }
 }
@@ -157,59 +151,22 @@ impl Slot {
 }
 
 fn main() {
-    if !berth_bench::tools::is_root() {
-        eprintln!("restart needs root (it runs containers with three tools and a dockerd)");
-        std::process::exit(2);
-    }
-    berth_bench::tools::catch_interrupts();
     let config = Config::from_env();
-    if let Err(e) = run(&config) {
-        eprintln!("restart: {e:#}");
-        std::process::exit(1);
-    }
-}
-
-fn run(config: &Config) -> Result<()> {
-    // No container may reach past the machine (DESIGN.md, egress guard).
-    berth_bench::tools::egress_guard()?;
-    berth_bench::ensure_hugetlb_v1();
-    let work = tempfile::Builder::new()
-        .prefix("berth-bench-restart-")
-        .tempdir()
-        .context("temporary directory")?;
-    let result = bench(config, work.path());
-    engine::unmount_under(work.path());
-    result
+    berth_bench::tools::run_bench("restart", |work| bench(&config, work));
 }
 
 fn bench(config: &Config, work: &Path) -> Result<()> {
     let load_before = report::load();
     let tar = engine::busybox_tar(work)?;
-    let mut slots = Vec::new();
-    let mut notes = Vec::new();
-    let mut tools = config.tools.clone();
-    // Each tool once: its directories and container names are per tool.
-    let mut seen = std::collections::HashSet::new();
-    tools.retain(|t| seen.insert(t.clone()));
-    for tool in &tools {
-        let made: Result<Box<dyn Engine>> = match tool.as_str() {
-            "berth" => berth::Berth::new(&work.join("berth"), &tar).map(|e| Box::new(e) as _),
-            "docker" => docker::Docker::start(&work.join("docker"), &tar).map(|e| Box::new(e) as _),
-            "podman" => podman::Podman::new(&work.join("podman"), &tar).map(|e| Box::new(e) as _),
-            other => Err(anyhow::anyhow!("unknown tool {other:?}")),
+    let (mut slots, notes) = berth_bench::tools::set_up("restart", |tool| {
+        let engine: Box<dyn Engine> = match tool {
+            "berth" => Box::new(berth::Berth::new(&work.join("berth"), &tar)?),
+            "docker" => Box::new(docker::Docker::start(&work.join("docker"), &tar)?),
+            "podman" => Box::new(podman::Podman::new(&work.join("podman"), &tar)?),
+            other => bail!("unknown tool {other:?}"),
         };
-        match made {
-            Ok(e) => slots.push(Slot::new(e)),
-            Err(e) => {
-                interrupted()?;
-                eprintln!("restart: {tool} not measured: {e:#}");
-                notes.push(format!("{tool}: not measured: {e:#}"));
-            }
-        }
-    }
-    if slots.is_empty() {
-        bail!("no tool to measure");
-    }
+        Ok(Slot::new(engine))
+    })?;
 
     // Steady containers, one per tool, all started before the first kill.
     for slot in &mut slots {

@@ -67,39 +67,11 @@ volumes:
 "#;
 
 fn main() {
-    if !tools::is_root() {
-        eprintln!("up-down needs root (it runs containers with three tools and a dockerd)");
-        std::process::exit(2);
-    }
-    tools::catch_interrupts();
-    if let Err(e) = run() {
-        eprintln!("up-down: {e:#}");
-        std::process::exit(1);
-    }
-}
-
-fn run() -> Result<()> {
-    // No container may reach past the machine (DESIGN.md, egress guard).
-    tools::egress_guard()?;
-    berth_bench::ensure_hugetlb_v1();
     let rounds = std::env::var("BERTH_BENCH_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5usize);
-    let mut wanted: Vec<String> = std::env::var("BERTH_BENCH_TOOLS")
-        .unwrap_or_else(|_| "berth,docker,podman".into())
-        .split(',')
-        .map(|t| t.trim().to_string())
-        .collect();
-    let mut seen = std::collections::HashSet::new();
-    wanted.retain(|t| seen.insert(t.clone()));
-    let work = tempfile::Builder::new()
-        .prefix("berth-bench-updown-")
-        .tempdir()
-        .context("temporary directory")?;
-    let result = bench(rounds, &wanted, work.path());
-    tools::unmount_under(work.path());
-    result
+    tools::run_bench("up-down", |work| bench(rounds, work));
 }
 
 /// A tool, its figures, and whether its project may be up (then dropping it takes it down).
@@ -112,6 +84,9 @@ struct Slot {
 impl Slot {
     fn round(&mut self, dir: &Path, port: u16) -> Result<()> {
         let log = dir.join(format!("{}.log", self.stack.name()));
+        if let Some(r) = self.stack.resident() {
+            self.figures.idle.push(r.kib);
+        }
         let t0 = Instant::now();
         self.up = true;
         let (took, rss) = timed(&mut self.stack.up(), &log, "up -d")?;
@@ -139,9 +114,10 @@ impl Slot {
         self.figures.up.push(took);
         self.figures.ready.push(ready);
         self.figures.up_rss.push(rss);
-        if let Some((kib, what)) = self.stack.resident() {
-            self.figures.resident.push(kib);
-            self.figures.resident_what = what;
+        if let Some(r) = self.stack.resident() {
+            self.figures.resident.push(r.kib);
+            self.figures.resident_procs = r.processes;
+            self.figures.resident_what = r.what;
         }
         self.figures.port_ok.push(http_answers(port));
         // The stack runs a moment before it goes, as it would.
@@ -171,7 +147,7 @@ impl Drop for Slot {
     }
 }
 
-fn bench(rounds: usize, wanted: &[String], work: &Path) -> Result<()> {
+fn bench(rounds: usize, work: &Path) -> Result<()> {
     let load_before = tools::load();
     let tar = tools::busybox_tar(work)?;
     let port = free_port()?;
@@ -182,37 +158,24 @@ fn bench(rounds: usize, wanted: &[String], work: &Path) -> Result<()> {
         COMPOSE.replace("{port}", &port.to_string()),
     )?;
     let project = format!("updown{}", std::process::id());
-    let mut slots = Vec::new();
-    let mut notes = Vec::new();
-    for tool in wanted {
-        let made: Result<Box<dyn Stack>> = match tool.as_str() {
-            "berth" => {
-                stacks::BerthStack::new(work, &tar, &dir, &project).map(|s| Box::new(s) as _)
-            }
-            "docker" => {
-                stacks::DockerStack::new(work, &tar, &dir, &project).map(|s| Box::new(s) as _)
-            }
-            "podman" => {
-                stacks::PodmanStack::new(work, &tar, &dir, &project).map(|s| Box::new(s) as _)
-            }
-            other => Err(anyhow::anyhow!("unknown tool {other:?}")),
+    let (mut slots, mut notes) = tools::set_up("up-down", |tool| {
+        let stack: Box<dyn Stack> = match tool {
+            "berth" => Box::new(stacks::BerthStack::new(work, &tar, &dir, &project)?),
+            "docker" => Box::new(stacks::DockerStack::new(work, &tar, &dir, &project)?),
+            "podman" => Box::new(stacks::PodmanStack::new(work, &tar, &dir, &project)?),
+            other => bail!("unknown tool {other:?}"),
         };
-        match made {
-            Ok(stack) => slots.push(Slot {
-                stack,
-                up: false,
-                figures: Figures::default(),
-            }),
-            Err(e) => {
-                interrupted()?;
-                eprintln!("up-down: {tool} not measured: {e:#}");
-                notes.push(format!("{tool}: not measured: {e:#}"));
-            }
-        }
-    }
-    if slots.is_empty() {
-        bail!("no tool to measure");
-    }
+        Ok(Slot {
+            stack,
+            up: false,
+            figures: Figures::default(),
+        })
+    })?;
+    notes.extend(
+        slots
+            .iter()
+            .filter_map(|s| Some(format!("{}: {}", s.stack.name(), s.stack.note()?))),
+    );
     let n = slots.len();
     for round in 0..rounds {
         eprintln!("up-down: round {} of {rounds}", round + 1);

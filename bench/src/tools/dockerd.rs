@@ -6,7 +6,7 @@
 //! without iptables they only join containers on the host, and published ports go through
 //! dockerd's userland proxy.
 
-use super::{IMAGE, alive, on_path, output, rss_kib, signal, wait_gone};
+use super::{IMAGE, alive, on_path, output, signal, wait_gone};
 use anyhow::{Context, Result, bail};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -106,11 +106,6 @@ impl Dockerd {
                 || (super::parent(pid) == Some(dockerd) && line.contains("docker-proxy"))
         }));
         pids
-    }
-
-    /// The summed resident memory of [`Dockerd::resident`] in KiB.
-    pub fn resident_kib(&self) -> u64 {
-        self.resident().into_iter().filter_map(rss_kib).sum()
     }
 
     fn log_tail(&self) -> String {

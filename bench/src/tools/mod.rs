@@ -24,7 +24,7 @@ extern "C" fn on_signal(_: libc::c_int) {
 
 /// Makes SIGINT and SIGTERM set the flag [`interrupted`] reports instead of ending the
 /// process, so that the bench removes what it made before it exits.
-pub fn catch_interrupts() {
+fn catch_interrupts() {
     for sig in [libc::SIGINT, libc::SIGTERM] {
         // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
         unsafe { libc::signal(sig, on_signal as *const () as libc::sighandler_t) };
@@ -39,14 +39,68 @@ pub fn interrupted() -> Result<()> {
     Ok(())
 }
 
+/// The frame of a side-by-side bench named `bench`: checks for root, catches interrupts,
+/// installs the egress guard (DESIGN.md: no container may reach past the machine), makes sure
+/// crun can run, and runs `body` in a temporary directory, after which it detaches whatever
+/// a tool left mounted there and removes it. Exits with status 1 when `body` fails.
+pub fn run_bench(bench: &str, body: impl FnOnce(&Path) -> Result<()>) {
+    if !is_root() {
+        eprintln!("{bench} needs root (it runs containers with three tools and a dockerd)");
+        std::process::exit(2);
+    }
+    catch_interrupts();
+    let result = egress_guard().and_then(|()| {
+        crate::ensure_hugetlb_v1();
+        let work = tempfile::Builder::new()
+            .prefix(&format!("berth-bench-{bench}-"))
+            .tempdir()
+            .context("temporary directory")?;
+        let result = body(work.path());
+        unmount_under(work.path());
+        result
+    });
+    if let Err(e) = result {
+        eprintln!("{bench}: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+/// Sets up each tool the bench is asked for (BERTH_BENCH_TOOLS, a comma-separated list;
+/// default berth,docker,podman; each once) with `make`. A tool that cannot be set up is left
+/// out with a note; fails when none is left or the bench is interrupted.
+pub fn set_up<T>(
+    bench: &str,
+    mut make: impl FnMut(&str) -> Result<T>,
+) -> Result<(Vec<T>, Vec<String>)> {
+    let wanted =
+        std::env::var("BERTH_BENCH_TOOLS").unwrap_or_else(|_| "berth,docker,podman".into());
+    let mut seen = std::collections::HashSet::new();
+    let mut made = Vec::new();
+    let mut notes = Vec::new();
+    for tool in wanted.split(',').map(str::trim).filter(|t| seen.insert(*t)) {
+        match make(tool) {
+            Ok(t) => made.push(t),
+            Err(e) => {
+                interrupted()?;
+                eprintln!("{bench}: {tool} not measured: {e:#}");
+                notes.push(format!("{tool}: not measured: {e:#}"));
+            }
+        }
+    }
+    if made.is_empty() {
+        bail!("no tool to measure");
+    }
+    Ok((made, notes))
+}
+
 /// Whether the process runs as root (the benches run containers with three tools).
-pub fn is_root() -> bool {
+fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
 }
 
 /// Installs the egress guard (DESIGN.md): no container may reach past the machine.
-pub fn egress_guard() -> Result<()> {
+fn egress_guard() -> Result<()> {
     let guard = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.ci/egress-guard");
     output(Command::new("bash").arg(&guard), "the egress guard")?;
     Ok(())

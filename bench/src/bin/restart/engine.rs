@@ -6,7 +6,7 @@ use anyhow::Result;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-pub use berth_bench::tools::{IMAGE, alive, busybox_tar, output, signal, unmount_under, wait_gone};
+pub use berth_bench::tools::{IMAGE, alive, busybox_tar, output, signal, wait_gone};
 
 /// A container tool under test. Containers run `sh -c SCRIPT` from [`IMAGE`] with restart
 /// policy `always`, no network, and their marker directory bind-mounted at /mark. Dropping

@@ -18,6 +18,10 @@ pub struct Figures {
     pub down_rss: Vec<u64>,
     /// Resident memory (KiB) of what stays running while the stack is up.
     pub resident: Vec<u64>,
+    /// The same before `up -d` (what runs for the tool without the project).
+    pub idle: Vec<u64>,
+    /// How many processes [`Figures::resident`] sums (last round).
+    pub resident_procs: usize,
     /// What [`Figures::resident`] sums.
     pub resident_what: &'static str,
     /// Whether the published port answered HTTP, per round.
@@ -42,34 +46,25 @@ fn mib(kib: u64) -> String {
     format!("{:.1}", kib as f64 / 1024.0)
 }
 
-fn sorted<T: Ord + Copy>(v: &[T]) -> Vec<T> {
+/// The middle value of `v`, or the two middle ones (lower, upper) of an even count.
+fn middles<T: Ord + Copy>(v: &[T]) -> Option<(T, T)> {
     let mut s = v.to_vec();
     s.sort();
-    s
+    let n = s.len();
+    (n > 0).then(|| (s[(n - 1) / 2], s[n / 2]))
 }
 
 fn median_duration(v: &[Duration]) -> Option<Duration> {
-    let s = sorted(v);
-    match s.len() {
-        0 => None,
-        n if n % 2 == 1 => Some(s[n / 2]),
-        n => Some((s[n / 2 - 1] + s[n / 2]) / 2),
-    }
+    middles(v).map(|(a, b)| (a + b) / 2)
 }
 
 fn median_kib(v: &[u64]) -> Option<u64> {
-    let s = sorted(v);
-    match s.len() {
-        0 => None,
-        n if n % 2 == 1 => Some(s[n / 2]),
-        n => Some((s[n / 2 - 1] + s[n / 2]) / 2),
-    }
+    middles(v).map(|(a, b)| (a + b) / 2)
 }
 
 /// `min / median / max` in milliseconds, or `-`.
 fn spread(v: &[Duration]) -> String {
-    let s = sorted(v);
-    match (s.first(), median_duration(&s), s.last()) {
+    match (v.iter().min(), median_duration(v), v.iter().max()) {
         (Some(a), Some(m), Some(b)) => format!("{} / {} / {}", ms(*a), ms(m), ms(*b)),
         _ => "-".into(),
     }
@@ -91,7 +86,7 @@ pub fn print(rounds: usize, port: u16, rows: &[Row], notes: &[String], load_befo
     );
     println!();
     println!(
-        "{:<15} {:>22} {:>22} {:>22} {:>12} {:>12} {:>10} {:>6}",
+        "{:<15} {:>22} {:>22} {:>22} {:>11} {:>12} {:>10} {:>9} {:>5}",
         "ms: min/med/max",
         "up -d (command)",
         "up -d (all running)",
@@ -99,13 +94,14 @@ pub fn print(rounds: usize, port: u16, rows: &[Row], notes: &[String], load_befo
         "up RSS MiB",
         "down RSS MiB",
         "stays MiB",
+        "idle MiB",
         "port"
     );
     for r in rows {
         let f = r.figures;
         let ok = f.port_ok.iter().filter(|o| **o).count();
         println!(
-            "{:<15} {:>22} {:>22} {:>22} {:>12} {:>12} {:>10} {:>6}",
+            "{:<15} {:>22} {:>22} {:>22} {:>11} {:>12} {:>10} {:>9} {:>5}",
             r.name,
             spread(&f.up),
             spread(&f.ready),
@@ -113,6 +109,7 @@ pub fn print(rounds: usize, port: u16, rows: &[Row], notes: &[String], load_befo
             median_mib(&f.up_rss),
             median_mib(&f.down_rss),
             median_mib(&f.resident),
+            median_mib(&f.idle),
             format!("{ok}/{}", f.port_ok.len()),
         );
     }
@@ -136,11 +133,15 @@ pub fn print(rounds: usize, port: u16, rows: &[Row], notes: &[String], load_befo
         }
         println!();
     }
-    println!("RSS: peak of the command's process tree (wait4 ru_maxrss), median over rounds;");
-    println!("stays: resident memory of what keeps running while the stack is up:");
+    println!("up/down RSS: peak of the command's process tree (wait4 ru_maxrss), median;");
+    println!("stays: resident memory (median) of what keeps running while the stack is up,");
+    println!("idle: the same just before up -d; port: rounds in which web answered HTTP on it:");
     for r in rows {
         if !r.figures.resident_what.is_empty() {
-            println!("  {}: {}", r.name, r.figures.resident_what);
+            println!(
+                "  {}: {} ({} processes)",
+                r.name, r.figures.resident_what, r.figures.resident_procs
+            );
         }
     }
     println!();

@@ -13,19 +13,54 @@ use std::process::Command;
 pub trait Stack {
     /// The tool's name in the report.
     fn name(&self) -> &'static str;
+    /// The tool's command line for the project, to which a verb is added.
+    fn cmd(&self) -> Command;
     /// The tool's `up -d` of the project.
-    fn up(&self) -> Command;
+    fn up(&self) -> Command {
+        let mut c = self.cmd();
+        c.args(["up", "-d"]);
+        c
+    }
     /// The tool's `down -v` of the project.
-    fn down(&self) -> Command;
+    fn down(&self) -> Command {
+        let mut c = self.cmd();
+        c.args(["down", "-v"]);
+        c
+    }
     /// The states of the project's containers (`running`, `exited`, ...), as the tool
     /// reports them; with `all`, also the ones not running.
     fn states(&self, all: bool) -> Result<Vec<String>>;
     /// The summed resident memory in KiB of the processes that stay running for the
-    /// project while it is up, and what they are.
-    fn resident(&self) -> Option<(u64, &'static str)>;
+    /// project (without the containers' own processes), how many they are, and what.
+    fn resident(&self) -> Option<Resident>;
+    /// What the report should say of how this tool was run.
+    fn note(&self) -> Option<&'static str> {
+        None
+    }
     /// Removes what the tool's `down -v` leaves behind (untimed).
     fn tidy(&self) -> Result<()> {
         Ok(())
+    }
+}
+
+/// Resident memory of the processes a tool keeps running.
+pub struct Resident {
+    /// Summed VmRSS in KiB.
+    pub kib: u64,
+    /// How many processes.
+    pub processes: usize,
+    /// What they are.
+    pub what: &'static str,
+}
+
+impl Resident {
+    fn of(pids: &[i32], what: &'static str) -> Resident {
+        let sizes: Vec<u64> = pids.iter().filter_map(|p| rss_kib(*p)).collect();
+        Resident {
+            kib: sizes.iter().sum(),
+            processes: sizes.len(),
+            what,
+        }
     }
 }
 
@@ -41,6 +76,24 @@ pub fn running(stack: &dyn Stack) -> Result<usize> {
         .iter()
         .filter(|s| s.eq_ignore_ascii_case("running"))
         .count())
+}
+
+/// Points a compose tool's command at the project: the compose file in `dir`, the project
+/// name, and nothing from the environment that would pick others.
+fn for_project<'a>(c: &'a mut Command, dir: &Path, project: &str) -> &'a mut Command {
+    c.env_remove("COMPOSE_PROJECT_NAME")
+        .env_remove("COMPOSE_FILE")
+        .current_dir(dir)
+        .args(["-f", "compose.yaml", "-p", project])
+}
+
+/// Adds `ps` of the containers labelled `label`=`project` to a docker or podman command.
+fn ps_of(c: &mut Command, format: &str, label: &str, project: &str, all: bool) {
+    c.args(["ps", "--format", format, "--filter"])
+        .arg(format!("label={label}={project}"));
+    if all {
+        c.arg("-a");
+    }
 }
 
 fn lines(out: &str) -> Vec<String> {
@@ -66,12 +119,6 @@ impl BerthStack {
             project: project.to_string(),
         })
     }
-
-    fn cmd(&self) -> Command {
-        let mut c = self.berth.cmd(&self.dir);
-        c.args(["-f", "compose.yaml", "-p", &self.project]);
-        c
-    }
 }
 
 impl Stack for BerthStack {
@@ -79,15 +126,9 @@ impl Stack for BerthStack {
         "berth"
     }
 
-    fn up(&self) -> Command {
-        let mut c = self.cmd();
-        c.args(["up", "-d"]);
-        c
-    }
-
-    fn down(&self) -> Command {
-        let mut c = self.cmd();
-        c.args(["down", "-v"]);
+    fn cmd(&self) -> Command {
+        let mut c = self.berth.cmd(&self.dir);
+        for_project(&mut c, &self.dir, &self.project);
         c
     }
 
@@ -114,9 +155,13 @@ impl Stack for BerthStack {
         Ok(states)
     }
 
-    fn resident(&self) -> Option<(u64, &'static str)> {
-        let pid = self.berth.supervisor_pid(&self.project)?;
-        Some((rss_kib(pid)?, "the project's supervisor"))
+    fn resident(&self) -> Option<Resident> {
+        let pids: Vec<i32> = self
+            .berth
+            .supervisor_pid(&self.project)
+            .into_iter()
+            .collect();
+        Some(Resident::of(&pids, "the project's supervisor"))
     }
 }
 
@@ -139,16 +184,6 @@ impl DockerStack {
             project: project.to_string(),
         })
     }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new("docker-compose");
-        c.env("DOCKER_HOST", self.daemon.host())
-            .env_remove("COMPOSE_PROJECT_NAME")
-            .env_remove("COMPOSE_FILE")
-            .current_dir(&self.dir)
-            .args(["--no-ansi", "-f", "compose.yaml", "-p", &self.project]);
-        c
-    }
 }
 
 impl Stack for DockerStack {
@@ -156,32 +191,32 @@ impl Stack for DockerStack {
         "docker-compose"
     }
 
-    fn up(&self) -> Command {
-        let mut c = self.cmd();
-        c.args(["up", "-d"]);
-        c
+    fn note(&self) -> Option<&'static str> {
+        Some(
+            "Debian's docker-compose 1.29 against a private dockerd 20.10 started with \
+             --iptables=false --bridge=none: the project network is a user-defined bridge \
+             without NAT or forwarding, the published port goes through docker-proxy",
+        )
     }
 
-    fn down(&self) -> Command {
-        let mut c = self.cmd();
-        c.args(["down", "-v"]);
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("docker-compose");
+        c.env("DOCKER_HOST", self.daemon.host()).arg("--no-ansi");
+        for_project(&mut c, &self.dir, &self.project);
         c
     }
 
     fn states(&self, all: bool) -> Result<Vec<String>> {
         let mut c = self.daemon.cmd();
-        c.args(["ps", "--format", "{{.State}}", "--filter"])
-            .arg(format!("label=com.docker.compose.project={}", self.project));
-        if all {
-            c.arg("-a");
-        }
+        let label = "com.docker.compose.project";
+        ps_of(&mut c, "{{.State}}", label, &self.project, all);
         Ok(lines(&output(&mut c, "docker ps")?))
     }
 
-    fn resident(&self) -> Option<(u64, &'static str)> {
-        Some((
-            self.daemon.resident_kib(),
-            "dockerd, its containerd, the shims and docker-proxy",
+    fn resident(&self) -> Option<Resident> {
+        Some(Resident::of(
+            &self.daemon.resident(),
+            "dockerd, its containerd, the containers' shims, docker-proxy",
         ))
     }
 }
@@ -206,25 +241,6 @@ impl PodmanStack {
         })
     }
 
-    fn cmd(&self) -> Command {
-        let mut c = Command::new("podman-compose");
-        self.podman.env(&mut c);
-        // podman-compose splits this like a shell; the bench's paths have no spaces.
-        let global: Vec<String> = self
-            .podman
-            .global_args()
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
-        c.env_remove("COMPOSE_PROJECT_NAME")
-            .env_remove("COMPOSE_FILE")
-            .current_dir(&self.dir)
-            .arg("--podman-args")
-            .arg(global.join(" "))
-            .args(["--no-ansi", "-f", "compose.yaml", "-p", &self.project]);
-        c
-    }
-
     /// The project's default network, which podman-compose creates and leaves.
     fn network(&self) -> String {
         format!("{}_default", self.project)
@@ -236,15 +252,28 @@ impl Stack for PodmanStack {
         "podman-compose"
     }
 
-    fn up(&self) -> Command {
-        let mut c = self.cmd();
-        c.args(["up", "-d"]);
-        c
+    fn note(&self) -> Option<&'static str> {
+        Some(
+            "Debian's podman-compose 1.0.3 with podman 4.3 (CNI): its up -d waits 1 s after \
+             each `podman run` (its default); its down -v leaves the project network, which \
+             the bench removes untimed",
+        )
     }
 
-    fn down(&self) -> Command {
-        let mut c = self.cmd();
-        c.args(["down", "-v"]);
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("podman-compose");
+        self.podman.env(&mut c);
+        // podman-compose splits this like a shell; the bench's paths have no spaces.
+        let global: Vec<String> = self
+            .podman
+            .global_args()
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        c.arg("--podman-args")
+            .arg(global.join(" "))
+            .arg("--no-ansi");
+        for_project(&mut c, &self.dir, &self.project);
         c
     }
 
@@ -252,11 +281,13 @@ impl Stack for PodmanStack {
         // podman 4.3's `{{.State}}` is the status text ("Up 2 seconds ago"); its JSON has
         // the state.
         let mut c = self.podman.cmd();
-        c.args(["ps", "--format", "json", "--filter"])
-            .arg(format!("label=io.podman.compose.project={}", self.project));
-        if all {
-            c.arg("-a");
-        }
+        ps_of(
+            &mut c,
+            "json",
+            "io.podman.compose.project",
+            &self.project,
+            all,
+        );
         let out = output(&mut c, "podman ps")?;
         let value: serde_json::Value =
             serde_json::from_str(out.trim()).context("podman ps --format json")?;
@@ -270,13 +301,10 @@ impl Stack for PodmanStack {
             .unwrap_or_default())
     }
 
-    fn resident(&self) -> Option<(u64, &'static str)> {
+    fn resident(&self) -> Option<Resident> {
         let store = self.podman.dir().display().to_string();
         let pids = processes(|_, line| line.contains("conmon") && line.contains(&store));
-        Some((
-            pids.into_iter().filter_map(rss_kib).sum(),
-            "the conmon processes",
-        ))
+        Some(Resident::of(&pids, "the containers' conmon processes"))
     }
 
     fn tidy(&self) -> Result<()> {
