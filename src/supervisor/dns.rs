@@ -119,14 +119,8 @@ impl ProjectDns {
                     .filter(|a| **a != record.name)
                     .cloned()
                     .collect(),
-                ipv4: match e.ipv4 {
-                    Some(IpAddr::V4(a)) => Some(a),
-                    _ => None,
-                },
-                ipv6: match e.ipv6 {
-                    Some(IpAddr::V6(a)) => Some(a),
-                    _ => None,
-                },
+                ipv4: e.ipv4_addr(),
+                ipv6: e.ipv6_addr(),
                 links: e.links.clone(),
                 ..Endpoint::default()
             };

@@ -334,14 +334,8 @@ pub async fn reattach(networks: &Networks, record: &ContainerRecord) -> anyhow::
             container: key.clone(),
             ifname: e.interface.clone().unwrap_or_else(|| format!("eth{index}")),
             addresses: LeaseRequest {
-                ipv4: match e.ipv4 {
-                    Some(IpAddr::V4(a)) => Some(a),
-                    _ => None,
-                },
-                ipv6: match e.ipv6 {
-                    Some(IpAddr::V6(a)) => Some(a),
-                    _ => None,
-                },
+                ipv4: e.ipv4_addr(),
+                ipv6: e.ipv6_addr(),
             },
             mac: e
                 .mac

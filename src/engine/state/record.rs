@@ -46,6 +46,24 @@ pub struct Endpoint {
     pub interface: Option<String>,
 }
 
+impl Endpoint {
+    /// Its IPv4 address, when it has one.
+    pub fn ipv4_addr(&self) -> Option<std::net::Ipv4Addr> {
+        match self.ipv4 {
+            Some(IpAddr::V4(a)) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// Its IPv6 address, when it has one.
+    pub fn ipv6_addr(&self) -> Option<std::net::Ipv6Addr> {
+        match self.ipv6 {
+            Some(IpAddr::V6(a)) => Some(a),
+            _ => None,
+        }
+    }
+}
+
 /// What kind of mount.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
