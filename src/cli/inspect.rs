@@ -5,6 +5,7 @@
 use super::{GlobalOptions, output, project, summary};
 use crate::engine::logs::format_time;
 use crate::engine::state::{ContainerRecord, MountKind, RecordedState, StateRoot};
+use crate::supervisor::restart::Policy;
 use anyhow::bail;
 use berth_runtime::container::Runtime;
 use clap::Args;
@@ -104,11 +105,9 @@ pub fn inspect_json(record: &ContainerRecord, pid: Option<i32>) -> Value {
     if let (Some(h), Some(o)) = (health, state.as_object_mut()) {
         o.insert("Health".into(), h);
     }
-    let policy_text = record.restart_policy.as_deref().unwrap_or("no");
-    let (policy, max) = match policy_text.split_once(':') {
-        Some((name, n)) => (name, n.parse::<u32>().unwrap_or(0)),
-        None => (policy_text, 0),
-    };
+    let (policy, max) = Policy::parse(record.restart_policy.as_deref())
+        .map(Policy::docker_name)
+        .unwrap_or(("no", 0));
     let mounts: Vec<Value> = record
         .mounts
         .iter()

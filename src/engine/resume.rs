@@ -5,13 +5,13 @@
 //! in dependency order with the health gates of `depends_on` ([`super::startup`]).
 
 use super::state::ContainerRecord;
+use crate::supervisor::restart::Policy;
 
 /// A restart policy that brings a container back when its project resumes.
 fn comes_back(record: &ContainerRecord) -> bool {
-    let policy = record.restart_policy.as_deref().unwrap_or("no").trim();
-    match policy {
-        "always" => true,
-        "unless-stopped" => !record.status.stopped_by_user,
+    match Policy::parse(record.restart_policy.as_deref()) {
+        Ok(Policy::Always) => true,
+        Ok(Policy::UnlessStopped) => !record.status.stopped_by_user,
         _ => false,
     }
 }

@@ -72,6 +72,19 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// Docker's name of the policy and its most retries (0: no limit), as `inspect` shows
+    /// them.
+    pub fn docker_name(self) -> (&'static str, u32) {
+        match self {
+            Policy::No => ("no", 0),
+            Policy::Always => ("always", 0),
+            Policy::UnlessStopped => ("unless-stopped", 0),
+            Policy::OnFailure { max } => ("on-failure", max.unwrap_or(0)),
+        }
+    }
+}
+
 /// How a run of the container ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ended {
