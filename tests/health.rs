@@ -5,9 +5,8 @@
 
 mod common;
 
-use common::stack::{IMAGE, Stack, can_run};
+use common::stack::{IMAGE, Stack, can_run, seconds};
 use serde_json::Value;
-use std::path::Path;
 use std::time::Duration;
 
 /// db gets healthy about 3 s after its start; web needs it healthy.
@@ -35,45 +34,12 @@ services:
     )
 }
 
-/// Every container record of the state root: (name, status).
-fn statuses(root: &Path) -> Vec<(String, Value)> {
-    let mut out = Vec::new();
-    let Ok(dir) = std::fs::read_dir(root.join("containers")) else {
-        return out;
-    };
-    for entry in dir.flatten() {
-        let read = |f: &str| -> Option<Value> {
-            serde_json::from_str(&std::fs::read_to_string(entry.path().join(f)).ok()?).ok()
-        };
-        let Some(config) = read("config.json") else {
-            continue;
-        };
-        let status = read("state.json").unwrap_or_else(|| config["status"].clone());
-        out.push((config["name"].as_str().unwrap_or("").to_string(), status));
-    }
-    out
-}
-
-fn status_of(stack: &Stack, service: &str) -> Value {
-    let name = format!("{}-{service}-1", stack.project);
-    statuses(stack.root.path())
-        .into_iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, s)| s)
-        .unwrap_or(Value::Null)
-}
-
 fn ps_of(stack: &Stack, service: &str) -> Value {
     stack
         .ps()
         .into_iter()
         .find(|c| c["Service"] == service)
         .unwrap_or(Value::Null)
-}
-
-fn seconds(t: &Value) -> f64 {
-    t["secs_since_epoch"].as_f64().unwrap_or(0.0)
-        + t["nanos_since_epoch"].as_f64().unwrap_or(0.0) / 1e9
 }
 
 #[test]
@@ -91,8 +57,8 @@ fn a_dependency_holds_its_dependent_until_healthy() {
     assert!(stderr.contains(&format!("{db} Healthy")), "{stderr}");
 
     // db was healthy before web started: its last successful probe began before web's start.
-    let db_status = status_of(&stack, "db");
-    let web_status = status_of(&stack, "web");
+    let db_status = stack.status("db");
+    let web_status = stack.status("web");
     assert_eq!(db_status["health"]["status"], "healthy", "{db_status}");
     let web_started = seconds(&web_status["started_at"]);
     let first_success = db_status["health"]["log"]
@@ -212,7 +178,7 @@ fn a_service_that_never_gets_healthy_fails_up() {
         "{sick_ps}"
     );
     // Its probes' output and exit codes are kept.
-    let status = status_of(&stack, "sick");
+    let status = stack.status("sick");
     assert!(
         status["health"]["failing_streak"].as_u64().unwrap_or(0) >= 2,
         "{status}"

@@ -37,17 +37,7 @@ services:
 }
 
 fn restart_count(stack: &Stack, service: &str) -> u64 {
-    let name = format!("{}-{service}-1", stack.project);
-    let dir = stack.root.path().join("containers");
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let read = |f: &str| -> Option<serde_json::Value> {
-            serde_json::from_str(&std::fs::read_to_string(entry.path().join(f)).ok()?).ok()
-        };
-        if read("config.json").is_some_and(|c| c["name"] == name.as_str()) {
-            return read("state.json").map_or(0, |s| s["restart_count"].as_u64().unwrap_or(0));
-        }
-    }
-    0
+    stack.status(service)["restart_count"].as_u64().unwrap_or(0)
 }
 
 /// The uptimes (seconds) at which `service`'s runs began, from its log.

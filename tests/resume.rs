@@ -7,8 +7,7 @@
 
 mod common;
 
-use common::stack::{IMAGE, Stack, can_run};
-use serde_json::Value;
+use common::stack::{IMAGE, Stack, can_run, seconds};
 use std::path::Path;
 use std::time::Duration;
 
@@ -57,28 +56,8 @@ volumes:
     )
 }
 
-/// The recorded status of `service`'s first container.
-fn status(stack: &Stack, service: &str) -> Value {
-    let name = format!("{}-{service}-1", stack.project);
-    let dir = stack.root.path().join("containers");
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let read = |f: &str| -> Option<Value> {
-            serde_json::from_str(&std::fs::read_to_string(entry.path().join(f)).ok()?).ok()
-        };
-        let Some(config) = read("config.json") else {
-            continue;
-        };
-        if config["name"] == name.as_str() {
-            return read("state.json").unwrap_or_else(|| config["status"].clone());
-        }
-    }
-    Value::Null
-}
-
 fn started_at(stack: &Stack, service: &str) -> f64 {
-    let t = &status(stack, service)["started_at"];
-    t["secs_since_epoch"].as_f64().unwrap_or(0.0)
-        + t["nanos_since_epoch"].as_f64().unwrap_or(0.0) / 1e9
+    seconds(&stack.status(service)["started_at"])
 }
 
 fn health(stack: &Stack, service: &str) -> String {

@@ -189,6 +189,27 @@ impl Stack {
         std::fs::read_to_string(path).ok()?.trim().parse().ok()
     }
 
+    /// The recorded status (`state.json`, else the record's own) of `service`'s first
+    /// container, as berth wrote it; `Null` when there is none.
+    pub fn status(&self, service: &str) -> serde_json::Value {
+        let name = format!("{}-{service}-1", self.project);
+        let Ok(dir) = std::fs::read_dir(self.root.path().join("containers")) else {
+            return serde_json::Value::Null;
+        };
+        for entry in dir.flatten() {
+            let read = |f: &str| -> Option<serde_json::Value> {
+                serde_json::from_str(&std::fs::read_to_string(entry.path().join(f)).ok()?).ok()
+            };
+            let Some(config) = read("config.json") else {
+                continue;
+            };
+            if config["name"] == name.as_str() {
+                return read("state.json").unwrap_or_else(|| config["status"].clone());
+            }
+        }
+        serde_json::Value::Null
+    }
+
     /// The host pid of the init of the container whose id starts with `id`, from the
     /// runtime's state (`<run>/runtime/<id>/state.json`), while it runs.
     pub fn container_pid(&self, id: &str) -> Option<i32> {
@@ -293,4 +314,10 @@ impl Drop for Stack {
             let _ = berth_network::netns::release_dir(&self.run.path().join("network/netns"));
         }
     }
+}
+
+/// Seconds since the epoch of a recorded time (serde's `SystemTime` form); 0 when absent.
+pub fn seconds(t: &serde_json::Value) -> f64 {
+    t["secs_since_epoch"].as_f64().unwrap_or(0.0)
+        + t["nanos_since_epoch"].as_f64().unwrap_or(0.0) / 1e9
 }
