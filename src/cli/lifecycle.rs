@@ -160,10 +160,18 @@ impl Session {
             return Ok(Cow::Borrowed(d));
         }
         let observed = self.ctx.machine.observe(&self.ctx.project.name)?;
-        Ok(Cow::Owned(DesiredProject::from_observed(
-            &self.ctx.project.name,
-            &observed,
-        )))
+        Ok(self.project_view_of(&observed))
+    }
+
+    /// [`Session::project_view`] from what the caller observed already.
+    fn project_view_of(&self, observed: &Observed) -> Cow<'_, DesiredProject> {
+        match &self.ctx.project.desired {
+            Some(d) => Cow::Borrowed(d),
+            None => Cow::Owned(DesiredProject::from_observed(
+                &self.ctx.project.name,
+                observed,
+            )),
+        }
     }
 
     /// Service names in start order: the compose file's order when there is one, else the
@@ -223,7 +231,7 @@ impl Session {
             })
             .map(|r| r.name.clone())
             .collect();
-        let plan = startup::plan_start(&*self.project_view()?, &observed, &names);
+        let plan = startup::plan_start(&self.project_view_of(&observed), &observed, &names);
         self.execute(global, &plan, false)
     }
 
