@@ -86,7 +86,6 @@ pub fn run(global: &GlobalOptions, args: &ContainerArgs) -> anyhow::Result<ExitC
 fn remove(global: &GlobalOptions, args: &RmArgs) -> anyhow::Result<ExitCode> {
     use crate::engine::execute::{Context, ProjectDefinition};
     use crate::engine::machine::Machine;
-    use crate::engine::state::RecordedState;
     let machine = Machine::open(&global.root)?;
     let rt = super::lifecycle::runtime()?;
     let mut failed = false;
@@ -109,10 +108,7 @@ fn remove(global: &GlobalOptions, args: &RmArgs) -> anyhow::Result<ExitCode> {
                 },
             );
             ctx.remove_volumes = args.volumes;
-            let active = matches!(
-                record.status.state,
-                RecordedState::Running | RecordedState::Paused | RecordedState::Restarting
-            );
+            let active = record.status.state.is_active();
             if active {
                 if !args.force {
                     anyhow::bail!(

@@ -4,7 +4,7 @@
 use super::project::{self, ProjectTarget};
 use super::template::{self, Format};
 use super::{GlobalOptions, output, summary};
-use crate::engine::state::{ContainerRecord, RecordedState};
+use crate::engine::state::ContainerRecord;
 use anyhow::bail;
 use clap::{ArgAction, Args};
 use std::process::ExitCode;
@@ -131,10 +131,7 @@ pub fn run(global: &GlobalOptions, args: &PsArgs) -> anyhow::Result<ExitCode> {
 /// Whether a container shows without `--all`: Docker lists running ones, paused and
 /// restarting included.
 pub fn is_running(c: &ContainerRecord) -> bool {
-    matches!(
-        c.status.state,
-        RecordedState::Running | RecordedState::Paused | RecordedState::Restarting
-    )
+    c.status.state.is_active()
 }
 
 /// The services to list: those named (which must exist when the compose file is known), or

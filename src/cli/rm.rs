@@ -2,7 +2,6 @@
 
 use super::lifecycle::{Session, runtime};
 use super::{GlobalOptions, output, stop};
-use crate::engine::state::RecordedState;
 use clap::Args;
 use std::process::ExitCode;
 
@@ -34,12 +33,7 @@ pub fn run(global: &GlobalOptions, args: &RmArgs) -> anyhow::Result<ExitCode> {
     let records: Vec<_> = session
         .containers(&args.services, true)?
         .into_iter()
-        .filter(|r| {
-            !matches!(
-                r.status.state,
-                RecordedState::Running | RecordedState::Paused | RecordedState::Restarting
-            )
-        })
+        .filter(|r| !r.status.state.is_active())
         .collect();
     if records.is_empty() {
         eprintln!("No stopped containers");

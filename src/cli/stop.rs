@@ -3,7 +3,6 @@
 
 use super::GlobalOptions;
 use super::lifecycle::Session;
-use crate::engine::state::RecordedState;
 use clap::Args;
 use std::process::ExitCode;
 
@@ -28,12 +27,7 @@ pub fn stop_all(
     let running: Vec<_> = records
         .iter()
         .rev()
-        .filter(|r| {
-            matches!(
-                r.status.state,
-                RecordedState::Running | RecordedState::Paused | RecordedState::Restarting
-            )
-        })
+        .filter(|r| r.status.state.is_active())
         .cloned()
         .collect();
     if running.is_empty() {

@@ -38,10 +38,7 @@ pub async fn take_over(sup: &Arc<Supervisor>, mode: TakeOver) {
     };
     sup.dns.serve_networks(&listing.records).await;
     for record in listing.records {
-        if !matches!(
-            record.status.state,
-            RecordedState::Running | RecordedState::Paused | RecordedState::Restarting
-        ) {
+        if !record.status.state.is_active() {
             continue;
         }
         let runtime = sup.runtime.clone();

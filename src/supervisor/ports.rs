@@ -3,7 +3,7 @@
 //! that is taken fails the start with an error naming its berth owner when there is one.
 
 use crate::engine::labels;
-use crate::engine::state::{ContainerRecord, RecordedState, StateRoot};
+use crate::engine::state::{ContainerRecord, StateRoot};
 use anyhow::{Result, bail};
 use berth_network::firewall::Protocol;
 use berth_network::ports::{self, Owner, PortReservation};
@@ -46,10 +46,7 @@ fn owner(state: &StateRoot, except: &str, proto: Protocol, port: u16) -> Option<
             .ports
             .iter()
             .any(|p| p.host_port == port && protocol(&p.protocol) == Some(proto));
-        let runs = matches!(
-            r.status.state,
-            RecordedState::Running | RecordedState::Paused | RecordedState::Restarting
-        );
+        let runs = r.status.state.is_active();
         (r.id != except && publishes && runs).then(|| Owner {
             project: r.project().unwrap_or_default().to_string(),
             service: r.labels.get(labels::SERVICE).cloned().unwrap_or_default(),

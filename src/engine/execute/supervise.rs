@@ -3,8 +3,8 @@
 //! on tokio's blocking pool.
 
 use super::ops::Context;
+use crate::engine::state::ContainerRecord;
 use crate::engine::state::StateRoot;
-use crate::engine::state::{ContainerRecord, RecordedState};
 use crate::supervisor::SupervisorClient;
 use anyhow::Context as _;
 use std::path::Path;
@@ -33,10 +33,7 @@ pub async fn start(ctx: &Context, id: &str) -> anyhow::Result<()> {
 /// Stops container `id` (a container that is not running is left as it is).
 pub async fn stop(ctx: &Context, id: &str, timeout: Option<Duration>) -> anyhow::Result<()> {
     let record = ctx.machine.state.container(id)?;
-    if !matches!(
-        record.status.state,
-        RecordedState::Running | RecordedState::Paused | RecordedState::Restarting
-    ) {
+    if !record.status.state.is_active() {
         return Ok(());
     }
     blocking(|| {
@@ -64,12 +61,11 @@ pub fn settle(state: &StateRoot, project: &str, exe: &Path) -> anyhow::Result<()
     if SupervisorClient::connect(state, project)?.is_some() {
         return Ok(());
     }
-    let claims_running = state.containers_of(project)?.records.iter().any(|r| {
-        matches!(
-            r.status.state,
-            RecordedState::Running | RecordedState::Paused | RecordedState::Restarting
-        )
-    });
+    let claims_running = state
+        .containers_of(project)?
+        .records
+        .iter()
+        .any(|r| r.status.state.is_active());
     if claims_running {
         SupervisorClient::ensure_deferring(state, project, exe)
             .with_context(|| format!("cannot reach the supervisor of project {project}"))?;

@@ -109,6 +109,17 @@ pub enum RecordedState {
     Dead,
 }
 
+impl RecordedState {
+    /// Whether the container has (or is about to have again) a process: running, paused,
+    /// or waiting out its restart back-off.
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            RecordedState::Running | RecordedState::Paused | RecordedState::Restarting
+        )
+    }
+}
+
 /// The part of a container's record that changes while it lives: written on every
 /// transition, on the fast path (see [`super::atomic::Durability::Fast`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -188,10 +199,7 @@ impl ContainerStatus {
     /// waiting to restart) under another boot ended with the machine, with an unknown code,
     /// which is what `ps` shows after a reboot before anything settled the records.
     pub fn as_of_boot(&self, boot: Option<&str>) -> ContainerStatus {
-        let active = matches!(
-            self.state,
-            RecordedState::Running | RecordedState::Paused | RecordedState::Restarting
-        );
+        let active = self.state.is_active();
         match (&self.boot_id, boot) {
             (Some(then), Some(now)) if active && then != now => ContainerStatus {
                 state: RecordedState::Exited,
