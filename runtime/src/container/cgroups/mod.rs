@@ -116,6 +116,51 @@ fn strip_root(p: &Path) -> PathBuf {
         .collect()
 }
 
+/// Creates `base/rel` one level at a time, calling `each(parent, dir)` once `dir` exists.
+///
+/// The shared parents (`berth/`) are removed by whoever removes their last container, so one
+/// can vanish between its creation and its child's, or while `each` works in it: then the
+/// walk starts again from `base`.
+fn create_levels(
+    base: &Path,
+    rel: &Path,
+    mut each: impl FnMut(&Path, &Path) -> Result<(), CgroupError>,
+) -> Result<(), CgroupError> {
+    let mut attempts = 0;
+    'walk: loop {
+        let mut dir = base.to_path_buf();
+        for part in strip_root(rel).components() {
+            let parent = dir.clone();
+            dir.push(part);
+            match std::fs::create_dir(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempts < 100 => {
+                    attempts += 1;
+                    continue 'walk;
+                }
+                Err(source) => {
+                    return Err(CgroupError::Io {
+                        what: "create",
+                        path: dir,
+                        source,
+                    });
+                }
+            }
+            match each(&parent, &dir) {
+                Ok(()) => {}
+                // Removed while `each` read or wrote its files (ENOENT or ENODEV).
+                Err(_) if !dir.exists() && attempts < 100 => {
+                    attempts += 1;
+                    continue 'walk;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        return Ok(());
+    }
+}
+
 /// Writes `value` to an existing interface file, with errors that say which limit failed.
 pub(crate) fn write_file(
     dir: &Path,
@@ -527,5 +572,46 @@ pub(crate) mod tests {
         assert_eq!(names, ["cpu", "memory", "cpu,cpuacct", "systemd"]);
         assert_eq!(m[3].data, "none,name=systemd");
         assert_eq!(m[1].host_path, Path::new("/sys/fs/cgroup/memory/berth/c1"));
+    }
+
+    #[test]
+    fn creating_survives_a_parent_removed_under_it() {
+        let root = tempfile::tempdir().unwrap();
+        let mut removed = 0;
+        let mut seen = vec![];
+        create_levels(root.path(), Path::new("berth/web-1"), |parent, dir| {
+            seen.push(dir.strip_prefix(root.path()).unwrap().to_path_buf());
+            // Another container's removal takes the shared parent away, once after `each` is
+            // done with it and once while `each` works in it.
+            if dir.ends_with("berth") && removed < 2 {
+                removed += 1;
+                std::fs::remove_dir(dir).unwrap();
+                if removed == 2 {
+                    return std::fs::read_to_string(dir.join("cpuset.mems"))
+                        .map(|_| ())
+                        .map_err(|source| CgroupError::Io {
+                            what: "read",
+                            path: dir.to_path_buf(),
+                            source,
+                        });
+                }
+            }
+            assert!(dir.starts_with(parent));
+            Ok(())
+        })
+        .unwrap();
+        assert!(root.path().join("berth/web-1").is_dir());
+        let seen: Vec<_> = seen.iter().map(|p| p.display().to_string()).collect();
+        assert_eq!(seen, ["berth", "berth", "berth", "berth/web-1"]);
+    }
+
+    #[test]
+    fn creating_under_a_missing_base_is_an_error() {
+        let root = tempfile::tempdir().unwrap();
+        let err = create_levels(&root.path().join("gone"), Path::new("a"), |_, _| Ok(()));
+        assert!(
+            matches!(err, Err(CgroupError::Io { what: "create", .. })),
+            "{err:?}"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! cgroup v1: one directory per hierarchy, one interface file per limit.
 
 use super::devices;
-use super::{Cgroup, CgroupError, V1Mount, read_file, strip_root, write_file};
+use super::{Cgroup, CgroupError, V1Mount, create_levels, read_file, write_file};
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxResources, LinuxThrottleDevice};
 use std::path::Path;
 
@@ -9,30 +9,18 @@ use std::path::Path;
 /// memory nodes, which would make joining it fail; each level gets its parent's.
 pub(super) fn create(cg: &Cgroup, mounts: &[V1Mount]) -> Result<(), CgroupError> {
     for (m, (base, _)) in mounts.iter().zip(cg.bases_and_dirs()) {
-        let mut dir = base;
-        for part in strip_root(&cg.path).components() {
-            let parent = dir.clone();
-            dir.push(part);
-            match std::fs::create_dir(&dir) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(source) => {
-                    return Err(CgroupError::Io {
-                        what: "create",
-                        path: dir,
-                        source,
-                    });
-                }
-            }
-            if m.controllers.iter().any(|c| c == "cpuset") {
+        let cpuset = m.controllers.iter().any(|c| c == "cpuset");
+        create_levels(&base, &cg.path, |parent, dir| {
+            if cpuset {
                 for file in ["cpuset.cpus", "cpuset.mems"] {
-                    if read_file(&dir, file)?.is_empty() {
-                        let v = read_file(&parent, file)?;
-                        write_file(&dir, file, &v, "initialising the cpuset cgroup")?;
+                    if read_file(dir, file)?.is_empty() {
+                        let v = read_file(parent, file)?;
+                        write_file(dir, file, &v, "initialising the cpuset cgroup")?;
                     }
                 }
             }
-        }
+            Ok(())
+        })?;
     }
     Ok(())
 }

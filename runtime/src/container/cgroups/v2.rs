@@ -2,7 +2,7 @@
 //! `cgroup.subtree_control`, and several v1 values have v2 equivalents on another scale.
 
 use super::devices;
-use super::{Cgroup, CgroupError, read_file, strip_root, write_file};
+use super::{Cgroup, CgroupError, create_levels, read_file, write_file};
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxResources, LinuxThrottleDevice};
 use std::path::Path;
 
@@ -11,23 +11,12 @@ pub(super) fn create(cg: &Cgroup) -> Result<(), CgroupError> {
     let Some((base, _)) = cg.bases_and_dirs().into_iter().next() else {
         return Ok(());
     };
-    let mut dir = base;
-    for part in strip_root(&cg.path).components() {
-        enable_controllers(&dir);
-        dir.push(part);
-        match std::fs::create_dir(&dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(source) => {
-                return Err(CgroupError::Io {
-                    what: "create",
-                    path: dir,
-                    source,
-                });
-            }
-        }
-    }
-    Ok(())
+    // Enabled once the child exists: an empty child does not stand in the way, and a parent
+    // recreated after a concurrent removal gets its controllers too.
+    create_levels(&base, &cg.path, |parent, _| {
+        enable_controllers(parent);
+        Ok(())
+    })
 }
 
 /// Enables in `dir`'s children every controller `dir` has. Failures are left for the limits
