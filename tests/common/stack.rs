@@ -227,8 +227,8 @@ impl Stack {
     /// What a power cut and a boot do to the project, as far as a test may: every process
     /// of it killed at once (its supervisor and its containers, with SIGKILL), every mount
     /// under its state root and run directory gone (root filesystems, image mounts, network
-    /// namespaces), its bridges deleted, and the run directory emptied (it is a tmpfs on a
-    /// normal machine). The state root stays, as a disk does.
+    /// namespaces), its containers' cgroups and its bridges deleted, and the run directory
+    /// emptied (it is a tmpfs on a normal machine). The state root stays, as a disk does.
     pub fn simulate_reboot(&self, bridges: &[&str]) {
         let mut victims: Vec<i32> = self.supervisor_pid().into_iter().collect();
         if let Ok(dir) = std::fs::read_dir(self.run.path().join("runtime")) {
@@ -267,6 +267,14 @@ impl Stack {
         points.dedup();
         for p in &points {
             let _ = Command::new("umount").arg("-l").arg(p).status();
+        }
+        // A boot starts with no cgroups: the killed containers' go, as they would.
+        if let Ok(dir) = std::fs::read_dir(self.run.path().join("runtime")) {
+            for e in dir.flatten() {
+                if let Ok(state) = berth_runtime::container::state::State::load(&e.path()) {
+                    state.cgroup.remove().expect("the killed container's cgroup goes");
+                }
+            }
         }
         for bridge in bridges {
             let name = berth_network::bridge::bridge_name(bridge);
