@@ -10,7 +10,7 @@ mod common;
 use berth_network::netns::Netns;
 use berth_network::testkit::{self, OutsideHost, Server};
 use common::stack::{IMAGE, Stack, can_run};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::Command;
 use std::time::Duration;
 
@@ -147,6 +147,10 @@ fn real_containers_on_berth_networks() {
         testkit::udp_roundtrip(netns, SocketAddr::from((host, udp)), TIMEOUT)
             .unwrap_or_else(|e| panic!("UDP {udp} from {who}: {e}"));
     }
+    // `localhost` is `::1` first for most clients: the IPv4-only container answers there too
+    // (through the port's own socket: the kernel does not forward `[::1]`).
+    testkit::tcp_roundtrip(None, SocketAddr::from((Ipv6Addr::LOCALHOST, tcp)), TIMEOUT)
+        .unwrap_or_else(|e| panic!("TCP {tcp} from [::1]: {e}"));
 
     // A taken port: the error names it and, as both projects share the machine's state,
     // the project and service that hold it.

@@ -15,6 +15,7 @@ pub mod manager;
 pub mod netlink;
 pub mod netns;
 pub mod ports;
+pub mod proxy;
 pub mod routes;
 pub mod state;
 pub mod subnet;

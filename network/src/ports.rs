@@ -14,6 +14,7 @@ use nix::errno::Errno;
 use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, SockaddrStorage, sockopt};
 
 use crate::firewall::Protocol;
+use crate::proxy::TcpProxy;
 
 /// Who holds a port, as far as berth knows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,7 +87,46 @@ fn holder(owner: &Option<Owner>) -> String {
 pub struct PortReservation {
     /// The port held.
     pub port: u16,
-    _sockets: Vec<OwnedFd>,
+    protocol: Protocol,
+    sockets: Vec<OwnedFd>,
+    /// Serves the IPv6 socket when the kernel cannot forward what reaches it.
+    proxy: Option<TcpProxy>,
+}
+
+impl PortReservation {
+    fn new(protocol: Protocol, port: u16, sockets: Vec<OwnedFd>) -> PortReservation {
+        PortReservation {
+            port,
+            protocol,
+            sockets,
+            proxy: None,
+        }
+    }
+
+    /// Forwards the TCP connections that reach the port over IPv6 to `target`, through
+    /// [`TcpProxy`] on the reservation's own IPv6 socket: for a container without an IPv6
+    /// address, and for `[::1]` always (the kernel forwards neither). A UDP port, or one held
+    /// on IPv4 only, has nothing to forward.
+    pub fn proxy_ipv6(
+        &mut self,
+        target: SocketAddr,
+        runtime: tokio::runtime::Handle,
+    ) -> io::Result<()> {
+        if self.protocol != Protocol::Tcp || self.proxy.is_some() {
+            return Ok(());
+        }
+        let Some(i) = self.sockets.iter().position(is_ipv6) else {
+            return Ok(());
+        };
+        let socket = self.sockets.remove(i);
+        self.proxy = Some(TcpProxy::start(socket, target, runtime)?);
+        Ok(())
+    }
+}
+
+fn is_ipv6(fd: &OwnedFd) -> bool {
+    socket::getsockname::<SockaddrStorage>(fd.as_raw_fd())
+        .is_ok_and(|a| a.as_sockaddr_in6().is_some())
 }
 
 impl fmt::Display for PortReservation {
@@ -161,10 +201,7 @@ pub fn reserve(
             }
         }
     }
-    Ok(PortReservation {
-        port,
-        _sockets: sockets,
-    })
+    Ok(PortReservation::new(protocol, port, sockets))
 }
 
 /// Whether `port` is free; the same rules and error as [`reserve`], without holding it.
@@ -240,19 +277,16 @@ pub fn reserve_random(
         match rest {
             Ok(rest) => {
                 let mut sockets = vec![first];
-                sockets.extend(rest.into_iter().flat_map(|r| r._sockets));
-                return Ok(PortReservation {
-                    port,
-                    _sockets: sockets,
-                });
+                sockets.extend(
+                    rest.into_iter()
+                        .flat_map(|mut r| std::mem::take(&mut r.sockets)),
+                );
+                return Ok(PortReservation::new(protocol, port, sockets));
             }
             Err(PortError::Taken { .. }) => continue,
             // No IPv6 on this host: the IPv4 port alone is the reservation.
             Err(PortError::Address { .. }) if host_ip.is_none() => {
-                return Ok(PortReservation {
-                    port,
-                    _sockets: vec![first],
-                });
+                return Ok(PortReservation::new(protocol, port, vec![first]));
             }
             Err(e) => return Err(e),
         }

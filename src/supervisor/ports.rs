@@ -1,12 +1,15 @@
 //! Published ports: while a container runs, the supervisor holds its host ports (bound
 //! sockets, see `berth_network::ports`), so that no other program can take them, and a port
 //! that is taken fails the start with an error naming its berth owner when there is one.
+//! The IPv6 half of a TCP port also proxies what the kernel cannot forward
+//! (`berth_network::proxy`).
 
 use crate::engine::labels;
 use crate::engine::state::{ContainerRecord, StateRoot};
 use anyhow::{Result, bail};
 use berth_network::firewall::Protocol;
 use berth_network::ports::{self, Owner, PortReservation};
+use std::net::SocketAddr;
 
 fn protocol(text: &str) -> Option<Protocol> {
     match text.to_ascii_lowercase().as_str() {
@@ -32,7 +35,18 @@ pub fn reserve_all(state: &StateRoot, record: &ContainerRecord) -> Result<Vec<Po
                 p.host_port
             );
         };
-        held.push(ports::reserve(proto, p.host_ip, p.host_port, &owner_of)?);
+        let mut reservation = ports::reserve(proto, p.host_ip, p.host_port, &owner_of)?;
+        // IPv6 that the kernel cannot forward (`[::1]`, or no IPv6 in the container) is
+        // proxied, to the address the firewall forwards IPv4 to.
+        let address = (record.endpoints.iter().find_map(|e| e.ipv4))
+            .or_else(|| record.endpoints.iter().find_map(|e| e.ipv6));
+        if let (Some(ip), Ok(runtime)) = (address, tokio::runtime::Handle::try_current()) {
+            let target = SocketAddr::new(ip, p.container_port);
+            if let Err(e) = reservation.proxy_ipv6(target, runtime) {
+                tracing::warn!(container = %record.name, port = p.host_port, "no IPv6 proxy: {e}");
+            }
+        }
+        held.push(reservation);
     }
     Ok(held)
 }

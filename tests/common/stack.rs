@@ -272,7 +272,10 @@ impl Stack {
         if let Ok(dir) = std::fs::read_dir(self.run.path().join("runtime")) {
             for e in dir.flatten() {
                 if let Ok(state) = berth_runtime::container::state::State::load(&e.path()) {
-                    state.cgroup.remove().expect("the killed container's cgroup goes");
+                    state
+                        .cgroup
+                        .remove()
+                        .expect("the killed container's cgroup goes");
                 }
             }
         }

@@ -17,8 +17,8 @@
 //! forward (filter):  established/related -> accept; same bridge -> accept;
 //!                    from/to internal -> drop; to a bridge, DNATed (published port) -> accept;
 //!                    bridge to another bridge -> drop; to a bridge otherwise -> drop
-//! prerouting/output (dnat): DNS to a gateway -> no DNAT; addr.port maps, then port maps on
-//!                    local destinations
+//! prerouting/output (dnat): DNS to a gateway, or to [::1] (the userland proxy's) -> no
+//!                    DNAT; addr.port maps, then port maps on local destinations
 //! postrouting (snat): nat subnets leaving by a non-bridge -> masquerade;
 //!                    loopback sources into a bridge (127.0.0.1 published ports, needs
 //!                    route_localnet) -> masquerade; hairpin DNAT from a bridge -> masquerade
@@ -290,6 +290,17 @@ pub fn base_ruleset(table: &str) -> Vec<NfObject<'static>> {
                     is(iif(), set_ref("bridges")),
                     is(payload("th", "dport"), Expression::Number(53)),
                     local_destination(),
+                    Statement::Return(None),
+                ],
+            ));
+        } else {
+            // `[::1]` never leaves the loopback device, so a DNAT of it to a container is a
+            // dead end: the port's own socket answers it instead (`crate::proxy`).
+            out.push(rule(
+                chain,
+                vec![
+                    nfproto(false),
+                    is(payload("ip6", "daddr"), string("::1")),
                     Statement::Return(None),
                 ],
             ));

@@ -169,10 +169,19 @@ fn dnat_rules_use_the_port_maps() {
     let output = rules_of("output");
     assert_eq!(
         output.len(),
-        8,
+        9,
         "locally generated traffic (127.0.0.1) is DNATed too"
     );
-    assert_eq!(output[0], rules[1]);
+    // [::1] is left to the port's own socket (the userland proxy).
+    assert_eq!(
+        output[0],
+        json!([
+            {"match": {"op": "==", "left": {"meta": {"key": "nfproto"}}, "right": "ipv6"}},
+            {"match": {"op": "==", "left": {"payload": {"protocol": "ip6", "field": "daddr"}}, "right": "::1"}},
+            {"return": null}
+        ])
+    );
+    assert_eq!(output[1], rules[1]);
 }
 
 #[test]
