@@ -22,6 +22,9 @@ use nix::sys::socket;
 /// How long a connection to the container may take before the client's is closed.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Bytes read at a time, each way.
+const BUFFER: usize = 64 * 1024;
+
 /// Forwards the connections accepted on a bound TCP socket to `target`, until dropped.
 #[derive(Debug)]
 pub struct TcpProxy {
@@ -113,7 +116,8 @@ async fn forward(client: std::net::TcpStream, peer: SocketAddr, target: SocketAd
             .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
         let _ = upstream.set_nodelay(true);
         let _ = client.set_nodelay(true);
-        tokio::io::copy_bidirectional(&mut client, &mut upstream).await
+        // 64 KiB rather than 8: a quarter of the system calls per byte.
+        tokio::io::copy_bidirectional_with_sizes(&mut client, &mut upstream, BUFFER, BUFFER).await
     }
     .await;
     if let Err(e) = result {

@@ -1,7 +1,9 @@
 //! berth's networking data path, measured in one run: DNS query latency from a container
 //! namespace (a service name berth answers, a name it forwards to an upstream on loopback), and
 //! TCP throughput to a container directly and through a published port, from the host
-//! (127.0.0.1) and from another namespace acting as an outside host. Figures only, no asserts.
+//! (127.0.0.1, and [::1] through the userland proxy the supervisor runs for what the kernel
+//! cannot forward) and from another namespace acting as an outside host. Figures only, no
+//! asserts.
 //!
 //! Throughput: every case streams once per round for BERTH_BENCH_SECS (1) second, for
 //! BERTH_BENCH_ROUNDS (20) rounds, the order of the cases reversed every other round, so load
@@ -22,7 +24,7 @@
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
 use berth_bench::Samples;
@@ -41,6 +43,7 @@ const FORWARDED: &str = "forwarded.bench.test";
 const QUERIES: usize = 5000;
 const HOST_DIRECT: &str = "host -> container (direct)";
 const PUBLISHED_LOOPBACK: &str = "host 127.0.0.1 -> published port";
+const PUBLISHED_PROXIED: &str = "host [::1] -> published port (proxy)";
 const OUTSIDE_DIRECT: &str = "outside -> container (direct)";
 const PUBLISHED_OUTSIDE: &str = "outside -> published port";
 
@@ -194,7 +197,11 @@ async fn bench(networks: &Networks, dns: &DnsServer, outside: &OutsideHost) -> R
     .map_err(|e| e.to_string());
     interleaved::pin_current_thread(&[])?;
     let sink = sink?;
-    let published = ports::reserve_random(Protocol::Tcp, None).map_err(|e| e.to_string())?;
+    let mut published = ports::reserve_random(Protocol::Tcp, None).map_err(|e| e.to_string())?;
+    // What the supervisor does for the IPv6 half: the kernel does not forward [::1].
+    published
+        .proxy_ipv6(sink.addr, tokio::runtime::Handle::current())
+        .map_err(|e| e.to_string())?;
     let mapping = PortMapping {
         protocol: Protocol::Tcp,
         host_ip: None,
@@ -212,10 +219,12 @@ async fn bench(networks: &Networks, dns: &DnsServer, outside: &OutsideHost) -> R
     // published flow's.
     allow_outside_direct(networks.firewall().table(), outside.addr, web_ip)?;
     let loopback = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), published.port);
+    let loopback6 = SocketAddr::new(Ipv6Addr::LOCALHOST.into(), published.port);
     let outside_target = SocketAddr::new(outside.host_addr.into(), published.port);
     let cases = [
         Case::new(HOST_DIRECT, None, sink.addr),
         Case::new(PUBLISHED_LOOPBACK, None, loopback),
+        Case::new(PUBLISHED_PROXIED, None, loopback6),
         Case::new(OUTSIDE_DIRECT, Some(&outside.netns), sink.addr),
         Case::new(PUBLISHED_OUTSIDE, Some(&outside.netns), outside_target),
         Case::new(
@@ -349,6 +358,7 @@ fn report(cases: &[Case], rounds: &[Vec<Round>]) {
     let index = |label: &str| cases.iter().position(|c| c.label == label);
     for (published, direct) in [
         (PUBLISHED_LOOPBACK, HOST_DIRECT),
+        (PUBLISHED_PROXIED, HOST_DIRECT),
         (PUBLISHED_OUTSIDE, OUTSIDE_DIRECT),
         (PUBLISHED_OUTSIDE, HOST_DIRECT),
     ] {
