@@ -152,6 +152,13 @@ fn bind(protocol: Protocol, addr: SocketAddr) -> Result<OwnedFd, Errno> {
     if addr.is_ipv6() {
         // The IPv4 half is reserved by its own socket.
         socket::setsockopt(&fd, sockopt::Ipv6V6Only, &true)?;
+        if protocol == Protocol::Tcp {
+            // This one listens when proxied, and the proxy's side of connections that it
+            // closed first lingers in TIME_WAIT, which would keep a restarting container
+            // from taking its port back. A listening socket still keeps everyone else off
+            // the port; the non-listening IPv4 halves go without, so no one shares theirs.
+            socket::setsockopt(&fd, sockopt::ReuseAddr, &true)?;
+        }
     }
     socket::bind(fd.as_raw_fd(), &SockaddrStorage::from(addr))?;
     Ok(fd)
@@ -433,5 +440,44 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(bad, PortError::Address { .. }), "{bad}");
+    }
+
+    #[test]
+    fn a_proxied_port_can_be_taken_again_after_its_connections_closed() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        // The container's side: says goodbye and closes first, so the proxy closes the
+        // client's connection first too and its end of it waits in TIME_WAIT.
+        let server = TcpListener::bind("127.0.0.1:0").unwrap();
+        let target = server.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for conn in server.incoming() {
+                let Ok(mut conn) = conn else { return };
+                let _ = std::io::Write::write_all(&mut conn, b"bye");
+            }
+        });
+        let v6 = Some(IpAddr::V6(Ipv6Addr::LOCALHOST));
+        let mut held = reserve_random(Protocol::Tcp, v6).unwrap();
+        let port = held.port;
+        held.proxy_ipv6(target, rt.handle().clone()).unwrap();
+        // Held all the same: another program (std sets SO_REUSEADDR too) cannot take it.
+        assert!(TcpListener::bind((Ipv6Addr::LOCALHOST, port)).is_err());
+        let mut client = std::net::TcpStream::connect((Ipv6Addr::LOCALHOST, port)).unwrap();
+        let mut got = String::new();
+        std::io::Read::read_to_string(&mut client, &mut got).unwrap();
+        assert_eq!(got, "bye");
+        drop(client);
+        drop(held);
+        // What a restarting container does with its port.
+        let again = reserve(Protocol::Tcp, v6, port, &nobody).expect("the port is free again");
+        drop(again);
+        // And a program listening there is still seen.
+        let other = TcpListener::bind((Ipv6Addr::LOCALHOST, port)).unwrap();
+        let taken = reserve(Protocol::Tcp, v6, port, &nobody).unwrap_err();
+        assert!(matches!(taken, PortError::Taken { .. }), "{taken}");
+        drop(other);
     }
 }
