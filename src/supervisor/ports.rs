@@ -22,6 +22,10 @@ fn protocol(text: &str) -> Option<Protocol> {
 /// Reserves every published port of `record`.
 pub fn reserve_all(state: &StateRoot, record: &ContainerRecord) -> Result<Vec<PortReservation>> {
     let owner_of = |proto: Protocol, port: u16| owner(state, &record.id, proto, port);
+    // IPv6 that the kernel cannot forward (`[::1]`, or no IPv6 in the container) is proxied,
+    // to the address the firewall forwards IPv4 to.
+    let proxied_to = (record.endpoints.iter().find_map(|e| e.ipv4))
+        .or_else(|| record.endpoints.iter().find_map(|e| e.ipv6));
     let mut held = Vec::new();
     for p in &record.ports {
         if p.host_port == 0 {
@@ -36,11 +40,7 @@ pub fn reserve_all(state: &StateRoot, record: &ContainerRecord) -> Result<Vec<Po
             );
         };
         let mut reservation = ports::reserve(proto, p.host_ip, p.host_port, &owner_of)?;
-        // IPv6 that the kernel cannot forward (`[::1]`, or no IPv6 in the container) is
-        // proxied, to the address the firewall forwards IPv4 to.
-        let address = (record.endpoints.iter().find_map(|e| e.ipv4))
-            .or_else(|| record.endpoints.iter().find_map(|e| e.ipv6));
-        if let (Some(ip), Ok(runtime)) = (address, tokio::runtime::Handle::try_current()) {
+        if let (Some(ip), Ok(runtime)) = (proxied_to, tokio::runtime::Handle::try_current()) {
             let target = SocketAddr::new(ip, p.container_port);
             if let Err(e) = reservation.proxy_ipv6(target, runtime) {
                 tracing::warn!(container = %record.name, port = p.host_port, "no IPv6 proxy: {e}");
