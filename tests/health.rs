@@ -34,14 +34,6 @@ services:
     )
 }
 
-fn ps_of(stack: &Stack, service: &str) -> Value {
-    stack
-        .ps()
-        .into_iter()
-        .find(|c| c["Service"] == service)
-        .unwrap_or(Value::Null)
-}
-
 #[test]
 fn a_dependency_holds_its_dependent_until_healthy() {
     if !can_run("a_dependency_holds_its_dependent_until_healthy") {
@@ -80,7 +72,7 @@ fn a_dependency_holds_its_dependent_until_healthy() {
     );
 
     // ps shows the health.
-    let db_ps = ps_of(&stack, "db");
+    let db_ps = stack.ps_row("db");
     assert_eq!(db_ps["Health"], "healthy", "{db_ps}");
     assert!(
         db_ps["Status"]
@@ -89,7 +81,7 @@ fn a_dependency_holds_its_dependent_until_healthy() {
             .ends_with("(healthy)"),
         "{db_ps}"
     );
-    assert_eq!(ps_of(&stack, "web")["Health"], "", "web has no check");
+    assert_eq!(stack.ps_row("web")["Health"], "", "web has no check");
     let table = String::from_utf8_lossy(&stack.berth_elsewhere(&["ps"]).stdout).into_owned();
     assert!(table.contains("(healthy)"), "{table}");
     // inspect shows the health with the probes' last outputs and exit codes.
@@ -105,7 +97,7 @@ fn a_dependency_holds_its_dependent_until_healthy() {
     // container's writable layer, so it stays).
     stack.ok(&["restart", "db"]);
     stack.eventually("db healthy again", Duration::from_secs(30), || {
-        ps_of(&stack, "db")["Health"] == "healthy"
+        stack.ps_row("db")["Health"] == "healthy"
     });
 }
 
@@ -122,8 +114,8 @@ fn up_wait_returns_once_healthy() {
         String::from_utf8_lossy(&out.stderr)
     );
     // Once it returns, db is healthy and web runs: no polling needed.
-    assert_eq!(ps_of(&stack, "db")["Health"], "healthy");
-    assert_eq!(ps_of(&stack, "web")["State"], "running");
+    assert_eq!(stack.ps_row("db")["Health"], "healthy");
+    assert_eq!(stack.ps_row("web")["State"], "running");
 }
 
 fn never_healthy() -> String {
@@ -168,7 +160,7 @@ fn a_service_that_never_gets_healthy_fails_up() {
         "{stderr}"
     );
     assert_eq!(stack.states("needy"), ["created"]);
-    let sick_ps = ps_of(&stack, "sick");
+    let sick_ps = stack.ps_row("sick");
     assert_eq!(sick_ps["Health"], "unhealthy", "{sick_ps}");
     assert!(
         sick_ps["Status"]
@@ -247,9 +239,9 @@ services:
         stderr.contains("application not healthy after 3s"),
         "{stderr}"
     );
-    assert_eq!(ps_of(&stack, "slow")["Health"], "starting");
+    assert_eq!(stack.ps_row("slow")["Health"], "starting");
     assert!(
-        ps_of(&stack, "slow")["Status"]
+        stack.ps_row("slow")["Status"]
             .as_str()
             .unwrap_or("")
             .ends_with("(health: starting)")

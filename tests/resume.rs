@@ -61,12 +61,8 @@ fn started_at(stack: &Stack, service: &str) -> f64 {
 }
 
 fn health(stack: &Stack, service: &str) -> String {
-    stack
-        .ps()
-        .into_iter()
-        .find(|c| c["Service"] == service)
-        .map(|c| c["Health"].as_str().unwrap_or_default().to_string())
-        .unwrap_or_default()
+    let row = stack.ps_row(service);
+    row["Health"].as_str().unwrap_or_default().to_string()
 }
 
 #[test]

@@ -444,11 +444,7 @@ mod tests {
 
     #[test]
     fn a_proxied_port_can_be_taken_again_after_its_connections_closed() {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = crate::proxy::tests::runtime();
         // The container's side: says goodbye and closes first, so the proxy closes the
         // client's connection first too and its end of it waits in TIME_WAIT.
         let server = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -126,10 +126,19 @@ async fn forward(client: std::net::TcpStream, peer: SocketAddr, target: SocketAd
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::io::{Read, Write};
     use std::net::{Ipv6Addr, TcpListener, TcpStream};
+
+    /// A runtime for the proxied connections (the supervisor's, in berth).
+    pub(crate) fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
 
     fn echo_server() -> SocketAddr {
         let server = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -159,11 +168,7 @@ mod tests {
 
     #[test]
     fn forwards_ipv6_loopback_to_an_ipv4_target_and_frees_the_port_when_dropped() {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime();
         let target = echo_server();
         let (socket, port) = bound_v6_loopback();
         let proxy = TcpProxy::start(socket, target, rt.handle().clone()).unwrap();
@@ -186,11 +191,7 @@ mod tests {
 
     #[test]
     fn a_target_that_refuses_closes_the_client() {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime();
         // A port nobody listens on: bound, then closed.
         let gone = TcpListener::bind("127.0.0.1:0")
             .unwrap()

@@ -129,6 +129,14 @@ impl Stack {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// The `ps --all --format json` row of `service`'s first container (Null when none).
+    pub fn ps_row(&self, service: &str) -> serde_json::Value {
+        self.ps()
+            .into_iter()
+            .find(|c| c["Service"] == service)
+            .unwrap_or(serde_json::Value::Null)
+    }
+
     /// `ps --all --format json`, one object per container.
     pub fn ps(&self) -> Vec<serde_json::Value> {
         let out = self.berth_elsewhere(&["ps", "--all", "--format", "json"]);
